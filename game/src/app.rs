@@ -1,0 +1,96 @@
+//! Putting the client together: the same world simulation runs in a window or
+//! headless; a window adds the camera, controls, HUD and panels on top.
+
+use crate::avatar::AvatarPlugin;
+use crate::desktop::DesktopPlugin;
+use crate::hud::HudPlugin;
+use crate::panels::{DirectoryPanelPlugin, PanelsPlugin};
+use crate::run_limits::RunLimitsPlugin;
+use crate::spaces::{SpaceCatalog, SpacesPlugin, StartSpace};
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use bevy_rapier3d::prelude::{NoUserData, RapierPhysicsPlugin};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Everything decided before the app starts.
+#[derive(Debug, Clone)]
+pub struct LaunchPlan {
+    /// Every space, checked.
+    pub catalog: SpaceCatalog,
+    /// The space to open in.
+    pub start_space: String,
+    /// The assets folder.
+    pub assets: PathBuf,
+    /// Where the person's data lives.
+    pub data_dir: PathBuf,
+    /// Quit after this many frames.
+    pub frames: Option<u32>,
+    /// Save the last frame here before quitting.
+    pub screenshot: Option<PathBuf>,
+    /// When the process started.
+    pub launched: Instant,
+}
+
+/// Where this person's data lives (keys, profile and settings go here).
+#[derive(Resource, Debug, Clone)]
+pub struct DataDir(pub PathBuf);
+
+/// The simulation ticks this often when headless.
+pub const HEADLESS_TICK: Duration = Duration::from_nanos(16_666_667);
+
+/// The world simulation shared by every kind of app: spaces, bodies, physics.
+pub fn add_simulation(app: &mut App, plan: &LaunchPlan) {
+    crate::sets::configure(app);
+    app.insert_resource(plan.catalog.clone())
+        .insert_resource(StartSpace(plan.start_space.clone()))
+        .insert_resource(DataDir(plan.data_dir.clone()))
+        .add_plugins((
+            RapierPhysicsPlugin::<NoUserData>::default(),
+            SpacesPlugin,
+            AvatarPlugin,
+            RunLimitsPlugin {
+                frames: plan.frames,
+                screenshot: plan.screenshot.clone(),
+                launched: plan.launched,
+            },
+        ));
+}
+
+/// The world with no window and no GPU, ticking at 60 Hz.
+pub fn headless_app(plan: &LaunchPlan) -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(HEADLESS_TICK)),
+        bevy::log::LogPlugin::default(),
+        TransformPlugin,
+        bevy::input::InputPlugin,
+    ));
+    add_simulation(&mut app, plan);
+    app
+}
+
+/// The world in a 1280x720 window with controls, HUD and panels.
+pub fn windowed_app(plan: &LaunchPlan) -> App {
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Sanctuary".into(),
+                    resolution: WindowResolution::new(1280, 720),
+                    ..default()
+                }),
+                ..default()
+            })
+            .set(AssetPlugin {
+                file_path: plan.assets.display().to_string(),
+                ..default()
+            }),
+    )
+    .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()));
+    add_simulation(&mut app, plan);
+    app.add_plugins((DesktopPlugin, HudPlugin, PanelsPlugin, DirectoryPanelPlugin));
+    app
+}

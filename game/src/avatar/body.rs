@@ -1,0 +1,70 @@
+//! How an avatar looks: a rounded body, a head and a visor, in the avatar's colour.
+
+use bevy::prelude::*;
+
+/// Meshes shared by every avatar, made once when the app renders.
+#[derive(Resource, Debug, Clone)]
+pub struct AvatarMeshes {
+    body: Handle<Mesh>,
+    head: Handle<Mesh>,
+    visor: Handle<Mesh>,
+    visor_material: Handle<StandardMaterial>,
+}
+
+/// Makes [`AvatarMeshes`] when there are mesh stores (a window); headless apps skip it.
+pub fn make_avatar_meshes(
+    mut commands: Commands,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    let (Some(mut meshes), Some(mut materials)) = (meshes, materials) else {
+        return;
+    };
+    commands.insert_resource(AvatarMeshes {
+        body: meshes.add(Capsule3d::new(0.3, 0.7)),
+        head: meshes.add(Sphere::new(0.22).mesh().uv(24, 16)),
+        visor: meshes.add(Cuboid::new(0.3, 0.09, 0.08)),
+        visor_material: materials.add(StandardMaterial {
+            base_color: Color::srgb(0.05, 0.06, 0.08),
+            emissive: LinearRgba::rgb(0.6, 0.9, 1.2),
+            ..default()
+        }),
+    });
+}
+
+/// Adds the visible parts of an avatar as children of `entity`, whose origin is the
+/// middle of the body. Does nothing without [`AvatarMeshes`] (headless).
+pub fn dress_avatar(
+    commands: &mut Commands,
+    entity: Entity,
+    color: Color,
+    meshes: Option<&AvatarMeshes>,
+    materials: Option<&mut Assets<StandardMaterial>>,
+) {
+    let (Some(meshes), Some(materials)) = (meshes, materials) else {
+        return;
+    };
+    let skin = materials.add(StandardMaterial {
+        base_color: color,
+        emissive: color.to_linear() * 0.15,
+        perceptual_roughness: 0.6,
+        ..default()
+    });
+    commands.entity(entity).with_children(|parent| {
+        parent.spawn((
+            Mesh3d(meshes.body.clone()),
+            MeshMaterial3d(skin.clone()),
+            Transform::default(),
+        ));
+        parent.spawn((
+            Mesh3d(meshes.head.clone()),
+            MeshMaterial3d(skin),
+            Transform::from_xyz(0.0, 0.78, 0.0),
+        ));
+        parent.spawn((
+            Mesh3d(meshes.visor.clone()),
+            MeshMaterial3d(meshes.visor_material.clone()),
+            Transform::from_xyz(0.0, 0.8, -0.18),
+        ));
+    });
+}

@@ -1,0 +1,10 @@
+//! Avatars: the person's own body and how it moves, and the bodies of others
+//! (for now, the idle avatars that drift through the lobby).
+
+pub mod body;
+pub mod controller;
+pub mod floating;
+mod plugin;
+
+pub use controller::{ControlsBlocked, Motion, MoveIntent, Player};
+pub use plugin::AvatarPlugin;

@@ -1,0 +1,50 @@
+//! The command line: `sanctuary [--space NAME] [--data-dir DIR] [--headless] [--frames N] [--screenshot FILE]`.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Sanctuary: shared spaces where friends meet, with nobody in the middle.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "sanctuary", version, about)]
+pub struct Cli {
+    /// The space to start in (lobby, market, cinema, lecture-hall, or any in the spaces folder).
+    #[arg(long, value_name = "NAME", default_value = "lobby")]
+    pub space: String,
+
+    /// Where this person's data is kept (defaults to ~/.local/share/sanctuary).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Run the world simulation with no window and no GPU (for bots and tests).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Quit after this many frames.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u32>,
+
+    /// Save the last frame as a PNG before quitting (needs --frames and a window).
+    #[arg(long, value_name = "FILE", requires = "frames", conflicts_with = "headless")]
+    pub screenshot: Option<PathBuf>,
+
+    /// The assets folder (defaults to $SANCTUARY_ASSETS, then the source tree's assets/).
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The data folder: `--data-dir`, else `$XDG_DATA_HOME/sanctuary`, else
+    /// `~/.local/share/sanctuary`, else `./sanctuary-data`.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(xdg).join("sanctuary");
+        }
+        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/share/sanctuary"),
+            None => PathBuf::from("sanctuary-data"),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! [`DesktopPlugin`]: camera, mouse look and cursor grab for a window.
+
+use crate::avatar::controller::EYES_ABOVE_CENTER;
+use crate::avatar::{Motion, Player};
+use crate::panels::PanelPointer;
+use crate::sets::GameSystems;
+use crate::spaces::SpaceCamera;
+use bevy::input::mouse::AccumulatedMouseMotion;
+use bevy::prelude::*;
+use bevy::window::{CursorGrabMode, CursorOptions, PrimaryWindow};
+use bevy_egui::PrimaryEguiContext;
+
+/// Radians of turn per pixel of mouse movement.
+const MOUSE_SENSITIVITY: f32 = 0.0025;
+/// How far the head tilts up or down, radians.
+const PITCH_LIMIT: f32 = 1.5;
+
+/// Adds the first-person camera and the mouse controls.
+pub struct DesktopPlugin;
+
+impl Plugin for DesktopPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CursorGrab>()
+            .add_observer(attach_camera)
+            .add_systems(
+                Update,
+                ((grab_or_release_cursor, look_around)
+                    .chain()
+                    .in_set(GameSystems::Input),),
+            )
+            .add_systems(PostUpdate, tilt_camera);
+    }
+}
+
+/// The camera a person sees the world through.
+#[derive(Component, Debug, Default)]
+pub struct MainCamera;
+
+/// Whether the mouse steers the view (grabbed) or points at things (free).
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CursorGrab(pub bool);
+
+/// Gives the person a camera at eye height as soon as their body exists.
+fn attach_camera(player: On<Add, Player>, mut commands: Commands) {
+    let camera = commands
+        .spawn((
+            Name::new("main camera"),
+            MainCamera,
+            SpaceCamera,
+            Camera3d::default(),
+            PrimaryEguiContext,
+            IsDefaultUiCamera,
+            // Multisampling quadruples the cost of every pixel; software renderers can't afford it.
+            Msaa::Off,
+            Projection::Perspective(PerspectiveProjection {
+                fov: 75f32.to_radians(),
+                far: 2000.0,
+                ..default()
+            }),
+            Transform::from_xyz(0.0, EYES_ABOVE_CENTER, 0.0),
+        ))
+        .id();
+    commands.entity(player.entity).add_child(camera);
+}
+
+/// Click grabs the cursor (unless the click is for a panel), Esc or losing focus
+/// releases it. While grabbed, the hidden cursor is held at the window's centre so
+/// that it points where the crosshair does.
+fn grab_or_release_cursor(
+    mouse: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    pointer: Res<PanelPointer>,
+    mut grab: ResMut<CursorGrab>,
+    window: Single<(&mut Window, &mut CursorOptions), With<PrimaryWindow>>,
+) {
+    let (mut window, mut cursor) = window.into_inner();
+    let wanted = if keys.just_pressed(KeyCode::Escape) || !window.focused || pointer.overlay_open {
+        false
+    } else if mouse.just_pressed(MouseButton::Left) && !pointer.over_panel {
+        true
+    } else {
+        grab.0
+    };
+    if wanted != grab.0 {
+        grab.0 = wanted;
+        cursor.visible = !wanted;
+        cursor.grab_mode = if wanted {
+            CursorGrabMode::Locked
+        } else {
+            CursorGrabMode::None
+        };
+    }
+    if grab.0 {
+        let center = Vec2::new(window.width(), window.height()) / 2.0;
+        if window.cursor_position() != Some(center) {
+            window.set_cursor_position(Some(center));
+        }
+    }
+}
+
+fn look_around(
+    motion: Res<AccumulatedMouseMotion>,
+    grab: Res<CursorGrab>,
+    mut player: Single<&mut Motion, With<Player>>,
+) {
+    if !grab.0 || motion.delta == Vec2::ZERO {
+        return;
+    }
+    player.yaw -= motion.delta.x * MOUSE_SENSITIVITY;
+    player.pitch = (player.pitch - motion.delta.y * MOUSE_SENSITIVITY).clamp(-PITCH_LIMIT, PITCH_LIMIT);
+}
+
+fn tilt_camera(player: Single<&Motion, With<Player>>, mut camera: Single<&mut Transform, With<MainCamera>>) {
+    camera.rotation = Quat::from_rotation_x(player.pitch);
+}

@@ -1,0 +1,16 @@
+//! Sanctuary, the Bevy client: shared spaces where friends meet, trade and build,
+//! with nobody in the middle.
+//!
+//! Each folder is one feature exposing one plugin; [`app`] puts them together for a
+//! window or for headless runs.
+
+pub mod app;
+pub mod avatar;
+pub mod cli;
+pub mod desktop;
+pub mod hud;
+pub mod launch;
+pub mod panels;
+pub mod run_limits;
+pub mod sets;
+pub mod spaces;

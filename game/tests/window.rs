@@ -1,0 +1,254 @@
+//! The real client in a real window: each space rendered under Xvfb with Mesa's software
+//! Vulkan through the real command line, and checked by pixel statistics; plus the
+//! command line's answers to bad input.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_sanctuary");
+
+/// An Xvfb server on a display number it picks itself, stopped when dropped.
+struct VirtualDisplay {
+    server: Child,
+    display: String,
+}
+
+impl VirtualDisplay {
+    fn start() -> Self {
+        let mut server = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x720x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb runs (./test.sh installs the xvfb package)");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().expect("Xvfb's stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb reports its display number");
+        let number = line.trim();
+        assert!(!number.is_empty(), "Xvfb did not start");
+        Self {
+            server,
+            display: format!(":{number}"),
+        }
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        self.server.kill().ok();
+        self.server.wait().ok();
+    }
+}
+
+fn client() -> Command {
+    let mut command = Command::new(CLIENT);
+    command.env_remove("WAYLAND_DISPLAY").env("RUST_LOG", "warn");
+    command
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Mean brightness, its spread, and how many distinct colours (coarsely binned) a picture has.
+struct PixelStats {
+    width: u32,
+    height: u32,
+    mean: f64,
+    spread: f64,
+    colours: usize,
+    pixels: Vec<[u8; 3]>,
+}
+
+fn pixel_stats(path: &Path) -> PixelStats {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("the screenshot exists"),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buffer = vec![0; reader.output_buffer_size().expect("fits in memory")];
+    let info = reader.next_frame(&mut buffer).expect("a PNG frame");
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "colour picture");
+    let pixels: Vec<[u8; 3]> = buffer[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let luma: Vec<f64> = pixels
+        .iter()
+        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+        .collect();
+    let mean = luma.iter().sum::<f64>() / luma.len() as f64;
+    let spread = (luma.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / luma.len() as f64).sqrt();
+    let colours = pixels
+        .iter()
+        .map(|p| (p[0] / 16, p[1] / 16, p[2] / 16))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    PixelStats {
+        width: info.width,
+        height: info.height,
+        mean,
+        spread,
+        colours,
+        pixels,
+    }
+}
+
+/// Mean absolute difference per channel between two same-sized pictures.
+fn difference(a: &PixelStats, b: &PixelStats) -> f64 {
+    let total: u64 = a
+        .pixels
+        .iter()
+        .zip(&b.pixels)
+        .map(|(p, q)| (0..3).map(|i| u64::from(p[i].abs_diff(q[i]))).sum::<u64>())
+        .sum();
+    total as f64 / (a.pixels.len() * 3) as f64
+}
+
+/// The frame count on the client's `stats:` line (0 if there is none).
+fn reported_frames(stdout: &str) -> u32 {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("stats: frames="))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
+fn screenshot(display: &VirtualDisplay, space: &str, file: &Path) -> Output {
+    client()
+        .env("DISPLAY", &display.display)
+        .args(["--space", space, "--frames", "40", "--screenshot"])
+        .arg(file)
+        .arg("--data-dir")
+        .arg(scratch("data"))
+        .output()
+        .expect("the client runs")
+}
+
+#[test]
+fn every_space_renders_in_a_real_window_and_they_differ() {
+    let display = VirtualDisplay::start();
+    let folder = scratch("screenshots");
+    let mut shots = Vec::new();
+    for space in ["lobby", "market", "cinema", "lecture-hall"] {
+        let file = folder.join(format!("{space}.png"));
+        std::fs::remove_file(&file).ok();
+        let output = screenshot(&display, space, &file);
+        assert!(
+            output.status.success(),
+            "{space}: the client failed: {}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            reported_frames(&stdout) >= 40,
+            "{space}: reports its frames: {stdout}"
+        );
+        let stats = pixel_stats(&file);
+        assert_eq!((stats.width, stats.height), (1280, 720), "{space}: window size");
+        assert!(
+            stats.mean > 12.0 && stats.mean < 243.0,
+            "{space}: not blank (mean {:.1})",
+            stats.mean
+        );
+        assert!(
+            stats.spread > 8.0,
+            "{space}: not one flat colour (spread {:.1})",
+            stats.spread
+        );
+        assert!(
+            stats.colours > 40,
+            "{space}: a real scene has many colours ({})",
+            stats.colours
+        );
+        shots.push((space, stats));
+    }
+    for (i, (a, first)) in shots.iter().enumerate() {
+        for (b, second) in &shots[i + 1..] {
+            let diff = difference(first, second);
+            assert!(diff > 8.0, "{a} and {b} look alike (mean difference {diff:.1})");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_space_lists_the_spaces_and_exits_with_2() {
+    let output = client()
+        .args(["--space", "attic", "--headless", "--frames", "1"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    for name in ["attic", "lobby", "market", "cinema", "lecture-hall"] {
+        assert!(stderr.contains(name), "{name} in: {stderr}");
+    }
+}
+
+#[test]
+fn a_malformed_space_file_is_named_without_a_panic() {
+    let assets = scratch("broken-assets");
+    let spaces = assets.join("spaces");
+    std::fs::create_dir_all(&spaces).expect("folder");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/spaces/lobby.ron");
+    std::fs::copy(shipped, spaces.join("lobby.ron")).expect("copy the lobby");
+    std::fs::write(
+        spaces.join("market.ron"),
+        "(name: \"market\", title: \"Market\", sky: (0, 0,\n",
+    )
+    .expect("write");
+    let output = client()
+        .args(["--headless", "--frames", "1", "--assets"])
+        .arg(&assets)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("market.ron"), "names the file: {stderr}");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+}
+
+#[test]
+fn without_a_display_the_client_suggests_headless() {
+    let output = client()
+        .env_remove("DISPLAY")
+        .args(["--frames", "1"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--headless"), "{stderr}");
+}
+
+#[test]
+fn headless_runs_the_requested_frames_and_exits_cleanly() {
+    let mut child = client()
+        .args(["--headless", "--space", "cinema", "--frames", "30", "--data-dir"])
+        .arg(scratch("headless-data"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read");
+    assert!(child.wait().expect("exits").success());
+    assert_eq!(reported_frames(&stdout), 30, "{stdout}");
+}
