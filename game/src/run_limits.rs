@@ -24,6 +24,8 @@ impl Plugin for RunLimitsPlugin {
             frames: 0,
             timed: Duration::ZERO,
             last: None,
+            tick_started: None,
+            ticking: Duration::ZERO,
         });
         if let Some(frames) = self.frames {
             app.insert_resource(FrameLimit {
@@ -33,7 +35,8 @@ impl Plugin for RunLimitsPlugin {
             })
             .add_systems(Last, stop_at_limit.after(count_frames).before(report_on_exit));
         }
-        app.add_systems(Last, (count_frames, report_on_exit.after(count_frames)));
+        app.add_systems(First, start_tick)
+            .add_systems(Last, (count_frames, report_on_exit.after(count_frames)));
     }
 }
 
@@ -46,20 +49,26 @@ pub struct FrameStats {
     pub frames: u32,
     timed: Duration,
     last: Option<Instant>,
+    tick_started: Option<Instant>,
+    ticking: Duration,
 }
 
 impl FrameStats {
-    /// One line with the frame count, mean frame time and frames per second
-    /// (the first frame, which includes start-up, is left out of the mean), and the time
-    /// from launch to the first frame.
+    /// One line with the frame count; the mean time from one frame to the next and the
+    /// frames per second that makes (the first frame, which includes start-up, is left
+    /// out); the mean time the main schedule works per frame, from `First` to `Last`
+    /// (the simulation tick; a window's rendering runs beside it); and the time from
+    /// launch to the end of the first frame.
     pub fn summary(&self) -> String {
-        let timed_frames = self.frames.saturating_sub(1).max(1);
-        let mean_ms = self.timed.as_secs_f64() * 1000.0 / f64::from(timed_frames);
+        let timed_frames = f64::from(self.frames.saturating_sub(1).max(1));
+        let mean_ms = self.timed.as_secs_f64() * 1000.0 / timed_frames;
+        let tick_ms = self.ticking.as_secs_f64() * 1000.0 / timed_frames;
         format!(
-            "frames={} mean_frame_ms={:.2} fps={:.1} first_frame_ms={:.0}",
+            "frames={} mean_frame_ms={:.2} fps={:.1} mean_tick_ms={:.3} first_frame_ms={:.0}",
             self.frames,
             mean_ms,
             if mean_ms > 0.0 { 1000.0 / mean_ms } else { 0.0 },
+            tick_ms,
             self.first_frame.unwrap_or_default().as_secs_f64() * 1000.0
         )
     }
@@ -72,10 +81,16 @@ struct FrameLimit {
     requested: bool,
 }
 
+fn start_tick(mut stats: ResMut<FrameStats>) {
+    stats.tick_started = Some(Instant::now());
+}
+
 fn count_frames(mut stats: ResMut<FrameStats>) {
     let now = Instant::now();
     if stats.first_frame.is_none() {
         stats.first_frame = Some(now - stats.launched);
+    } else if let Some(started) = stats.tick_started {
+        stats.ticking += now - started;
     }
     if let Some(last) = stats.last {
         stats.timed += now - last;

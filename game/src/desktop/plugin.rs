@@ -52,6 +52,8 @@ fn attach_camera(player: On<Add, Player>, mut commands: Commands) {
             IsDefaultUiCamera,
             // Multisampling quadruples the cost of every pixel; software renderers can't afford it.
             Msaa::Off,
+            bevy::core_pipeline::tonemapping::Tonemapping::AcesFitted,
+            bevy::core_pipeline::tonemapping::DebandDither::Disabled,
             Projection::Perspective(PerspectiveProjection {
                 fov: 75f32.to_radians(),
                 far: 2000.0,
