@@ -1,0 +1,40 @@
+//! ALPN protocol names, one per kind of connection.
+//!
+//! A QUIC connection is opened for exactly one of these names, and the receiving side
+//! routes it to the matching handler. Each name ends in a version number: a change to the
+//! bytes on that connection gets a new number, so old and new clients refuse each other
+//! cleanly instead of misreading each other.
+
+/// Avatar poses: [`PoseDatagram`](crate::PoseDatagram)s sent as QUIC datagrams to nearby peers.
+pub const ALPN_POSE: &[u8] = b"/sanctuary/pose/0";
+
+/// Direct messages: [`SignedEnvelope`](crate::SignedEnvelope)s carrying
+/// [`Body::Chat`](crate::Body::Chat) from one peer to another on a QUIC stream.
+pub const ALPN_DM: &[u8] = b"/sanctuary/dm/0";
+
+/// Rooms: the gossip wire carrying presence, chat and far-away poses, each one a
+/// [`SignedEnvelope`](crate::SignedEnvelope).
+pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/0";
+
+/// Every protocol this version of Sanctuary speaks.
+pub const ALL: [&[u8]; 3] = [ALPN_POSE, ALPN_DM, ALPN_ROOM];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_versioned_pattern_and_differ() {
+        for (i, alpn) in ALL.iter().enumerate() {
+            let name = std::str::from_utf8(alpn).unwrap();
+            let parts: Vec<&str> = name.split('/').collect();
+            assert_eq!(parts.len(), 4, "{name}");
+            assert_eq!(parts[0], "");
+            assert_eq!(parts[1], "sanctuary");
+            assert!(parts[3].parse::<u32>().is_ok(), "{name} has no version number");
+            for other in &ALL[i + 1..] {
+                assert_ne!(alpn, other);
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Entry points for the fuzz targets in `world-protocols/fuzz/`, also run by the
+//! property tests on random input.
+//!
+//! Each function feeds untrusted bytes to one decoder. Refusing the input is fine; what
+//! must never happen is a panic, or an accepted input that breaks an invariant, which is
+//! returned as an [`InvariantViolation`] (the fuzz targets turn it into a crash).
+
+use crate::identity::PeerId;
+use crate::message::SignedEnvelope;
+use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
+
+/// A decoder accepted input but broke one of its promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantViolation {
+    /// The decoded value does not encode back to the same bytes.
+    #[error("decoded value does not encode back to the input")]
+    NotCanonical,
+    /// A decoded pose has a non-finite number, a position out of range, or a rotation
+    /// that is not unit length.
+    #[error("decoded pose is out of range")]
+    PoseOutOfRange,
+}
+
+/// [`SignedEnvelope::decode`], then [`SignedEnvelope::verify`] on whatever decodes.
+pub fn decode_envelope(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Ok(envelope) = SignedEnvelope::decode(data) else {
+        return Ok(());
+    };
+    if envelope.encode() != data {
+        return Err(InvariantViolation::NotCanonical);
+    }
+    // Random bytes almost never carry a valid signature; this must only not panic.
+    let _ = envelope.verify();
+    Ok(())
+}
+
+/// [`PoseDatagram::decode`], then checks the decoded pose.
+pub fn decode_pose_datagram(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Ok(datagram) = PoseDatagram::decode(data) else {
+        return Ok(());
+    };
+    if datagram.encode() != data {
+        return Err(InvariantViolation::NotCanonical);
+    }
+    check_pose(&datagram.pose)
+}
+
+/// [`Pose::from_bytes`], then checks the decoded pose.
+pub fn decode_pose(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Ok(pose) = Pose::from_bytes(data) else {
+        return Ok(());
+    };
+    if pose.to_bytes() != data {
+        return Err(InvariantViolation::NotCanonical);
+    }
+    check_pose(&pose)
+}
+
+/// Parses a [`PeerId`] from the input as text; one that parses must print back the same,
+/// apart from letter case.
+pub fn parse_peer_id(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Some(id) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|s| s.parse::<PeerId>().ok())
+    else {
+        return Ok(());
+    };
+    if !id.to_string().as_bytes().eq_ignore_ascii_case(data) {
+        return Err(InvariantViolation::NotCanonical);
+    }
+    Ok(())
+}
+
+/// A dequantized pose must be finite, in range and have unit rotations, and quantizing it
+/// again must not move it further than the documented precision.
+fn check_pose(pose: &Pose) -> Result<(), InvariantViolation> {
+    let sample = pose.dequantize();
+    if !sample_is_sane(&sample) || !sample_is_sane(&sample.quantize().dequantize()) {
+        return Err(InvariantViolation::PoseOutOfRange);
+    }
+    Ok(())
+}
+
+fn sample_is_sane(sample: &PoseSample) -> bool {
+    let position_ok = sample
+        .position
+        .iter()
+        .all(|v| v.is_finite() && v.abs() <= 8388.608);
+    let yaw_ok = (0.0..std::f32::consts::TAU).contains(&sample.yaw);
+    let point_ok = |point: &TrackedPoint| {
+        let norm = point.rotation.iter().map(|c| c * c).sum::<f32>().sqrt();
+        point.offset.iter().all(|v| v.is_finite() && v.abs() <= 2.048) && (norm - 1.0).abs() < 1e-5
+    };
+    position_ok
+        && yaw_ok
+        && [&sample.head, &sample.left_hand, &sample.right_hand]
+            .into_iter()
+            .all(point_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::{POSE_DATAGRAM_LEN, POSE_LEN};
+
+    #[test]
+    fn garbage_is_refused_without_complaint() {
+        for data in [
+            &[][..],
+            &[0],
+            &[0xff; 7],
+            &[0; POSE_LEN],
+            &[0; POSE_DATAGRAM_LEN],
+            &[0xff; POSE_LEN],
+        ] {
+            assert_eq!(decode_envelope(data), Ok(()));
+            assert_eq!(decode_pose_datagram(data), Ok(()));
+            assert_eq!(decode_pose(data), Ok(()));
+            assert_eq!(parse_peer_id(data), Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_pose_check_can_fail() {
+        let mut sample = PoseSample::default();
+        assert!(sample_is_sane(&sample));
+        sample.head.rotation = [0.0; 4];
+        assert!(!sample_is_sane(&sample));
+        sample = PoseSample {
+            yaw: std::f32::consts::TAU,
+            ..PoseSample::default()
+        };
+        assert!(!sample_is_sane(&sample));
+    }
+}

@@ -1,0 +1,40 @@
+//! Sanctuary's wire protocol: the types peers exchange, how they are encoded, who signed
+//! them, and the limits a receiver enforces.
+//!
+//! Everything another crate sends or receives goes through here, so this crate has no
+//! engine, no transport and no I/O: only plain data, codecs and pure checks.
+//!
+//! - [`alpn`]: the versioned protocol names a QUIC connection is opened with.
+//! - [`identity`]: [`PeerId`] (an ed25519 public key, the same bytes as an iroh endpoint
+//!   id), [`Keypair`] and [`Signature`].
+//! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
+//! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
+//! - [`text`]: validated strings (display names, chat text, space names).
+//! - [`limits`]: sizes and rates every receiver enforces.
+//! - [`replay`] and [`rate`]: per-peer replay and rate checks, as pure data structures.
+//! - [`fuzzing`]: decoder entry points shared by the fuzz targets and the property tests.
+//!
+//! A receiver handles a gossip message in this order: [`SignedEnvelope::decode`] (size
+//! and shape), [`RateLimiter::try_acquire`], [`SignedEnvelope::verify`] (signature), then
+//! [`ReplayGuard::accept`] (each sequence number once), and only then lets the body touch
+//! the world.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod alpn;
+mod bits;
+mod fixed_bytes;
+pub mod fuzzing;
+pub mod identity;
+pub mod limits;
+pub mod message;
+pub mod pose;
+pub mod rate;
+pub mod replay;
+pub mod text;
+
+pub use identity::{Keypair, ParsePeerIdError, PeerId, RandomnessError, Signature, VerifyError};
+pub use message::{AvatarShape, Body, Chat, DecodeError, Presence, Rgb, SignedEnvelope};
+pub use pose::{Pose, PoseDatagram, PoseError, PoseSample, TrackedPoint};
+pub use rate::RateLimiter;
+pub use replay::{ReplayError, ReplayGuard};
+pub use text::{ChatText, DisplayName, SpaceName, TextError};
