@@ -5,6 +5,7 @@ use crate::avatar::AvatarPlugin;
 use crate::desktop::DesktopPlugin;
 use crate::hud::HudPlugin;
 use crate::panels::{DirectoryPanelPlugin, PanelsPlugin};
+use crate::people::{NameTagsPlugin, PeoplePlugin};
 use crate::run_limits::RunLimitsPlugin;
 use crate::spaces::{SpaceCatalog, SpacesPlugin, StartSpace};
 use bevy::app::ScheduleRunnerPlugin;
@@ -50,6 +51,7 @@ pub fn add_simulation(app: &mut App, plan: &LaunchPlan) {
             RapierPhysicsPlugin::<NoUserData>::default(),
             SpacesPlugin,
             AvatarPlugin,
+            PeoplePlugin,
             RunLimitsPlugin {
                 frames: plan.frames,
                 screenshot: plan.screenshot.clone(),
@@ -91,6 +93,12 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
     )
     .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()));
     add_simulation(&mut app, plan);
-    app.add_plugins((DesktopPlugin, HudPlugin, PanelsPlugin, DirectoryPanelPlugin));
+    app.add_plugins((
+        DesktopPlugin,
+        HudPlugin,
+        PanelsPlugin,
+        DirectoryPanelPlugin,
+        NameTagsPlugin,
+    ));
     app
 }

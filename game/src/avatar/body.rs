@@ -1,11 +1,15 @@
 //! How an avatar looks: a rounded body, a head and a visor, in the avatar's colour.
 
 use bevy::prelude::*;
+use sanctuary_protocols::message::AvatarShape;
 
 /// Meshes shared by every avatar, made once when the app renders.
 #[derive(Resource, Debug, Clone)]
 pub struct AvatarMeshes {
     body: Handle<Mesh>,
+    cube: Handle<Mesh>,
+    ball: Handle<Mesh>,
+    cone: Handle<Mesh>,
     head: Handle<Mesh>,
     visor: Handle<Mesh>,
     visor_material: Handle<StandardMaterial>,
@@ -22,6 +26,9 @@ pub fn make_avatar_meshes(
     };
     commands.insert_resource(AvatarMeshes {
         body: meshes.add(Capsule3d::new(0.3, 0.7)),
+        cube: meshes.add(Cuboid::new(0.7, 1.1, 0.5)),
+        ball: meshes.add(Sphere::new(0.5).mesh().uv(24, 16)),
+        cone: meshes.add(Cone::new(0.45, 1.2)),
         head: meshes.add(Sphere::new(0.22).mesh().uv(24, 16)),
         visor: meshes.add(Cuboid::new(0.3, 0.09, 0.08)),
         visor_material: materials.add(StandardMaterial {
@@ -38,6 +45,7 @@ pub fn dress_avatar(
     commands: &mut Commands,
     entity: Entity,
     color: Color,
+    shape: AvatarShape,
     meshes: Option<&AvatarMeshes>,
     materials: Option<&mut Assets<StandardMaterial>>,
 ) {
@@ -51,11 +59,13 @@ pub fn dress_avatar(
         ..default()
     });
     commands.entity(entity).with_children(|parent| {
-        parent.spawn((
-            Mesh3d(meshes.body.clone()),
-            MeshMaterial3d(skin.clone()),
-            Transform::default(),
-        ));
+        let body = match shape {
+            AvatarShape::Capsule => meshes.body.clone(),
+            AvatarShape::Cube => meshes.cube.clone(),
+            AvatarShape::Sphere => meshes.ball.clone(),
+            AvatarShape::Cone => meshes.cone.clone(),
+        };
+        parent.spawn((Mesh3d(body), MeshMaterial3d(skin.clone()), Transform::default()));
         parent.spawn((
             Mesh3d(meshes.head.clone()),
             MeshMaterial3d(skin),

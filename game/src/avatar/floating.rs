@@ -3,6 +3,7 @@
 use super::body::{AvatarMeshes, dress_avatar};
 use crate::spaces::{SpaceCatalog, SpaceEntered, SpaceEntity};
 use bevy::prelude::*;
+use sanctuary_protocols::message::AvatarShape;
 use std::f32::consts::TAU;
 
 /// One drifting avatar's orbit. Its place is a pure function of time, so every client
@@ -104,6 +105,7 @@ pub fn spawn_floating_avatars(
             &mut commands,
             entity,
             color,
+            AvatarShape::Capsule,
             meshes.as_deref(),
             materials.as_deref_mut(),
         );

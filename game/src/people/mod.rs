@@ -1,0 +1,10 @@
+//! Other people: who is in the world and where (the roster), their avatars moving
+//! smoothly from the poses they send, and their name tags. The network bridge feeds
+//! this feature through [`PeerUpdate`] messages; nothing here knows about the network.
+
+pub mod interpolation;
+mod name_tags;
+mod plugin;
+
+pub use name_tags::NameTagsPlugin;
+pub use plugin::{PeerUpdate, PeoplePlugin, RemoteAvatar, Roster, RosterEntry};

@@ -1,0 +1,281 @@
+//! [`PeoplePlugin`]: the roster, remote avatars that appear, move smoothly and fade,
+//! and name tags in each person's colour.
+
+use super::interpolation::{PoseBuffer, Snapshot};
+use crate::avatar::body::{AvatarMeshes, dress_avatar};
+use crate::avatar::controller::CENTER_ABOVE_FEET;
+use crate::sets::GameSystems;
+use crate::spaces::{CurrentSpace, SpaceEntity};
+use bevy::prelude::*;
+use sanctuary_protocols::identity::PeerId;
+use sanctuary_protocols::message::AvatarShape;
+use sanctuary_protocols::pose::PoseSample;
+use std::collections::{BTreeMap, HashMap};
+
+/// Seconds an arriving avatar takes to grow in.
+const APPEAR_SECONDS: f32 = 0.4;
+/// Seconds a leaving avatar takes to fade out.
+const FADE_SECONDS: f32 = 0.8;
+
+/// Keeps the roster from [`PeerUpdate`]s and shows the people in this space.
+pub struct PeoplePlugin;
+
+impl Plugin for PeoplePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<PeerUpdate>()
+            .init_resource::<Roster>()
+            .init_resource::<PoseBuffers>()
+            .add_systems(
+                Update,
+                (
+                    apply_updates.in_set(GameSystems::Input),
+                    (show_people_here, move_avatars, fade_avatars)
+                        .chain()
+                        .in_set(GameSystems::Presentation),
+                ),
+            );
+    }
+}
+
+/// What the network says about another person.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum PeerUpdate {
+    /// They are in the world (first seen, or their profile or space changed).
+    Present {
+        /// Who.
+        peer: PeerId,
+        /// Their name.
+        name: String,
+        /// Their colour, sRGB.
+        color: [u8; 3],
+        /// Their avatar's shape.
+        shape: AvatarShape,
+        /// The space they are in.
+        space: String,
+    },
+    /// They left, or went quiet for too long.
+    Left {
+        /// Who.
+        peer: PeerId,
+        /// True when they went quiet rather than saying goodbye.
+        timed_out: bool,
+    },
+    /// Where they are now.
+    Pose {
+        /// Who.
+        peer: PeerId,
+        /// Their sequence number for this pose.
+        seq: u32,
+        /// The pose.
+        sample: PoseSample,
+    },
+}
+
+/// One person in the world.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterEntry {
+    /// Their name.
+    pub name: String,
+    /// Their colour, sRGB.
+    pub color: [u8; 3],
+    /// Their avatar's shape.
+    pub shape: AvatarShape,
+    /// The space they are in.
+    pub space: String,
+}
+
+impl RosterEntry {
+    /// Their colour as a Bevy colour.
+    pub fn bevy_color(&self) -> Color {
+        Color::srgb_u8(self.color[0], self.color[1], self.color[2])
+    }
+}
+
+/// Everyone else in the world, by id.
+#[derive(Resource, Debug, Default)]
+pub struct Roster {
+    /// The people.
+    pub people: BTreeMap<PeerId, RosterEntry>,
+}
+
+impl Roster {
+    /// How many others are in `space`.
+    pub fn count_in(&self, space: &str) -> usize {
+        self.people.values().filter(|entry| entry.space == space).count()
+    }
+}
+
+#[derive(Resource, Debug, Default)]
+struct PoseBuffers(HashMap<PeerId, PoseBuffer>);
+
+/// Another person's avatar in this space.
+#[derive(Component, Debug, Clone, PartialEq)]
+pub struct RemoteAvatar {
+    /// Whose.
+    pub peer: PeerId,
+    /// The profile it was dressed with (a change re-dresses it).
+    entry: RosterEntry,
+}
+
+/// Growing in (positive) or fading out (negative) progress, seconds.
+#[derive(Component, Debug, Clone, Copy)]
+struct Fade {
+    elapsed: f32,
+    leaving: bool,
+}
+
+fn apply_updates(
+    mut updates: MessageReader<PeerUpdate>,
+    time: Res<Time<Real>>,
+    mut roster: ResMut<Roster>,
+    mut buffers: ResMut<PoseBuffers>,
+) {
+    let now = time.elapsed_secs_f64();
+    for update in updates.read() {
+        match update {
+            PeerUpdate::Present {
+                peer,
+                name,
+                color,
+                shape,
+                space,
+            } => {
+                let entry = RosterEntry {
+                    name: name.clone(),
+                    color: *color,
+                    shape: *shape,
+                    space: space.clone(),
+                };
+                if roster.people.get(peer) != Some(&entry) {
+                    roster.people.insert(*peer, entry);
+                }
+            }
+            PeerUpdate::Left { peer, timed_out } => {
+                if roster.people.remove(peer).is_some() {
+                    info!("{peer} {}", if *timed_out { "went quiet" } else { "left" });
+                }
+                buffers.0.remove(peer);
+            }
+            PeerUpdate::Pose { peer, seq, sample } => {
+                buffers.0.entry(*peer).or_default().push(Snapshot {
+                    arrived: now,
+                    seq: *seq,
+                    position: sample.position,
+                    yaw: sample.yaw,
+                });
+            }
+        }
+    }
+}
+
+/// Spawns avatars for people in this space and fades out those who left it.
+fn show_people_here(
+    mut commands: Commands,
+    roster: Res<Roster>,
+    current: Option<Res<CurrentSpace>>,
+    buffers: Res<PoseBuffers>,
+    avatars: Query<(Entity, &RemoteAvatar, Option<&Fade>)>,
+    meshes: Option<Res<AvatarMeshes>>,
+    mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    let here = current.as_ref().map(|current| current.name.as_str());
+    let mut shown = std::collections::HashSet::new();
+    for (entity, avatar, fade) in &avatars {
+        let wanted = roster
+            .people
+            .get(&avatar.peer)
+            .filter(|entry| Some(entry.space.as_str()) == here);
+        match wanted {
+            Some(entry) if *entry == avatar.entry && !fade.is_some_and(|fade| fade.leaving) => {
+                shown.insert(avatar.peer);
+            }
+            Some(_) => {
+                // The profile changed: dress again.
+                commands.entity(entity).despawn();
+            }
+            None => {
+                if !fade.is_some_and(|fade| fade.leaving) {
+                    commands.entity(entity).insert(Fade {
+                        elapsed: 0.0,
+                        leaving: true,
+                    });
+                }
+            }
+        }
+    }
+    for (peer, entry) in &roster.people {
+        if Some(entry.space.as_str()) != here || shown.contains(peer) {
+            continue;
+        }
+        // Wait for a first pose, so the avatar appears where the person is.
+        let Some(newest) = buffers.0.get(peer).and_then(PoseBuffer::newest) else {
+            continue;
+        };
+        let position = Vec3::from_array(newest.position) + Vec3::Y * CENTER_ABOVE_FEET;
+        let entity = commands
+            .spawn((
+                SpaceEntity,
+                Name::new(format!("avatar of {}", entry.name)),
+                RemoteAvatar {
+                    peer: *peer,
+                    entry: entry.clone(),
+                },
+                Fade {
+                    elapsed: 0.0,
+                    leaving: false,
+                },
+                Transform::from_translation(position)
+                    .with_rotation(Quat::from_rotation_y(newest.yaw))
+                    .with_scale(Vec3::splat(0.01)),
+                Visibility::default(),
+            ))
+            .id();
+        dress_avatar(
+            &mut commands,
+            entity,
+            entry.bevy_color(),
+            entry.shape,
+            meshes.as_deref(),
+            materials.as_deref_mut(),
+        );
+    }
+}
+
+fn move_avatars(
+    time: Res<Time<Real>>,
+    buffers: Res<PoseBuffers>,
+    mut avatars: Query<(&RemoteAvatar, &mut Transform)>,
+) {
+    let now = time.elapsed_secs_f64();
+    for (avatar, mut transform) in &mut avatars {
+        if let Some((position, yaw)) = buffers.0.get(&avatar.peer).and_then(|buffer| buffer.sample(now)) {
+            transform.translation = Vec3::from_array(position) + Vec3::Y * CENTER_ABOVE_FEET;
+            transform.rotation = Quat::from_rotation_y(yaw);
+        }
+    }
+}
+
+fn fade_avatars(
+    mut commands: Commands,
+    time: Res<Time>,
+    mut avatars: Query<(Entity, &mut Fade, &mut Transform), With<RemoteAvatar>>,
+) {
+    for (entity, mut fade, mut transform) in &mut avatars {
+        fade.elapsed += time.delta_secs();
+        if fade.leaving {
+            let left = 1.0 - fade.elapsed / FADE_SECONDS;
+            if left <= 0.0 {
+                commands.entity(entity).despawn();
+            } else {
+                transform.scale = Vec3::splat(left);
+                transform.translation.y += time.delta_secs() * 0.8;
+            }
+        } else {
+            let grown = (fade.elapsed / APPEAR_SECONDS).min(1.0);
+            transform.scale = Vec3::splat(grown.max(0.01));
+            if grown >= 1.0 {
+                commands.entity(entity).remove::<Fade>();
+            }
+        }
+    }
+}
