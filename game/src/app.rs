@@ -2,10 +2,12 @@
 //! headless; a window adds the camera, controls, HUD and panels on top.
 
 use crate::avatar::AvatarPlugin;
+use crate::chat::{ChatPanelPlugin, ChatPlugin};
 use crate::desktop::DesktopPlugin;
 use crate::hud::HudPlugin;
+use crate::identity::ProfilePanelPlugin;
 use crate::panels::{DirectoryPanelPlugin, PanelsPlugin};
-use crate::people::{NameTagsPlugin, PeoplePlugin};
+use crate::people::{NameTagsPlugin, PeoplePanelPlugin, PeoplePlugin};
 use crate::run_limits::RunLimitsPlugin;
 use crate::spaces::{SpaceCatalog, SpacesPlugin, StartSpace};
 use bevy::app::ScheduleRunnerPlugin;
@@ -52,6 +54,7 @@ pub fn add_simulation(app: &mut App, plan: &LaunchPlan) {
             SpacesPlugin,
             AvatarPlugin,
             PeoplePlugin,
+            ChatPlugin,
             RunLimitsPlugin {
                 frames: plan.frames,
                 screenshot: plan.screenshot.clone(),
@@ -98,6 +101,9 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
         HudPlugin,
         PanelsPlugin,
         DirectoryPanelPlugin,
+        PeoplePanelPlugin,
+        ChatPanelPlugin,
+        ProfilePanelPlugin,
         NameTagsPlugin,
     ));
     app

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod avatar;
+pub mod chat;
 pub mod cli;
 pub mod desktop;
 pub mod hud;

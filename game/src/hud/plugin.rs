@@ -1,8 +1,9 @@
 //! [`HudPlugin`]: screen-space text and overlays drawn with bevy_ui.
 
 use crate::desktop::CursorGrab;
+use crate::people::Roster;
 use crate::sets::GameSystems;
-use crate::spaces::{SpaceCatalog, SpaceEntered, Travel};
+use crate::spaces::{CurrentSpace, SpaceCatalog, Travel};
 use bevy::prelude::*;
 
 /// The controls, as shown in the help overlay and the README.
@@ -144,17 +145,27 @@ fn toggle_help(keys: Res<ButtonInput<KeyCode>>, mut help: ResMut<HelpOverlay>) {
     }
 }
 
+/// "The Lobby" alone, or "The Lobby · 3 others here" when others are.
 fn show_space_name(
-    mut entered: MessageReader<SpaceEntered>,
+    current: Option<Res<CurrentSpace>>,
+    roster: Res<Roster>,
     catalog: Res<SpaceCatalog>,
     mut label: Single<&mut Text, With<SpaceLabel>>,
 ) {
-    if let Some(arrival) = entered.read().last() {
-        let title = catalog
-            .get(&arrival.name)
-            .map_or(arrival.name.as_str(), |space| space.title.as_str());
-        label.0 = title.to_owned();
+    let Some(current) = current else {
+        return;
+    };
+    if !current.is_changed() && !roster.is_changed() {
+        return;
     }
+    let title = catalog
+        .get(&current.name)
+        .map_or(current.name.as_str(), |space| space.title.as_str());
+    label.0 = match roster.count_in(&current.name) {
+        0 => title.to_owned(),
+        1 => format!("{title} · 1 other here"),
+        others => format!("{title} · {others} others here"),
+    };
 }
 
 fn show_fade(travel: Res<Travel>, mut fade: Single<&mut BackgroundColor, With<Fade>>) {

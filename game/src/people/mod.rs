@@ -4,7 +4,9 @@
 
 pub mod interpolation;
 mod name_tags;
+mod panel;
 mod plugin;
 
 pub use name_tags::NameTagsPlugin;
+pub use panel::{InviteTicket, PeoplePanelPlugin};
 pub use plugin::{PeerUpdate, PeoplePlugin, RemoteAvatar, Roster, RosterEntry};

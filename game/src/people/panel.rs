@@ -1,0 +1,91 @@
+//! The people panel: everyone in the world, where they are, a way to join them, and the
+//! invitation ticket to share.
+
+use super::plugin::Roster;
+use crate::panels::{PanelAppExt, PanelSpec};
+use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
+use bevy::prelude::*;
+use bevy_egui::egui;
+
+/// The text of this world's ticket, when connected, for others to join with.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct InviteTicket(pub Option<String>);
+
+/// Adds the people panel.
+pub struct PeoplePanelPlugin;
+
+impl Plugin for PeoplePanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<InviteTicket>().add_panel(
+            PanelSpec {
+                id: "people",
+                title: "People",
+                anchor: "people",
+                pixels: UVec2::new(720, 600),
+                width: 3.0,
+            },
+            people_ui,
+        );
+    }
+}
+
+fn people_ui(
+    InMut(ui): InMut<egui::Ui>,
+    roster: Res<Roster>,
+    catalog: Res<SpaceCatalog>,
+    current: Option<Res<CurrentSpace>>,
+    ticket: Res<InviteTicket>,
+    mut travel: MessageWriter<TravelRequest>,
+) {
+    match &ticket.0 {
+        Some(ticket) => {
+            ui.label("Invite a friend with this ticket:");
+            ui.horizontal(|ui| {
+                let shown = if ticket.len() > 40 {
+                    format!("{}…", &ticket[..40])
+                } else {
+                    ticket.clone()
+                };
+                ui.monospace(shown);
+                if ui.button("Copy").clicked() {
+                    ui.ctx().copy_text(ticket.clone());
+                }
+            });
+        }
+        None => {
+            ui.weak("Offline. Start with --host to invite friends, or --join TICKET.");
+        }
+    }
+    ui.separator();
+    let here = current.as_ref().map(|current| current.name.as_str());
+    if roster.people.is_empty() {
+        ui.weak("Nobody else is here yet.");
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for entry in roster.people.values() {
+            ui.horizontal(|ui| {
+                let [r, g, b] = entry.color;
+                ui.label(
+                    egui::RichText::new("●")
+                        .color(egui::Color32::from_rgb(r, g, b))
+                        .size(18.0),
+                );
+                ui.label(egui::RichText::new(&entry.name).strong());
+                let title = catalog
+                    .get(&entry.space)
+                    .map_or(entry.space.as_str(), |space| &space.title);
+                ui.label(format!("in {title}"));
+                if Some(entry.space.as_str()) != here && catalog.get(&entry.space).is_some() {
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if ui.button("Join them").clicked() {
+                            travel.write(TravelRequest {
+                                to: entry.space.clone(),
+                                arrive_at: None,
+                            });
+                        }
+                    });
+                }
+            });
+        }
+    });
+}
