@@ -1,0 +1,189 @@
+//! A hostile peer in the world: forged signatures, replays, oversized messages, random bytes
+//! on every protocol and as datagrams, and a flood. Each is refused and counted, and the
+//! honest peers' chat and poses still arrive.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use sanctuary_net::{JoinTarget, RawTopic, RejectReason, WorldEvent, WorldId};
+use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE, ALPN_ROOM};
+use sanctuary_protocols::limits::MESSAGE_MAX;
+use sanctuary_protocols::{Body, Chat, ChatText, PoseSample, SignedEnvelope};
+
+fn chat(s: &str) -> Body {
+    Body::Chat(Chat {
+        text: ChatText::new(s).unwrap(),
+    })
+}
+
+/// Pseudo-random bytes, reproducible.
+fn junk(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn wait_count(b: &sanctuary_net::WorldHandle, reason: RejectReason) {
+    wait_until(&format!("B to count {reason:?}"), || {
+        b.counters().rejected(reason) > 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_input_is_refused_and_counted() {
+    init_tracing();
+    let config = fast(Duration::from_secs(30));
+    let (a_node, b_node, m_node) = (node(1).await, node(2).await, node(66).await);
+    let world = WorldId::random().unwrap();
+    let a = a_node
+        .join_world_with(JoinTarget::host(world), presence("Ada", "lobby"), config)
+        .await
+        .unwrap();
+    let ticket = a.ticket();
+    let mut b = b_node
+        .join_world_with(&ticket, presence("Bo", "lobby"), config)
+        .await
+        .unwrap();
+    let m = m_node
+        .join_world_with(&ticket, presence("Mal", "lobby"), config)
+        .await
+        .unwrap();
+    wait_roster(&[&a, &b, &m], 2).await;
+    wait_room(&[&a, &b, &m]).await;
+    let (ida, idb, idm) = (a_node.peer_id(), b_node.peer_id(), m_node.peer_id());
+    // A second identity the hostile node signs gossip with (it needs no endpoint).
+    let evil = keypair(99);
+    let mal = keypair(66);
+
+    // Forged signature: a message signed by `evil` that claims A wrote it.
+    let mut forged = SignedEnvelope::sign(&evil, u64::MAX / 2, 0, chat("I am Ada")).encode();
+    forged[1..33].copy_from_slice(ida.as_bytes());
+    m.broadcast_raw(RawTopic::Room, forged).await.unwrap();
+    wait_count(&b, RejectReason::BadSignature).await;
+    assert_eq!(
+        b.counters().peer(&ida).rejected,
+        0,
+        "the forged-for author is not blamed"
+    );
+
+    // Replay: the same sequence number twice (different text, so gossip does not dedupe).
+    let seq = 1 << 40;
+    let first = SignedEnvelope::sign(&evil, seq, 0, chat("one")).encode();
+    let again = SignedEnvelope::sign(&evil, seq, 0, chat("two")).encode();
+    m.broadcast_raw(RawTopic::Room, first).await.unwrap();
+    wait_event(
+        &mut b,
+        "the first of the pair",
+        |e| matches!(e, WorldEvent::Chat { text, .. } if text.as_str() == "one"),
+    )
+    .await;
+    m.broadcast_raw(RawTopic::Room, again).await.unwrap();
+    wait_count(&b, RejectReason::Replay).await;
+    // An old sequence number by direct message is a replay too.
+    let old = SignedEnvelope::sign(&mal, 5, 0, chat("old news")).encode();
+    let _ = m_node.send_raw_stream(idb, ALPN_DM, &old).await;
+
+    // Oversized, on gossip and by direct message.
+    m.broadcast_raw(RawTopic::Room, vec![0; MESSAGE_MAX + 100])
+        .await
+        .unwrap();
+    let _ = m_node
+        .send_raw_stream(idb, ALPN_DM, &vec![0; MESSAGE_MAX + 100])
+        .await;
+    wait_until("two oversized", || {
+        b.counters().rejected(RejectReason::Oversized) >= 2
+    })
+    .await;
+
+    // Random bytes: as a gossip message, on every ALPN, and as pose datagrams.
+    m.broadcast_raw(RawTopic::World, junk(300, 1)).await.unwrap();
+    let _ = m_node.send_raw_stream(idb, ALPN_DM, &junk(200, 2)).await;
+    let _ = m_node.send_raw_stream(idb, ALPN_ROOM, &junk(200, 3)).await;
+    let _ = m_node.send_raw_stream(idb, ALPN_POSE, &junk(200, 4)).await;
+    m_node.send_raw_datagram(idb, &junk(17, 5)).await.unwrap();
+    m_node.send_raw_datagram(idb, &[]).await.unwrap();
+    wait_until("three malformed", || {
+        b.counters().rejected(RejectReason::Malformed) >= 3
+    })
+    .await;
+
+    // A direct message from M signed by someone else.
+    let wrong = SignedEnvelope::sign(&evil, 1 << 41, 0, chat("from evil")).encode();
+    let _ = m_node.send_raw_stream(idb, ALPN_DM, &wrong).await;
+    wait_count(&b, RejectReason::WrongSender).await;
+
+    // A flood: far more signed chat than the rate allows, until `evil` is muted.
+    for i in 0..300u64 {
+        let bytes = SignedEnvelope::sign(&evil, (1 << 42) + i, 0, chat("spam")).encode();
+        m.broadcast_raw(RawTopic::Room, bytes).await.unwrap();
+    }
+    wait_count(&b, RejectReason::RateLimited).await;
+    wait_count(&b, RejectReason::Muted).await;
+    wait_until("evil to be muted", || b.counters().peer(&evil.peer_id()).muted).await;
+
+    // Through all this, honest chat and poses still arrive.
+    a.send_chat(ChatText::new("still here").unwrap()).await.unwrap();
+    wait_event(
+        &mut b,
+        "honest chat",
+        |e| matches!(e, WorldEvent::Chat { peer, text, .. } if *peer == ida && text.as_str() == "still here"),
+    )
+    .await;
+    let sample = PoseSample {
+        position: [3.0, 0.0, 4.0],
+        ..PoseSample::default()
+    };
+    let poser = tokio::spawn({
+        async move {
+            loop {
+                if a.send_pose(sample).is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let event = wait_event(
+        &mut b,
+        "honest pose",
+        |e| matches!(e, WorldEvent::Pose { peer, .. } if *peer == ida),
+    )
+    .await;
+    let WorldEvent::Pose { pose, .. } = event else {
+        unreachable!()
+    };
+    assert!((pose.position[2] - 4.0).abs() < 0.001);
+    poser.abort();
+
+    let counters = b.counters();
+    for reason in [
+        RejectReason::BadSignature,
+        RejectReason::Replay,
+        RejectReason::Oversized,
+        RejectReason::Malformed,
+        RejectReason::RateLimited,
+        RejectReason::Muted,
+        RejectReason::WrongSender,
+    ] {
+        assert!(counters.rejected(reason) > 0, "{reason:?}: {counters:?}");
+    }
+    assert!(
+        !counters.peer(&ida).muted,
+        "an honest peer is not muted: {counters:?}"
+    );
+    assert!(counters.peer(&idm).rejected > 0, "{counters:?}");
+    assert!(counters.accepted > 0);
+    drop(m);
+    for node in [a_node, b_node, m_node] {
+        node.shutdown().await;
+    }
+}
