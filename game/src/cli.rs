@@ -27,6 +27,26 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "frames", conflicts_with = "headless")]
     pub screenshot: Option<PathBuf>,
 
+    /// Host a new world of the spaces; its ticket is printed as `ticket: <TICKET>`.
+    #[arg(long, conflicts_with = "join")]
+    pub host: bool,
+
+    /// Join the world of this ticket (from someone's `--host`).
+    #[arg(long, value_name = "TICKET")]
+    pub join: Option<String>,
+
+    /// A self-hosted iroh relay to reach peers behind firewalls.
+    #[arg(long, value_name = "URL")]
+    pub relay: Option<String>,
+
+    /// Find peers on the local network (mDNS).
+    #[arg(long)]
+    pub lan: bool,
+
+    /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::SocketAddr>,
+
     /// The assets folder (defaults to $SANCTUARY_ASSETS, then the source tree's assets/).
     #[arg(long, value_name = "DIR")]
     pub assets: Option<PathBuf>,

@@ -3,6 +3,8 @@
 
 use crate::app::{LaunchPlan, headless_app, windowed_app};
 use crate::cli::Cli;
+use crate::identity::Identity;
+use crate::net_bridge::{NetBridgePlugin, NetMode, NetOptions};
 use crate::spaces::SpaceCatalog;
 use crate::spaces::catalog::{CatalogError, default_assets_folder};
 use bevy::app::AppExit;
@@ -32,6 +34,12 @@ pub enum LaunchError {
         /// Why.
         source: std::io::Error,
     },
+    /// `--join` was given something that is not a ticket.
+    #[error("that is not a Sanctuary ticket ({0}); ask your friend to copy the whole `ticket:` line")]
+    BadTicket(String),
+    /// The key or profile in the data folder is unusable.
+    #[error("{0}")]
+    Identity(#[from] crate::identity::IdentityError),
     /// A window was wanted but there is no display to open it on.
     #[error(
         "no display to open a window on (DISPLAY is not set); run with --headless to run without a window"
@@ -43,14 +51,34 @@ impl LaunchError {
     /// The process exit code: 2 for a wrong argument, 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            LaunchError::UnknownSpace { .. } => 2,
+            LaunchError::UnknownSpace { .. } | LaunchError::BadTicket(_) => 2,
             _ => 1,
         }
     }
 }
 
+/// A launch plan with who is launching and how they connect.
+pub struct NetworkedPlan {
+    /// The world.
+    pub plan: LaunchPlan,
+    /// Who.
+    pub identity: Identity,
+    /// How they connect, if at all.
+    pub net: Option<NetOptions>,
+}
+
+impl LaunchPlan {
+    fn with_network(self, identity: Identity, net: Option<NetOptions>) -> NetworkedPlan {
+        NetworkedPlan {
+            plan: self,
+            identity,
+            net,
+        }
+    }
+}
+
 /// Checks the command line and the machine, and plans the launch.
-pub fn plan(cli: &Cli, launched: Instant) -> Result<LaunchPlan, LaunchError> {
+pub fn plan(cli: &Cli, launched: Instant) -> Result<NetworkedPlan, LaunchError> {
     let assets = cli.assets.clone().unwrap_or_else(default_assets_folder);
     let catalog = SpaceCatalog::load(&assets.join("spaces"))?;
     if catalog.get(&cli.space).is_none() {
@@ -64,6 +92,14 @@ pub fn plan(cli: &Cli, launched: Instant) -> Result<LaunchPlan, LaunchError> {
         path: data_dir.display().to_string(),
         source,
     })?;
+    let net = match (&cli.join, cli.host) {
+        (Some(text), _) => Some(NetMode::Join(text.trim().parse().map_err(
+            |error: sanctuary_net::ParseTicketError| LaunchError::BadTicket(error.to_string()),
+        )?)),
+        (None, true) => Some(NetMode::Host),
+        (None, false) => None,
+    };
+    let identity = crate::identity::load_or_create(&data_dir)?;
     if !cli.headless && !has_display() {
         return Err(LaunchError::NoDisplay);
     }
@@ -75,7 +111,16 @@ pub fn plan(cli: &Cli, launched: Instant) -> Result<LaunchPlan, LaunchError> {
         frames: cli.frames,
         screenshot: cli.screenshot.clone(),
         launched,
-    })
+    }
+    .with_network(
+        identity,
+        net.map(|mode| NetOptions {
+            mode,
+            relay: cli.relay.clone(),
+            lan: cli.lan,
+            bind: cli.bind,
+        }),
+    ))
 }
 
 fn has_display() -> bool {
@@ -85,19 +130,24 @@ fn has_display() -> bool {
 /// Runs the client for this command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let launched = Instant::now();
-    let plan = match plan(&cli, launched) {
+    let NetworkedPlan { plan, identity, net } = match plan(&cli, launched) {
         Ok(plan) => plan,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(error.exit_code());
         }
     };
-    let exit = if cli.headless {
-        headless_app(&plan).run()
+    let mut app = if cli.headless {
+        headless_app(&plan)
     } else {
         explain_missing_gpu();
-        windowed_app(&plan).run()
+        windowed_app(&plan)
     };
+    app.insert_resource(identity);
+    if let Some(options) = net {
+        app.add_plugins(NetBridgePlugin { options });
+    }
+    let exit = app.run();
     match exit {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),

@@ -12,6 +12,7 @@ pub mod desktop;
 pub mod hud;
 pub mod identity;
 pub mod launch;
+pub mod net_bridge;
 pub mod panels;
 pub mod people;
 pub mod run_limits;

@@ -1,0 +1,299 @@
+//! [`NetBridgePlugin`]: starts the network thread and moves messages both ways.
+
+use super::runtime::{BridgeEvent, Connect, NetCommand, RuntimeConfig, RuntimeHandle, start};
+use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
+use crate::avatar::{Motion, Player};
+use crate::chat::{ChatLine, ChatLog, ChatTarget, OutgoingChat, short};
+use crate::identity::Identity;
+use crate::people::{InviteTicket, PeerUpdate, Roster};
+use crate::sets::GameSystems;
+use crate::spaces::{SpaceEntered, SpacesSystems, StartSpace};
+use bevy::prelude::*;
+use sanctuary_net::{LeaveReason, WorldEvent, WorldTicket};
+use sanctuary_protocols::identity::PeerId;
+use sanctuary_protocols::message::Presence;
+use sanctuary_protocols::pose::{PoseSample, TrackedPoint};
+use sanctuary_protocols::text::{ChatText, SpaceName};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The most network events handled in one frame; the rest wait for the next.
+const EVENTS_PER_FRAME: usize = 2000;
+/// How long quitting waits for the goodbye to go out.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// Host a new world or join one.
+#[derive(Debug, Clone)]
+pub enum NetMode {
+    /// Start a world; its ticket is printed as `ticket: <TICKET>`.
+    Host,
+    /// Join the world of this ticket.
+    Join(WorldTicket),
+}
+
+/// How to connect, from the command line.
+#[derive(Resource, Debug, Clone)]
+pub struct NetOptions {
+    /// Host or join.
+    pub mode: NetMode,
+    /// A self-hosted relay URL.
+    pub relay: Option<String>,
+    /// Find peers on the local network.
+    pub lan: bool,
+    /// Where to bind the UDP socket; all interfaces when `None`.
+    pub bind: Option<SocketAddr>,
+}
+
+/// Connects this client to a world. Needs an [`Identity`] resource.
+pub struct NetBridgePlugin {
+    /// How to connect.
+    pub options: NetOptions,
+}
+
+impl Plugin for NetBridgePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(self.options.clone())
+            .init_resource::<NetStatus>()
+            .init_resource::<InviteTicket>()
+            .add_systems(Startup, start_network)
+            .add_systems(
+                Update,
+                (
+                    receive.in_set(GameSystems::Input),
+                    (send_chat, follow_space, send_pose).after(SpacesSystems::Transition),
+                ),
+            )
+            .add_systems(Last, say_goodbye_on_exit);
+    }
+}
+
+/// Where the network stands, for panels and the HUD.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct NetStatus {
+    /// Our id, once online.
+    pub me: Option<PeerId>,
+    /// Connected to a world.
+    pub online: bool,
+    /// Why not, if it failed.
+    pub problem: Option<String>,
+    /// Incoming messages refused so far.
+    pub rejected: u64,
+}
+
+#[derive(Resource)]
+struct Bridge {
+    handle: Mutex<RuntimeHandle>,
+    space: Option<String>,
+}
+
+fn start_network(
+    mut commands: Commands,
+    identity: Res<Identity>,
+    start_space: Res<StartSpace>,
+    options: Res<NetOptions>,
+    mut status: ResMut<NetStatus>,
+) {
+    let presence = match identity.profile.presence(&start_space.0) {
+        Ok(presence) => presence,
+        Err(error) => {
+            status.problem = Some(error.to_string());
+            return;
+        }
+    };
+    let config = RuntimeConfig {
+        keypair: sanctuary_protocols::identity::Keypair::from_bytes(&identity.keypair.to_bytes()),
+        presence,
+        connect: match &options.mode {
+            NetMode::Host => Connect::Host,
+            NetMode::Join(ticket) => Connect::Join(ticket.clone()),
+        },
+        relay: options.relay.clone(),
+        local_discovery: options.lan,
+        bind_addr: options.bind,
+    };
+    match start(config) {
+        Ok(handle) => commands.insert_resource(Bridge {
+            handle: Mutex::new(handle),
+            space: Some(start_space.0.clone()),
+        }),
+        Err(error) => status.problem = Some(format!("cannot start the network thread: {error}")),
+    }
+}
+
+fn receive(
+    bridge: Option<Res<Bridge>>,
+    mut status: ResMut<NetStatus>,
+    mut ticket: ResMut<InviteTicket>,
+    mut updates: MessageWriter<PeerUpdate>,
+    mut log: ResMut<ChatLog>,
+    roster: Res<Roster>,
+) {
+    let Some(bridge) = bridge else {
+        return;
+    };
+    let Ok(mut handle) = bridge.handle.lock() else {
+        return;
+    };
+    for _ in 0..EVENTS_PER_FRAME {
+        let Ok(event) = handle.events.try_recv() else {
+            break;
+        };
+        match event {
+            BridgeEvent::Ready { ticket: text, me } => {
+                info!("in the world as {me}");
+                // Tools and people copy this line; it stands on its own on stdout.
+                println!("ticket: {text}");
+                std::io::stdout().flush().ok();
+                status.me = Some(me);
+                status.online = true;
+                ticket.0 = Some(text);
+            }
+            BridgeEvent::Failed(problem) => {
+                error!("offline: {problem}");
+                status.online = false;
+                status.problem = Some(problem);
+            }
+            BridgeEvent::Rejected(count) => status.rejected = count,
+            BridgeEvent::World(event) => match event {
+                WorldEvent::Joined { peer, presence } | WorldEvent::PresenceChanged { peer, presence } => {
+                    updates.write(present(peer, &presence));
+                }
+                WorldEvent::Left { peer, reason } => {
+                    updates.write(PeerUpdate::Left {
+                        peer,
+                        timed_out: reason == LeaveReason::TimedOut,
+                    });
+                }
+                WorldEvent::Pose { peer, pose, seq } => {
+                    updates.write(PeerUpdate::Pose {
+                        peer,
+                        seq,
+                        sample: pose,
+                    });
+                }
+                WorldEvent::Chat { peer, text, .. } => log.push(ChatLine {
+                    from: Some(peer),
+                    name: name_of(&roster, &peer),
+                    to: ChatTarget::Room,
+                    text: text.as_str().to_owned(),
+                }),
+                WorldEvent::Direct { peer, text } => log.push(ChatLine {
+                    from: Some(peer),
+                    name: name_of(&roster, &peer),
+                    to: ChatTarget::Direct(status.me.unwrap_or(peer)),
+                    text: text.as_str().to_owned(),
+                }),
+                WorldEvent::Rejected { peer, reason } => {
+                    debug!("refused input from {peer:?}: {reason:?}");
+                }
+            },
+        }
+    }
+}
+
+fn present(peer: PeerId, presence: &Presence) -> PeerUpdate {
+    PeerUpdate::Present {
+        peer,
+        name: presence.name.as_str().to_owned(),
+        color: [presence.color.r, presence.color.g, presence.color.b],
+        shape: presence.shape,
+        space: presence.space.as_str().to_owned(),
+    }
+}
+
+fn name_of(roster: &Roster, peer: &PeerId) -> String {
+    roster
+        .people
+        .get(peer)
+        .map_or_else(|| short(peer), |entry| entry.name.clone())
+}
+
+fn send_chat(
+    bridge: Option<Res<Bridge>>,
+    mut outgoing: MessageReader<OutgoingChat>,
+    mut log: ResMut<ChatLog>,
+    identity: Res<Identity>,
+) {
+    for chat in outgoing.read() {
+        let Some(bridge) = &bridge else {
+            continue;
+        };
+        let text = match ChatText::new(chat.text.clone()) {
+            Ok(text) => text,
+            Err(error) => {
+                warn!("not sent: {error}");
+                continue;
+            }
+        };
+        let sent = bridge
+            .handle
+            .lock()
+            .map(|handle| handle.commands.try_send(NetCommand::Chat(chat.to, text)).is_ok())
+            .unwrap_or(false);
+        if sent {
+            log.push(ChatLine {
+                from: None,
+                name: identity.profile.name.clone(),
+                to: chat.to,
+                text: chat.text.clone(),
+            });
+        } else {
+            warn!("the network is busy or gone; chat not sent");
+        }
+    }
+}
+
+fn follow_space(bridge: Option<ResMut<Bridge>>, mut entered: MessageReader<SpaceEntered>) {
+    let (Some(mut bridge), Some(arrival)) = (bridge, entered.read().last()) else {
+        return;
+    };
+    if bridge.space.as_deref() == Some(arrival.name.as_str()) {
+        return;
+    }
+    let Ok(space) = SpaceName::new(arrival.name.clone()) else {
+        return;
+    };
+    bridge.space = Some(arrival.name.clone());
+    if let Ok(handle) = bridge.handle.lock() {
+        handle.commands.try_send(NetCommand::EnterSpace(space)).ok();
+    }
+}
+
+fn send_pose(bridge: Option<Res<Bridge>>, player: Query<(&Transform, &Motion), With<Player>>) {
+    let (Some(bridge), Ok((transform, motion))) = (bridge, player.single()) else {
+        return;
+    };
+    let feet = transform.translation - Vec3::Y * CENTER_ABOVE_FEET;
+    let head = Quat::from_rotation_x(motion.pitch);
+    let sample = PoseSample {
+        position: feet.to_array(),
+        yaw: motion.yaw,
+        head: TrackedPoint {
+            offset: [0.0, CENTER_ABOVE_FEET + EYES_ABOVE_CENTER, 0.0],
+            rotation: head.to_array(),
+        },
+        flying: motion.flying,
+        grounded: motion.grounded,
+        ..PoseSample::default()
+    };
+    if let Ok(handle) = bridge.handle.lock() {
+        // Coalesces: the network thread sends the newest at its own pace.
+        handle.pose.send_replace(Some(sample));
+    }
+}
+
+fn say_goodbye_on_exit(mut exits: MessageReader<AppExit>, bridge: Option<Res<Bridge>>) {
+    if exits.read().next().is_none() {
+        return;
+    }
+    let Some(bridge) = bridge else {
+        return;
+    };
+    if let Ok(handle) = bridge.handle.lock() {
+        if handle.commands.try_send(NetCommand::Leave).is_ok() {
+            handle.finished.recv_timeout(GOODBYE_WAIT).ok();
+        }
+    }
+}
