@@ -1,0 +1,143 @@
+//! `sanctuary-node`: headless peers for a Sanctuary world, with no window and no Bevy.
+//!
+//! - `bots --join TICKET --count N [--space NAME]`: N avatars that wander a space and now
+//!   and then say something; the load generator for the benchmarks.
+//! - `watch --join TICKET --json [--space NAME]`: a silent observer that prints one JSON
+//!   object per line for each event (`joined`, `left`, `chat`, `pose`, `rejected`).
+
+mod bots;
+mod spaces;
+mod watch;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Headless Sanctuary peers.
+#[derive(Parser, Debug)]
+#[command(name = "sanctuary-node", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run avatars that wander a space and sometimes chat.
+    Bots {
+        /// The world's ticket (the `ticket:` line of `sanctuary --host`).
+        #[arg(long, value_name = "TICKET")]
+        join: String,
+        /// How many bots.
+        #[arg(long, default_value_t = 4)]
+        count: u32,
+        /// The space they wander.
+        #[arg(long, default_value = "lobby")]
+        space: String,
+        /// Stop after this many seconds (run until Ctrl-C if not given).
+        #[arg(long, value_name = "SECONDS")]
+        seconds: Option<u64>,
+        /// The assets folder, for the spaces' spawn points.
+        #[arg(long, value_name = "DIR")]
+        assets: Option<PathBuf>,
+        /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+    },
+    /// Watch a world and print its events as JSON lines.
+    Watch {
+        /// The world's ticket.
+        #[arg(long, value_name = "TICKET")]
+        join: String,
+        /// Print JSON lines (the only format).
+        #[arg(long)]
+        json: bool,
+        /// Watch only this space (every space of the assets folder if not given).
+        #[arg(long)]
+        space: Option<String>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        seconds: Option<u64>,
+        /// The assets folder, for the list of spaces.
+        #[arg(long, value_name = "DIR")]
+        assets: Option<PathBuf>,
+        /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Bots {
+            join,
+            count,
+            space,
+            seconds,
+            assets,
+            bind,
+        } => {
+            let ticket = parse_ticket(&join)?;
+            let spawn = spaces::spawn_point(&spaces::folder(assets), &space)?;
+            runtime.block_on(bots::run(ticket, count, space, spawn, bind, seconds))
+        }
+        Command::Watch {
+            join,
+            json: _,
+            space,
+            seconds,
+            assets,
+            bind,
+        } => {
+            let ticket = parse_ticket(&join)?;
+            let spaces = match space {
+                Some(space) => vec![space],
+                None => spaces::names(&spaces::folder(assets))?,
+            };
+            runtime.block_on(watch::run(ticket, spaces, bind, seconds))
+        }
+    }
+}
+
+/// Waits for `seconds`, or forever, or until Ctrl-C.
+async fn until_done(seconds: Option<u64>) {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    match seconds {
+        Some(seconds) => {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(seconds)) => {}
+                _ = ctrl_c => {}
+            }
+        }
+        None => ctrl_c.await,
+    }
+}
+
+/// A node for one headless peer.
+async fn node(bind: Option<SocketAddr>) -> anyhow::Result<sanctuary_net::Node> {
+    let keypair = sanctuary_protocols::identity::Keypair::generate()?;
+    Ok(sanctuary_net::Node::spawn(sanctuary_net::NodeConfig {
+        keypair,
+        relay: sanctuary_net::RelayChoice::Disabled,
+        local_discovery: false,
+        bind_addr: bind,
+    })
+    .await?)
+}
+
+fn parse_ticket(text: &str) -> anyhow::Result<sanctuary_net::WorldTicket> {
+    let text = text.trim().trim_start_matches("ticket:").trim();
+    text.parse()
+        .map_err(|error| anyhow::anyhow!("that is not a Sanctuary ticket ({error})"))
+}
