@@ -19,12 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use iroh::EndpointAddr;
+use iroh::{EndpointAddr, TransportAddr};
 use iroh_gossip::TopicId;
 use iroh_gossip::api::{Event as GossipEvent, GossipSender, JoinOptions};
 use n0_future::StreamExt;
 use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE};
-use sanctuary_protocols::{Body, Chat, ChatText, PeerId, PoseDatagram, PoseSample, Presence, SpaceName};
+use sanctuary_protocols::{
+    Body, Chat, ChatText, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -618,6 +620,7 @@ struct Actor {
 impl Actor {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut inbound: mpsc::Receiver<Inbound>) {
         self.broadcast_world(Body::Hello(self.presence.clone())).await;
+        self.broadcast_addrs().await;
         let mut heartbeat = tokio::time::interval(self.config.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
@@ -640,6 +643,7 @@ impl Actor {
                 Some(item) = inbound.recv() => self.inbound(item).await,
                 _ = heartbeat.tick() => {
                     self.broadcast_world(Body::Presence(self.presence.clone())).await;
+                    self.broadcast_addrs().await;
                 }
                 _ = sweep.tick() => self.sweep(),
                 permit = events_tx.reserve(), if waiting => match permit {
@@ -749,6 +753,28 @@ impl Actor {
             .await
         {
             tracing::warn!(%err, "could not broadcast on the world topic");
+        }
+    }
+
+    /// Tells the world where this node can be dialed, so that peers who joined through
+    /// someone else can open pose and direct-message connections to it.
+    async fn broadcast_addrs(&mut self) {
+        let addrs = DirectAddrs::new(self.node.addr().ip_addrs().copied());
+        if !addrs.as_slice().is_empty() {
+            self.broadcast_world(Body::Addrs(addrs)).await;
+        }
+    }
+
+    /// Adds a peer's signed direct addresses to the node's address lookup.
+    fn learn_addrs(&self, peer: PeerId, addrs: &DirectAddrs) {
+        if addrs.as_slice().is_empty() {
+            return;
+        }
+        if let Ok(id) = endpoint_id(peer) {
+            self.node.add_peer_addr(EndpointAddr::from_parts(
+                id,
+                addrs.as_slice().iter().copied().map(TransportAddr::Ip),
+            ));
         }
     }
 
@@ -939,8 +965,12 @@ impl Actor {
                 self.update_presence(peer, presence);
                 // Answer so the newcomer learns about us without waiting for a heartbeat.
                 self.broadcast_world(Body::Presence(self.presence.clone())).await;
+                self.broadcast_addrs().await;
             }
             Body::Presence(presence) => self.update_presence(peer, presence),
+            // Someone who joined through another peer knows only that peer's address (and
+            // what gossip happens to pass on): this is how it learns everyone else's.
+            Body::Addrs(addrs) => self.learn_addrs(peer, &addrs),
             Body::Leave => self.remove_peer(peer, LeaveReason::Leave),
             Body::Chat(_) | Body::Pose(_) => self.reject(Some(peer), RejectReason::Unexpected, now_ms),
         }
@@ -963,7 +993,7 @@ impl Actor {
                     seq: seq as u32,
                 });
             }
-            Body::Hello(_) | Body::Presence(_) | Body::Leave => {
+            Body::Hello(_) | Body::Presence(_) | Body::Leave | Body::Addrs(_) => {
                 self.reject(Some(peer), RejectReason::Unexpected, now_ms)
             }
         }

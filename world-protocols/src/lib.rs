@@ -33,7 +33,9 @@ pub mod replay;
 pub mod text;
 
 pub use identity::{Keypair, ParsePeerIdError, PeerId, RandomnessError, Signature, VerifyError};
-pub use message::{AvatarShape, Body, Chat, DecodeError, Presence, Rgb, SignedEnvelope};
+pub use message::{
+    AvatarShape, Body, Chat, DecodeError, DirectAddrs, Presence, Rgb, SignedEnvelope, TooManyAddrs,
+};
 pub use pose::{Pose, PoseDatagram, PoseError, PoseSample, TrackedPoint};
 pub use rate::RateLimiter;
 pub use replay::{ReplayError, ReplayGuard};

@@ -14,6 +14,9 @@ pub const NAME_MAX: usize = 32;
 /// Longest space name in bytes (`a`-`z`, `0`-`9` and `-` only).
 pub const SPACE_NAME_MAX: usize = 32;
 
+/// Most direct socket addresses in one [`DirectAddrs`](crate::message::DirectAddrs).
+pub const ADDRS_MAX: usize = 8;
+
 /// Gossip messages (presence, chat, far-away poses) accepted from one peer per second.
 pub const MESSAGE_RATE_PER_PEER: u32 = 30;
 

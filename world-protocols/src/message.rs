@@ -20,10 +20,12 @@
 //! the current Unix time in milliseconds (or a stored counter) and count up by one per
 //! message, so that a restarted client is not taken for a replay of its earlier self.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Keypair, PeerId, Signature, VerifyError};
-use crate::limits::MESSAGE_MAX;
+use crate::limits::{ADDRS_MAX, MESSAGE_MAX};
 use crate::pose::Pose;
 use crate::text::{ChatText, DisplayName, SpaceName};
 
@@ -94,6 +96,59 @@ pub enum Body {
     /// A pose for peers too far away to get [`PoseDatagram`](crate::PoseDatagram)s, about
     /// once a second.
     Pose(Pose),
+    /// "You can dial me here": the sender's direct socket addresses, so that peers who
+    /// joined through someone else can reach it for poses and direct messages. Sent with
+    /// every hello and heartbeat. The signature only says the author claims them; the
+    /// connection's own handshake still checks who answers.
+    Addrs(DirectAddrs),
+}
+
+/// A peer's direct socket addresses, at most [`ADDRS_MAX`] of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Vec<SocketAddr>", into = "Vec<SocketAddr>")]
+pub struct DirectAddrs(Vec<SocketAddr>);
+
+impl DirectAddrs {
+    /// The first [`ADDRS_MAX`] of `addrs`, without repeats.
+    pub fn new(addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        let mut list = Vec::new();
+        for addr in addrs {
+            if list.len() == ADDRS_MAX {
+                break;
+            }
+            if !list.contains(&addr) {
+                list.push(addr);
+            }
+        }
+        Self(list)
+    }
+
+    /// The addresses.
+    pub fn as_slice(&self) -> &[SocketAddr] {
+        &self.0
+    }
+}
+
+/// More than [`ADDRS_MAX`] addresses in a [`DirectAddrs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} addresses, over the limit of {ADDRS_MAX}")]
+pub struct TooManyAddrs(pub usize);
+
+impl TryFrom<Vec<SocketAddr>> for DirectAddrs {
+    type Error = TooManyAddrs;
+
+    fn try_from(addrs: Vec<SocketAddr>) -> Result<Self, TooManyAddrs> {
+        if addrs.len() > ADDRS_MAX {
+            return Err(TooManyAddrs(addrs.len()));
+        }
+        Ok(Self(addrs))
+    }
+}
+
+impl From<DirectAddrs> for Vec<SocketAddr> {
+    fn from(addrs: DirectAddrs) -> Self {
+        addrs.0
+    }
 }
 
 /// A [`Body`] with its author, sequence number, timestamp and the author's signature.
@@ -379,6 +434,31 @@ mod tests {
                 max: MESSAGE_MAX
             })
         );
+    }
+
+    #[test]
+    fn direct_addrs_round_trip_and_are_bounded() {
+        let addrs: Vec<SocketAddr> = (0..20)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .collect();
+        let body = Body::Addrs(DirectAddrs::new(
+            addrs.iter().copied().chain(addrs.iter().copied()),
+        ));
+        let Body::Addrs(kept) = &body else { unreachable!() };
+        assert_eq!(kept.as_slice(), &addrs[..ADDRS_MAX]);
+        let envelope = SignedEnvelope::sign(&alice(), 1, 2, body.clone());
+        assert_eq!(
+            SignedEnvelope::decode(&envelope.encode()).unwrap().verify(),
+            Ok(&body)
+        );
+        // One address too many is refused by the decoder.
+        let mut too_many = postcard::to_allocvec(&kept).unwrap();
+        too_many[0] += 1;
+        too_many.extend(postcard::to_allocvec(&addrs[0]).unwrap());
+        assert!(postcard::from_bytes::<DirectAddrs>(&too_many).is_err());
+        too_many.truncate(too_many.len() - postcard::to_allocvec(&addrs[0]).unwrap().len());
+        too_many[0] -= 1;
+        assert_eq!(postcard::from_bytes::<DirectAddrs>(&too_many).as_ref(), Ok(kept));
     }
 
     #[test]
