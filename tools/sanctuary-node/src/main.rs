@@ -4,8 +4,10 @@
 //!   and then say something; the load generator for the benchmarks.
 //! - `watch --join TICKET --json [--space NAME]`: a silent observer that prints one JSON
 //!   object per line for each event (`joined`, `left`, `chat`, `pose`, `rejected`).
+//! - `latency --seconds S`: pose latency between two peers on loopback, p50 and p99.
 
 mod bots;
+mod latency;
 mod spaces;
 mod watch;
 
@@ -43,6 +45,12 @@ enum Command {
         /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
         #[arg(long, value_name = "ADDR")]
         bind: Option<SocketAddr>,
+    },
+    /// Measure pose latency between two peers on loopback (send to checked event).
+    Latency {
+        /// How long to measure.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// Watch a world and print its events as JSON lines.
     Watch {
@@ -90,6 +98,7 @@ fn main() -> anyhow::Result<()> {
             let spawn = spaces::spawn_point(&spaces::folder(assets), &space)?;
             runtime.block_on(bots::run(ticket, count, space, spawn, bind, seconds))
         }
+        Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
         Command::Watch {
             join,
             json: _,
