@@ -25,7 +25,8 @@ use iroh_gossip::api::{Event as GossipEvent, GossipSender, JoinOptions};
 use n0_future::StreamExt;
 use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE};
 use sanctuary_protocols::{
-    Body, Chat, ChatText, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName,
+    AvatarShape, Body, Chat, ChatText, DirectAddrs, DisplayName, PeerId, PoseDatagram, PoseSample, Presence,
+    Rgb, SpaceName,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -237,6 +238,7 @@ pub(crate) enum TopicKind {
 enum Command {
     EnterSpace(SpaceName, oneshot::Sender<Result<(), NetError>>),
     Chat(ChatText, oneshot::Sender<Result<(), NetError>>),
+    Profile(DisplayName, Rgb, AvatarShape),
     Pose(PoseSample),
     Leave(oneshot::Sender<()>),
     #[cfg(feature = "test-utils")]
@@ -367,6 +369,19 @@ impl WorldHandle {
             Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(NetError::WorldClosed),
         }
+    }
+
+    /// Changes how this person appears (name, colour, shape) and tells the world at once.
+    pub async fn update_profile(
+        &self,
+        name: DisplayName,
+        color: Rgb,
+        shape: AvatarShape,
+    ) -> Result<(), NetError> {
+        self.commands
+            .send(Command::Profile(name, color, shape))
+            .await
+            .map_err(|_| NetError::WorldClosed)
     }
 
     /// Says goodbye (a signed leave others show at once) and leaves the world.
@@ -684,6 +699,12 @@ impl Actor {
                     .await
                     .map_err(|err| NetError::Gossip(err.to_string()));
                 let _ = reply.send(result);
+            }
+            Command::Profile(name, color, shape) => {
+                self.presence.name = name;
+                self.presence.color = color;
+                self.presence.shape = shape;
+                self.broadcast_world(Body::Presence(self.presence.clone())).await;
             }
             Command::Pose(sample) => self.send_pose(sample),
             Command::Leave(reply) => {

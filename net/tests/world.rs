@@ -227,3 +227,25 @@ async fn silent_peer_times_out() {
     nodes[0].shutdown().await;
     nodes[1].shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_change_reaches_the_others_at_once() {
+    init_tracing();
+    let (_nodes, [a, mut b, _c]) = three_in_lobby(fast(Duration::from_secs(30))).await;
+    a.update_profile(
+        sanctuary_protocols::DisplayName::new("Ada Lovelace").unwrap(),
+        sanctuary_protocols::Rgb { r: 9, g: 8, b: 7 },
+        sanctuary_protocols::AvatarShape::Cone,
+    )
+    .await
+    .unwrap();
+    let event = wait_event(&mut b, "A's new profile", |e| {
+        matches!(e, WorldEvent::PresenceChanged { presence, .. } if presence.name.as_str() == "Ada Lovelace")
+    })
+    .await;
+    let WorldEvent::PresenceChanged { presence, .. } = event else {
+        unreachable!()
+    };
+    assert_eq!(presence.shape, sanctuary_protocols::AvatarShape::Cone);
+    assert_eq!(presence.space.as_str(), "lobby", "still where they were");
+}

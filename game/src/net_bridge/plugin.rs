@@ -4,7 +4,7 @@ use super::runtime::{BridgeEvent, Connect, NetCommand, RuntimeConfig, RuntimeHan
 use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
 use crate::avatar::{Motion, Player};
 use crate::chat::{ChatLine, ChatLog, ChatTarget, OutgoingChat, short};
-use crate::identity::Identity;
+use crate::identity::{Identity, ProfileChanged};
 use crate::people::{InviteTicket, PeerUpdate, Roster};
 use crate::sets::GameSystems;
 use crate::spaces::{SpaceEntered, SpacesSystems, StartSpace};
@@ -57,12 +57,13 @@ impl Plugin for NetBridgePlugin {
         app.insert_resource(self.options.clone())
             .init_resource::<NetStatus>()
             .init_resource::<InviteTicket>()
+            .add_message::<ProfileChanged>()
             .add_systems(Startup, start_network)
             .add_systems(
                 Update,
                 (
                     receive.in_set(GameSystems::Input),
-                    (send_chat, follow_space, send_pose).after(SpacesSystems::Transition),
+                    (send_chat, follow_space, send_profile, send_pose).after(SpacesSystems::Transition),
                 ),
             )
             .add_systems(Last, say_goodbye_on_exit);
@@ -258,6 +259,25 @@ fn follow_space(bridge: Option<ResMut<Bridge>>, mut entered: MessageReader<Space
     bridge.space = Some(arrival.name.clone());
     if let Ok(handle) = bridge.handle.lock() {
         handle.commands.try_send(NetCommand::EnterSpace(space)).ok();
+    }
+}
+
+fn send_profile(
+    bridge: Option<Res<Bridge>>,
+    mut changed: MessageReader<ProfileChanged>,
+    identity: Res<Identity>,
+) {
+    let (Some(bridge), Some(_)) = (bridge, changed.read().last()) else {
+        return;
+    };
+    let space = bridge.space.clone().unwrap_or_default();
+    match identity.profile.presence(&space) {
+        Ok(presence) => {
+            if let Ok(handle) = bridge.handle.lock() {
+                handle.commands.try_send(NetCommand::Profile(presence)).ok();
+            }
+        }
+        Err(error) => warn!("profile not announced: {error}"),
     }
 }
 

@@ -23,6 +23,8 @@ pub enum NetCommand {
     EnterSpace(SpaceName),
     /// Say something.
     Chat(ChatTarget, ChatText),
+    /// The person changed their name, colour or shape.
+    Profile(Presence),
     /// Say goodbye and stop.
     Leave,
 }
@@ -172,6 +174,11 @@ async fn run(
                 Some(NetCommand::EnterSpace(space)) => {
                     if let Err(error) = world.enter_space(space).await {
                         tracing::warn!("network: cannot move to the new space's room: {error}");
+                    }
+                }
+                Some(NetCommand::Profile(presence)) => {
+                    if let Err(error) = world.update_profile(presence.name, presence.color, presence.shape).await {
+                        tracing::warn!("network: new profile not announced: {error}");
                     }
                 }
                 Some(NetCommand::Chat(ChatTarget::Room, text)) => {
