@@ -311,9 +311,9 @@ fn say_goodbye_on_exit(mut exits: MessageReader<AppExit>, bridge: Option<Res<Bri
     let Some(bridge) = bridge else {
         return;
     };
-    if let Ok(handle) = bridge.handle.lock() {
-        if handle.commands.try_send(NetCommand::Leave).is_ok() {
-            handle.finished.recv_timeout(GOODBYE_WAIT).ok();
-        }
+    if let Ok(handle) = bridge.handle.lock()
+        && handle.commands.try_send(NetCommand::Leave).is_ok()
+    {
+        handle.finished.recv_timeout(GOODBYE_WAIT).ok();
     }
 }

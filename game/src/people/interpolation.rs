@@ -120,7 +120,7 @@ mod tests {
         let now = 19.0 / 30.0;
         let (position, _) = buffer.sample(now).expect("a pose");
         let delay = buffer.delay();
-        assert!(delay >= MIN_DELAY && delay < 0.2, "delay {delay}");
+        assert!((MIN_DELAY..0.2).contains(&delay), "delay {delay}");
         let expected = (now - delay) * 30.0 * 0.1;
         assert!(
             (f64::from(position[0]) - expected).abs() < 1e-3,
