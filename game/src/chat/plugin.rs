@@ -131,11 +131,14 @@ fn chat_ui(
                         egui::Color32::from_rgb(entry.color[0], entry.color[1], entry.color[2])
                     });
                 ui.horizontal_wrapped(|ui| {
+                    // Prefer the current name: a line can arrive before its author's presence.
+                    let said_by = line.from.and_then(|peer| roster.people.get(&peer));
+                    let name = said_by.map_or(line.name.as_str(), |entry| entry.name.as_str());
                     let who = match (line.from, line.to) {
-                        (None, ChatTarget::Direct(to)) => format!("you → {}", name_of(&to)),
+                        (None, ChatTarget::Direct(to)) => format!("you -> {}", name_of(&to)),
                         (None, ChatTarget::Room) => "you".to_owned(),
-                        (Some(_), ChatTarget::Direct(_)) => format!("{} (private)", line.name),
-                        (Some(_), ChatTarget::Room) => line.name.clone(),
+                        (Some(_), ChatTarget::Direct(_)) => format!("{name} (private)"),
+                        (Some(_), ChatTarget::Room) => name.to_owned(),
                     };
                     ui.label(egui::RichText::new(who).color(color).strong());
                     ui.label(&line.text);

@@ -145,7 +145,8 @@ fn toggle_help(keys: Res<ButtonInput<KeyCode>>, mut help: ResMut<HelpOverlay>) {
     }
 }
 
-/// "The Lobby" alone, or "The Lobby · 3 others here" when others are.
+/// "The Lobby" alone, or "The Lobby  -  3 others here" when others are (the default
+/// font has no middle dot).
 fn show_space_name(
     current: Option<Res<CurrentSpace>>,
     roster: Res<Roster>,
@@ -163,8 +164,8 @@ fn show_space_name(
         .map_or(current.name.as_str(), |space| space.title.as_str());
     label.0 = match roster.count_in(&current.name) {
         0 => title.to_owned(),
-        1 => format!("{title} · 1 other here"),
-        others => format!("{title} · {others} others here"),
+        1 => format!("{title}  -  1 other here"),
+        others => format!("{title}  -  {others} others here"),
     };
 }
 

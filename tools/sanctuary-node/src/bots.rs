@@ -55,6 +55,10 @@ pub async fn run(
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(0x2545_F491_4F6C_DD1D),
         );
+        // Nearby seeds start alike; a few draws spread them apart.
+        for _ in 0..8 {
+            dice.next();
+        }
         let presence = Presence {
             name: DisplayName::new(format!("bot-{index}"))?,
             color: Rgb {
