@@ -2,39 +2,15 @@
 //! walls and travels through portals, driven by injected keyboard input and a fixed
 //! 60 Hz clock.
 
+mod common;
+
 use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput, NativeKey};
 use bevy::prelude::*;
-use bevy::time::TimeUpdateStrategy;
-use sanctuary::app::{LaunchPlan, headless_app};
+use common::{catalog, world_in};
 use sanctuary::avatar::controller::{CENTER_ABOVE_FEET, WALK_SPEED};
 use sanctuary::avatar::{Motion, Player};
-use sanctuary::spaces::catalog::default_assets_folder;
-use sanctuary::spaces::{CurrentSpace, SpaceCatalog, Travel, TravelRequest};
-use std::time::{Duration, Instant};
-
-const FRAME: Duration = Duration::from_nanos(16_666_667);
-
-fn catalog() -> SpaceCatalog {
-    SpaceCatalog::load(&default_assets_folder().join("spaces")).expect("the shipped spaces load")
-}
-
-fn world_in(space: &str) -> App {
-    let plan = LaunchPlan {
-        catalog: catalog(),
-        start_space: space.to_owned(),
-        assets: default_assets_folder(),
-        data_dir: std::env::temp_dir(),
-        frames: None,
-        screenshot: None,
-        launched: Instant::now(),
-    };
-    let mut app = headless_app(&plan);
-    app.insert_resource(TimeUpdateStrategy::ManualDuration(FRAME));
-    app.finish();
-    app.cleanup();
-    app
-}
+use sanctuary::spaces::{CurrentSpace, Travel, TravelRequest};
 
 fn run(app: &mut App, frames: u32) {
     for _ in 0..frames {

@@ -1,33 +1,16 @@
 //! Other people, fed as the network bridge feeds them: avatars appear in the space
 //! their owner is in, follow their poses smoothly, and fade when they leave.
 
+mod common;
+
 use bevy::prelude::*;
-use bevy::time::TimeUpdateStrategy;
-use sanctuary::app::{LaunchPlan, headless_app};
 use sanctuary::people::{PeerUpdate, RemoteAvatar, Roster};
-use sanctuary::spaces::SpaceCatalog;
-use sanctuary::spaces::catalog::default_assets_folder;
 use sanctuary_protocols::identity::{Keypair, PeerId};
 use sanctuary_protocols::message::AvatarShape;
 use sanctuary_protocols::pose::PoseSample;
-use std::time::{Duration, Instant};
 
 fn world_in(space: &str) -> App {
-    let plan = LaunchPlan {
-        catalog: SpaceCatalog::load(&default_assets_folder().join("spaces")).expect("spaces"),
-        start_space: space.to_owned(),
-        assets: default_assets_folder(),
-        data_dir: std::env::temp_dir(),
-        frames: None,
-        screenshot: None,
-        launched: Instant::now(),
-    };
-    let mut app = headless_app(&plan);
-    app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_nanos(
-        16_666_667,
-    )));
-    app.finish();
-    app.cleanup();
+    let mut app = common::world_in(space);
     app.update();
     app
 }

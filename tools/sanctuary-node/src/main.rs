@@ -23,28 +23,35 @@ struct Cli {
     command: Command,
 }
 
+/// What every headless peer needs.
+#[derive(clap::Args, Debug)]
+struct PeerOptions {
+    /// The world's ticket (the `ticket:` line of `sanctuary --host`).
+    #[arg(long, value_name = "TICKET")]
+    join: String,
+    /// Stop after this many seconds (run until Ctrl-C if not given).
+    #[arg(long, value_name = "SECONDS")]
+    seconds: Option<u64>,
+    /// The assets folder, for the spaces' names and spawn points.
+    #[arg(long, value_name = "DIR")]
+    assets: Option<PathBuf>,
+    /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run avatars that wander a space and sometimes chat.
     Bots {
-        /// The world's ticket (the `ticket:` line of `sanctuary --host`).
-        #[arg(long, value_name = "TICKET")]
-        join: String,
+        #[command(flatten)]
+        peer: PeerOptions,
         /// How many bots.
         #[arg(long, default_value_t = 4)]
         count: u32,
         /// The space they wander.
         #[arg(long, default_value = "lobby")]
         space: String,
-        /// Stop after this many seconds (run until Ctrl-C if not given).
-        #[arg(long, value_name = "SECONDS")]
-        seconds: Option<u64>,
-        /// The assets folder, for the spaces' spawn points.
-        #[arg(long, value_name = "DIR")]
-        assets: Option<PathBuf>,
-        /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
-        #[arg(long, value_name = "ADDR")]
-        bind: Option<SocketAddr>,
     },
     /// Measure pose latency between two peers on loopback (send to checked event).
     Latency {
@@ -54,24 +61,14 @@ enum Command {
     },
     /// Watch a world and print its events as JSON lines.
     Watch {
-        /// The world's ticket.
-        #[arg(long, value_name = "TICKET")]
-        join: String,
+        #[command(flatten)]
+        peer: PeerOptions,
         /// Print JSON lines (the only format).
         #[arg(long)]
         json: bool,
         /// Watch only this space (every space of the assets folder if not given).
         #[arg(long)]
         space: Option<String>,
-        /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
-        seconds: Option<u64>,
-        /// The assets folder, for the list of spaces.
-        #[arg(long, value_name = "DIR")]
-        assets: Option<PathBuf>,
-        /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
-        #[arg(long, value_name = "ADDR")]
-        bind: Option<SocketAddr>,
     },
 }
 
@@ -86,33 +83,19 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Bots {
-            join,
-            count,
-            space,
-            seconds,
-            assets,
-            bind,
-        } => {
-            let ticket = parse_ticket(&join)?;
-            let spawn = spaces::spawn_point(&spaces::folder(assets), &space)?;
-            runtime.block_on(bots::run(ticket, count, space, spawn, bind, seconds))
+        Command::Bots { peer, count, space } => {
+            let ticket = parse_ticket(&peer.join)?;
+            let spawn = spaces::spawn_point(&spaces::folder(peer.assets), &space)?;
+            runtime.block_on(bots::run(ticket, count, space, spawn, peer.bind, peer.seconds))
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
-        Command::Watch {
-            join,
-            json: _,
-            space,
-            seconds,
-            assets,
-            bind,
-        } => {
-            let ticket = parse_ticket(&join)?;
+        Command::Watch { peer, json: _, space } => {
+            let ticket = parse_ticket(&peer.join)?;
             let spaces = match space {
                 Some(space) => vec![space],
-                None => spaces::names(&spaces::folder(assets))?,
+                None => spaces::names(&spaces::folder(peer.assets))?,
             };
-            runtime.block_on(watch::run(ticket, spaces, bind, seconds))
+            runtime.block_on(watch::run(ticket, spaces, peer.bind, peer.seconds))
         }
     }
 }
