@@ -99,9 +99,9 @@ fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn host_joiner_bots_and_watcher_meet_over_loopback() {
-    let host = Running::start(client("host", 60 * 40).arg("--host"));
+    let host = Running::start(client("host", 60 * 80).arg("--host"));
     let ticket = host
-        .wait_for(Duration::from_secs(20), |line| {
+        .wait_for(Duration::from_secs(40), |line| {
             line.strip_prefix("ticket: ").map(str::to_owned)
         })
         .expect("the host prints its ticket");
@@ -117,14 +117,14 @@ fn host_joiner_bots_and_watcher_meet_over_loopback() {
                 "--bind",
                 "127.0.0.1:0",
                 "--seconds",
-                "30",
+                "60",
                 "--join",
             ])
             .arg(&ticket),
     );
-    let joiner = Running::start(client("joiner", 60 * 8).args(["--join", &ticket]));
+    let joiner = Running::start(client("joiner", 60 * 15).args(["--join", &ticket]));
     let joiner_ticket = joiner
-        .wait_for(Duration::from_secs(20), |line| {
+        .wait_for(Duration::from_secs(40), |line| {
             line.strip_prefix("ticket: ").map(str::to_owned)
         })
         .expect("the joiner is in the world");
@@ -138,7 +138,7 @@ fn host_joiner_bots_and_watcher_meet_over_loopback() {
                 "--bind",
                 "127.0.0.1:0",
                 "--seconds",
-                "25",
+                "50",
                 "--join",
             ])
             .arg(&ticket),
@@ -149,7 +149,7 @@ fn host_joiner_bots_and_watcher_meet_over_loopback() {
     let mut chatted = false;
     let mut posed: Vec<String> = Vec::new();
     let mut left: Vec<(String, String)> = Vec::new();
-    let done = watcher.wait_for(Duration::from_secs(28), |line| {
+    let done = watcher.wait_for(Duration::from_secs(55), |line| {
         let peer = field(line, "peer").unwrap_or_default().to_owned();
         match field(line, "event") {
             Some("joined") => {

@@ -965,7 +965,9 @@ impl Actor {
                     .map(|mut gate| gate.check_signed(&message.content, from, false, now_ms));
                 match checked {
                     Some(Ok(accepted)) if accepted.author == self.node.peer_id() => {
-                        self.reject(Some(from), RejectReason::Replay, now_ms);
+                        // Our own message relayed back to us: honest gossip can do this
+                        // (a neighbour grafting or rejoining), so nobody is blamed.
+                        tracing::trace!(relay = %from, "our own message came back; ignored");
                     }
                     Some(Ok(accepted)) => match kind {
                         TopicKind::World => self.world_message(accepted.author, accepted.body, now_ms).await,
