@@ -4,4 +4,4 @@
 
 mod plugin;
 
-pub use plugin::{ChatLine, ChatLog, ChatPanelPlugin, ChatPlugin, ChatTarget, OutgoingChat, short};
+pub use plugin::{ChatLine, ChatLog, ChatPanelPlugin, ChatPlugin, ChatTarget, OutgoingChat};

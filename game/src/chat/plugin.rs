@@ -25,16 +25,8 @@ pub struct ChatPanelPlugin;
 
 impl Plugin for ChatPanelPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<ChatDraft>().add_panel(
-            PanelSpec {
-                id: "chat",
-                title: "Chat",
-                anchor: "chat",
-                pixels: UVec2::new(720, 600),
-                width: 3.0,
-            },
-            chat_ui,
-        );
+        app.init_resource::<ChatDraft>()
+            .add_panel(PanelSpec::standard("chat", "Chat"), chat_ui);
     }
 }
 
@@ -109,12 +101,7 @@ fn chat_ui(
     mut draft: ResMut<ChatDraft>,
     mut outgoing: MessageWriter<OutgoingChat>,
 ) {
-    let name_of = |peer: &PeerId| {
-        roster
-            .people
-            .get(peer)
-            .map_or_else(|| short(peer), |entry| entry.name.clone())
-    };
+    let name_of = |peer: &PeerId| roster.name_of(peer);
     egui::ScrollArea::vertical()
         .max_height(ui.available_height() - 70.0)
         .stick_to_bottom(true)
@@ -180,9 +167,4 @@ fn chat_ui(
             }
         }
     });
-}
-
-/// The first characters of a peer's id, to name someone not (yet) on the roster.
-pub fn short(peer: &PeerId) -> String {
-    peer.to_string()[..8].to_owned()
 }

@@ -17,16 +17,7 @@ impl Plugin for ProfilePanelPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<ProfileChanged>()
             .init_resource::<ProfileDraft>()
-            .add_panel(
-                PanelSpec {
-                    id: "profile",
-                    title: "Your profile",
-                    anchor: "profile",
-                    pixels: UVec2::new(720, 600),
-                    width: 3.0,
-                },
-                profile_ui,
-            );
+            .add_panel(PanelSpec::standard("profile", "Your profile"), profile_ui);
     }
 }
 

@@ -3,7 +3,7 @@
 use super::runtime::{BridgeEvent, Connect, NetCommand, RuntimeConfig, RuntimeHandle, start};
 use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
 use crate::avatar::{Motion, Player};
-use crate::chat::{ChatLine, ChatLog, ChatTarget, OutgoingChat, short};
+use crate::chat::{ChatLine, ChatLog, ChatTarget, OutgoingChat};
 use crate::identity::{Identity, ProfileChanged};
 use crate::people::{InviteTicket, PeerUpdate, Roster};
 use crate::sets::GameSystems;
@@ -176,13 +176,13 @@ fn receive(
                 }
                 WorldEvent::Chat { peer, text, .. } => log.push(ChatLine {
                     from: Some(peer),
-                    name: name_of(&roster, &peer),
+                    name: roster.name_of(&peer),
                     to: ChatTarget::Room,
                     text: text.as_str().to_owned(),
                 }),
                 WorldEvent::Direct { peer, text } => log.push(ChatLine {
                     from: Some(peer),
-                    name: name_of(&roster, &peer),
+                    name: roster.name_of(&peer),
                     to: ChatTarget::Direct(status.me.unwrap_or(peer)),
                     text: text.as_str().to_owned(),
                 }),
@@ -202,13 +202,6 @@ fn present(peer: PeerId, presence: &Presence) -> PeerUpdate {
         shape: presence.shape,
         space: presence.space.as_str().to_owned(),
     }
-}
-
-fn name_of(roster: &Roster, peer: &PeerId) -> String {
-    roster
-        .people
-        .get(peer)
-        .map_or_else(|| short(peer), |entry| entry.name.clone())
 }
 
 fn send_chat(

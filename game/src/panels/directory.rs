@@ -10,16 +10,7 @@ pub struct DirectoryPanelPlugin;
 
 impl Plugin for DirectoryPanelPlugin {
     fn build(&self, app: &mut App) {
-        app.add_panel(
-            PanelSpec {
-                id: "directory",
-                title: "Directory",
-                anchor: "directory",
-                pixels: UVec2::new(720, 600),
-                width: 3.0,
-            },
-            directory_ui,
-        );
+        app.add_panel(PanelSpec::standard("directory", "Directory"), directory_ui);
     }
 }
 

@@ -33,6 +33,20 @@ pub struct PanelSpec {
     pub width: f32,
 }
 
+impl PanelSpec {
+    /// A panel of the standard size (720x600 pixels, 3 m wide), standing at the anchor
+    /// named like its id.
+    pub fn standard(id: &'static str, title: &'static str) -> Self {
+        Self {
+            id,
+            title,
+            anchor: id,
+            pixels: UVec2::new(720, 600),
+            width: 3.0,
+        }
+    }
+}
+
 /// Draws a panel's content into the `egui::Ui` it is given.
 pub type PanelDraw = SystemId<InMut<'static, egui::Ui>>;
 

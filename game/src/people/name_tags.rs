@@ -27,9 +27,10 @@ fn place_tags(
     avatars: Query<(Entity, &RemoteAvatar, &GlobalTransform)>,
     mut tags: Query<(Entity, &NameTag, &mut Node, &mut Visibility)>,
     camera: Single<(&Camera, &GlobalTransform), With<MainCamera>>,
+    mut tagged: Local<std::collections::HashSet<Entity>>,
 ) {
     let (camera, eye) = *camera;
-    let mut tagged = std::collections::HashSet::new();
+    tagged.clear();
     for (tag_entity, tag, mut node, mut visibility) in &mut tags {
         let Ok((_, _, body)) = avatars.get(tag.0) else {
             commands.entity(tag_entity).despawn();

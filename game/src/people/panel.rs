@@ -16,16 +16,8 @@ pub struct PeoplePanelPlugin;
 
 impl Plugin for PeoplePanelPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<InviteTicket>().add_panel(
-            PanelSpec {
-                id: "people",
-                title: "People",
-                anchor: "people",
-                pixels: UVec2::new(720, 600),
-                width: 3.0,
-            },
-            people_ui,
-        );
+        app.init_resource::<InviteTicket>()
+            .add_panel(PanelSpec::standard("people", "People"), people_ui);
     }
 }
 

@@ -99,6 +99,13 @@ pub struct Roster {
 }
 
 impl Roster {
+    /// A peer's name, or the start of their id while their presence is unknown.
+    pub fn name_of(&self, peer: &PeerId) -> String {
+        self.people
+            .get(peer)
+            .map_or_else(|| peer.to_string()[..8].to_owned(), |entry| entry.name.clone())
+    }
+
     /// How many others are in `space`.
     pub fn count_in(&self, space: &str) -> usize {
         self.people.values().filter(|entry| entry.space == space).count()
@@ -177,9 +184,10 @@ fn show_people_here(
     avatars: Query<(Entity, &RemoteAvatar, Option<&Fade>)>,
     meshes: Option<Res<AvatarMeshes>>,
     mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+    mut shown: Local<std::collections::HashSet<PeerId>>,
 ) {
     let here = current.as_ref().map(|current| current.name.as_str());
-    let mut shown = std::collections::HashSet::new();
+    shown.clear();
     for (entity, avatar, fade) in &avatars {
         let wanted = roster
             .people
