@@ -4,7 +4,9 @@ use super::store::{Identity, Profile};
 use crate::panels::{PanelAppExt, PanelSpec};
 use bevy::prelude::*;
 use bevy_egui::egui;
+use sanctuary_protocols::limits::NAME_MAX;
 use sanctuary_protocols::message::AvatarShape;
+use sanctuary_protocols::text::{DisplayName, TextError, truncate_at_char_boundary};
 
 /// Sent when the person saved a new profile, for the network to announce.
 #[derive(Message, Debug, Clone, PartialEq)]
@@ -53,7 +55,9 @@ fn profile_ui(
         .spacing([12.0, 10.0])
         .show(ui, |ui| {
             ui.label("Name");
-            ui.add(egui::TextEdit::singleline(&mut profile.name).char_limit(32));
+            if ui.add(egui::TextEdit::singleline(&mut profile.name)).changed() {
+                limit_name(&mut profile.name);
+            }
             ui.end_row();
             ui.label("Colour");
             ui.color_edit_button_srgb(&mut profile.color);
@@ -74,15 +78,72 @@ fn profile_ui(
     ui.add_space(8.0);
     let unsaved = *profile != identity.profile;
     if ui.add_enabled(unsaved, egui::Button::new("Save")).clicked() {
-        match identity.set_profile(profile.clone()) {
-            Ok(()) => {
-                draft.problem = None;
-                changed.write(ProfileChanged);
+        match cleaned(profile) {
+            Ok(clean) => {
+                // Show the name as it was saved.
+                *profile = clean.clone();
+                match identity.set_profile(clean) {
+                    Ok(()) => {
+                        draft.problem = None;
+                        changed.write(ProfileChanged);
+                    }
+                    Err(error) => draft.problem = Some(error.to_string()),
+                }
             }
-            Err(error) => draft.problem = Some(error.to_string()),
+            Err(error) => draft.problem = Some(format!("Name {error}")),
         }
     }
     if let Some(problem) = &draft.problem {
         ui.colored_label(egui::Color32::LIGHT_RED, problem);
+    }
+}
+
+/// Cuts a name being typed to what the wire carries: [`NAME_MAX`] bytes (not
+/// characters), at a character boundary.
+fn limit_name(name: &mut String) {
+    truncate_at_char_boundary(name, NAME_MAX);
+}
+
+/// The profile to save: `draft` with its name cleaned (see [`DisplayName::clean`]), or
+/// why no name is left.
+fn cleaned(draft: &Profile) -> Result<Profile, TextError> {
+    let name = DisplayName::clean(&draft.name)?;
+    Ok(Profile {
+        name: name.as_str().to_owned(),
+        ..draft.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str) -> Profile {
+        Profile {
+            name: name.to_owned(),
+            color: [10, 20, 30],
+            shape: AvatarShape::Sphere,
+        }
+    }
+
+    #[test]
+    fn the_name_box_is_limited_in_bytes() {
+        let mut name = "名".repeat(20);
+        limit_name(&mut name);
+        assert_eq!(name, "名".repeat(NAME_MAX / 3));
+        let mut short = "Ada".to_owned();
+        limit_name(&mut short);
+        assert_eq!(short, "Ada");
+    }
+
+    #[test]
+    fn saving_cleans_the_name() {
+        assert_eq!(
+            cleaned(&profile("  Ada\u{200B}   Lovelace\u{202E} ")),
+            Ok(profile("Ada Lovelace"))
+        );
+        assert_eq!(cleaned(&profile("e\u{301}")), Ok(profile("\u{e9}")));
+        assert_eq!(cleaned(&profile("   ")), Err(TextError::Empty));
+        assert_eq!(cleaned(&profile("\u{200B}")), Err(TextError::Empty));
     }
 }

@@ -18,7 +18,8 @@ const PROFILE_FILE: &str = "profile.ron";
 /// How a person appears to others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
-    /// The name above their avatar (1 to 32 bytes).
+    /// The name above their avatar: a valid
+    /// [`DisplayName`](sanctuary_protocols::text::DisplayName) (1 to 32 bytes).
     pub name: String,
     /// Avatar colour, sRGB.
     pub color: [u8; 3],
@@ -60,6 +61,20 @@ impl Profile {
     /// Checks the name fits on the wire.
     pub fn validate(&self) -> Result<(), IdentityError> {
         self.presence("lobby").map(|_| ())
+    }
+
+    /// Makes the name follow today's rules: a name stored before a rule changed is
+    /// cleaned, or replaced by the fresh name for `peer` when nothing of it is left.
+    /// Returns whether the name changed.
+    fn repair_name(&mut self, peer: &PeerId) -> bool {
+        if DisplayName::new(self.name.as_str()).is_ok() {
+            return false;
+        }
+        self.name = match DisplayName::clean(&self.name) {
+            Ok(name) => name.as_str().to_owned(),
+            Err(_) => Self::fresh(peer).name,
+        };
+        true
     }
 }
 
@@ -118,7 +133,8 @@ pub enum IdentityError {
 }
 
 /// Loads the key and profile from `folder`, making a new key (owner-only file) and a
-/// fresh profile on first run. A broken profile file is kept aside, not lost.
+/// fresh profile on first run. A broken profile file is kept aside, not lost; a stored
+/// name that no longer follows the rules is cleaned (or made fresh) and saved again.
 pub fn load_or_create(folder: &Path) -> Result<Identity, IdentityError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -162,6 +178,20 @@ pub fn load_or_create(folder: &Path) -> Result<Identity, IdentityError> {
     let profile = match std::fs::read_to_string(&profile_path) {
         Ok(text) => match ron::from_str::<Profile>(&text)
             .map_err(|error| error.to_string())
+            .map(|mut profile| {
+                let stored = profile.name.clone();
+                if profile.repair_name(&keypair.peer_id()) {
+                    bevy::log::warn!(
+                        "the name {stored:?} in {} does not follow the rules for names; using {:?}",
+                        profile_path.display(),
+                        profile.name
+                    );
+                    if let Err(error) = write_profile(folder, &profile) {
+                        bevy::log::warn!("the repaired profile was not saved: {error}");
+                    }
+                }
+                profile
+            })
             .and_then(|profile| {
                 profile
                     .validate()
@@ -247,6 +277,43 @@ mod tests {
             7,
             "nothing overwritten"
         );
+        std::fs::remove_dir_all(&folder).ok();
+    }
+
+    #[test]
+    fn a_stored_name_that_breaks_the_rules_is_cleaned() {
+        let folder = scratch("old-name");
+        let identity = load_or_create(&folder).expect("created");
+        let old = Profile {
+            name: "\u{202E}Ada\u{200B}  Lovelace\n".into(),
+            color: [1, 2, 3],
+            shape: AvatarShape::Cone,
+        };
+        write_profile(&folder, &old).expect("write");
+        let loaded = load_or_create(&folder).expect("loads");
+        assert_eq!(
+            loaded.profile,
+            Profile {
+                name: "Ada Lovelace".into(),
+                ..old
+            }
+        );
+        assert!(!folder.join("profile.ron.broken").exists(), "nothing set aside");
+        assert_eq!(
+            load_or_create(&folder).expect("reload").profile.name,
+            "Ada Lovelace",
+            "the cleaned name was saved"
+        );
+
+        // Nothing visible left: the fresh name for the key.
+        let invisible = Profile {
+            name: "\u{200B}\u{3164} ".into(),
+            ..loaded.profile.clone()
+        };
+        write_profile(&folder, &invisible).expect("write");
+        let loaded = load_or_create(&folder).expect("loads");
+        assert_eq!(loaded.profile.name, Profile::fresh(&identity.peer_id()).name);
+        assert_eq!(loaded.profile.color, [1, 2, 3]);
         std::fs::remove_dir_all(&folder).ok();
     }
 
