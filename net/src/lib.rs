@@ -1,15 +1,17 @@
 //! Sanctuary's networking: an iroh endpoint per person, worlds joined by ticket, presence
 //! and chat over iroh-gossip, private messages and pose datagrams on direct QUIC
-//! connections. Every incoming message is checked (size, decode, rate, signature, replay)
-//! before it becomes a [`WorldEvent`]. No Bevy here: the game talks to this crate through
-//! its bridge, and this crate runs on tokio.
+//! connections. Every incoming message is checked (size, decode, signature against where
+//! it arrived, timestamp, rate, replay, budgets) before it becomes a [`WorldEvent`], and
+//! only what a peer provably did counts against it. No Bevy here: the game talks to this
+//! crate through a [`session`], and this crate runs on tokio.
 //!
-//! - [`node`]: [`Node`], [`NodeConfig`], [`RelayChoice`]: the endpoint and its protocol
-//!   handlers.
-//! - [`ticket`]: [`WorldId`] and the printable [`WorldTicket`].
+//! - [`node`]: [`Node`], [`NodeConfig`], [`RelayChoice`]: the endpoint, its protocol
+//!   handlers and its transport limits.
 //! - [`world`]: [`WorldHandle`], [`WorldEvent`], [`WorldConfig`]: being in a world.
+//! - [`roster`]: who is in a world, bounded.
 //! - [`gate`]: the receive-side checks and their [`Counters`].
-//! - [`fuzzing`]: decoder entry points for the fuzz targets.
+//! - [`session`]: a world on its own thread, driven through channels (what the game uses).
+//! - [`ticket`]: world tickets as addresses to dial.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,17 +34,21 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod dialer;
 mod error;
-pub mod fuzzing;
 pub mod gate;
+mod inbound;
 pub mod node;
+pub mod roster;
+pub mod session;
 pub mod ticket;
 pub mod world;
 
 pub use error::NetError;
-pub use gate::{Counters, MuteRules, PeerCounters, RejectReason, Rejection};
+pub use gate::{Counters, GossipBudgets, MuteRules, Origin, PeerCounters, RejectReason, Rejection};
 pub use node::{Node, NodeConfig, RelayChoice};
-pub use ticket::{ParseTicketError, WorldId, WorldTicket};
+pub use roster::RosterEntry;
+pub use sanctuary_protocols::{ParseTicketError, WorldId, WorldTicket};
 #[cfg(feature = "test-utils")]
 pub use world::RawTopic;
-pub use world::{JoinTarget, LeaveReason, Neighbors, RosterEntry, WorldConfig, WorldEvent, WorldHandle};
+pub use world::{DirectSender, JoinTarget, LeaveReason, Neighbors, WorldConfig, WorldEvent, WorldHandle};

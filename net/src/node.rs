@@ -5,27 +5,63 @@
 //! [`ALPN_POSE`]. The direct-message and pose handlers only read bytes and hand them, with
 //! the connection's authenticated remote id, to the world the node is in (see
 //! [`crate::world`]), which checks them. Outgoing direct and pose connections are kept in a
-//! small pool ([`Dialer`]) so that each peer is dialed once per protocol.
+//! small pool (the dialer) so that each peer is dialed once per protocol.
+//!
+//! # Transport limits
+//!
+//! The QUIC limits are set here on purpose, next to the protocol limits they serve
+//! ([`sanctuary_protocols::limits`]): at most [`MAX_CONNECTIONS_PER_PEER`] incoming direct or
+//! pose connections per remote and [`MAX_CONNECTIONS`] in all, [`MAX_STREAMS`] concurrent
+//! streams of each kind per connection, [`STREAM_WINDOW`] bytes of unread data per stream
+//! and [`CONNECTION_WINDOW`] per connection (a peer holding half-sent streams costs at most
+//! that), and [`DATAGRAM_BUFFER`] bytes of unread datagrams.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iroh::address_lookup::memory::MemoryLookup;
-use iroh::endpoint::{Connection, presets};
+use iroh::endpoint::{Connection, QuicTransportConfig, VarInt, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, RelayUrl, SecretKey};
 use iroh_gossip::Gossip;
 use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE, ALPN_ROOM};
 use sanctuary_protocols::limits::MESSAGE_MAX;
-use sanctuary_protocols::{Body, Keypair, PeerId, SignedEnvelope};
+use sanctuary_protocols::{Body, Context, Keypair, PeerId, SignedEnvelope, WorldId, WorldTicket};
 use tokio::sync::mpsc;
 
+use crate::RejectReason;
+use crate::dialer::Dialer;
 use crate::error::NetError;
-use crate::world::{self, Inbound, JoinTarget, WorldConfig, WorldHandle};
-use crate::{RejectReason, WorldTicket};
+use crate::inbound::Inbound;
+
+/// How long starting a node waits for its relay before going on without it.
+const RELAY_WAIT: Duration = Duration::from_secs(10);
+
+/// Most incoming direct-message or pose connections kept open from one remote peer.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 2;
+/// Most incoming direct-message and pose connections kept open in all.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Most concurrent streams of each kind (uni, bi) a remote may open on one connection.
+pub const MAX_STREAMS: u32 = 16;
+/// Most unread bytes on one stream: four of the largest messages.
+pub const STREAM_WINDOW: u32 = 4 * MESSAGE_MAX as u32;
+/// Most unread bytes on one connection, all streams together.
+pub const CONNECTION_WINDOW: u32 = 4 * STREAM_WINDOW;
+/// Most bytes of unread datagrams buffered per connection.
+pub const DATAGRAM_BUFFER: usize = 64 * 1024;
+
+fn transport_config() -> QuicTransportConfig {
+    QuicTransportConfig::builder()
+        .max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS))
+        .max_concurrent_uni_streams(VarInt::from_u32(MAX_STREAMS))
+        .stream_receive_window(VarInt::from_u32(STREAM_WINDOW))
+        .receive_window(VarInt::from_u32(CONNECTION_WINDOW))
+        .datagram_receive_buffer_size(Some(DATAGRAM_BUFFER))
+        .build()
+}
 
 /// Which relay server, if any, the node uses to reach peers it cannot reach directly.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -50,6 +86,9 @@ pub struct NodeConfig {
     /// Bind the UDP socket to this address (e.g. `127.0.0.1:0` for loopback only). `None`
     /// binds all interfaces on a random port.
     pub bind_addr: Option<SocketAddr>,
+    /// Most direct gossip neighbours per topic; `None` keeps gossip's default (5). Tests
+    /// set 2 to make rooms where messages must be relayed.
+    pub gossip_neighbours: Option<usize>,
 }
 
 impl NodeConfig {
@@ -61,6 +100,7 @@ impl NodeConfig {
             relay: RelayChoice::Disabled,
             local_discovery: false,
             bind_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            gossip_neighbours: None,
         }
     }
 }
@@ -72,11 +112,48 @@ pub(crate) struct NodeShared {
     pub inbound: Mutex<Option<mpsc::Sender<Inbound>>>,
     /// Numbers incoming pose connections, so each has its own sequence window.
     pub next_connection: AtomicU64,
+    /// Open incoming direct and pose connections per remote peer.
+    pub open: Mutex<HashMap<PeerId, usize>>,
 }
 
 impl NodeShared {
     fn inbound(&self) -> Option<mpsc::Sender<Inbound>> {
         self.inbound.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    /// Counts an incoming connection from `peer`, or refuses it past the caps.
+    fn admit(self: &Arc<Self>, peer: PeerId) -> Option<OpenConnection> {
+        let mut open = self.open.lock().ok()?;
+        let total: usize = open.values().sum();
+        let mine = open.entry(peer).or_default();
+        if *mine >= MAX_CONNECTIONS_PER_PEER || total >= MAX_CONNECTIONS {
+            tracing::warn!(%peer, "refused an incoming connection: over the connection limits");
+            return None;
+        }
+        *mine += 1;
+        Some(OpenConnection {
+            shared: self.clone(),
+            peer,
+        })
+    }
+}
+
+/// One admitted incoming connection; dropping it gives its place back.
+struct OpenConnection {
+    shared: Arc<NodeShared>,
+    peer: PeerId,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.shared.open.lock()
+            && let Some(count) = open.get_mut(&self.peer)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.peer);
+            }
+        }
     }
 }
 
@@ -104,6 +181,7 @@ impl Node {
         let mut builder = Endpoint::builder(presets::Minimal)
             .secret_key(secret)
             .alpns(vec![ALPN_ROOM.to_vec(), ALPN_DM.to_vec(), ALPN_POSE.to_vec()])
+            .transport_config(transport_config())
             .address_lookup(lookup.clone());
         builder = match &config.relay {
             RelayChoice::Disabled => builder.relay_mode(RelayMode::Disabled),
@@ -125,7 +203,12 @@ impl Node {
             .bind()
             .await
             .map_err(|err| NetError::Bind(err.to_string()))?;
+        let mut membership = iroh_gossip::proto::HyparviewConfig::default();
+        if let Some(neighbours) = config.gossip_neighbours {
+            membership.active_view_capacity = neighbours.max(1);
+        }
         let gossip = Gossip::builder()
+            .membership_config(membership)
             .alpn(ALPN_ROOM)
             // Room messages are at most MESSAGE_MAX; leave room for gossip's own framing so
             // that oversized messages reach our size check and are counted.
@@ -134,6 +217,7 @@ impl Node {
         let shared = Arc::new(NodeShared {
             inbound: Mutex::new(None),
             next_connection: AtomicU64::new(1),
+            open: Mutex::new(HashMap::new()),
         });
         let router = Router::builder(endpoint.clone())
             .accept(ALPN_ROOM, gossip.clone())
@@ -151,6 +235,15 @@ impl Node {
             signer: Arc::new(Signer::new()),
         };
         node.wait_for_direct_addrs(Duration::from_secs(3)).await;
+        if matches!(config.relay, RelayChoice::Url(_)) {
+            // Wait until the relay knows us, so that tickets made from now on carry it.
+            if tokio::time::timeout(RELAY_WAIT, node.endpoint.online())
+                .await
+                .is_err()
+            {
+                tracing::warn!("the relay did not answer within {RELAY_WAIT:?}; going on without it for now");
+            }
+        }
         Ok(node)
     }
 
@@ -167,37 +260,13 @@ impl Node {
 
     /// A ticket for `world` with this node as the bootstrap peer. Print it with
     /// `to_string()` and hand it to whoever should join.
-    pub fn ticket(&self, world: crate::WorldId) -> WorldTicket {
-        WorldTicket::new(world, self.addr())
+    pub fn ticket(&self, world: WorldId) -> WorldTicket {
+        crate::ticket::ticket_for(world, &self.addr())
     }
 
     /// Tells the node how to reach `addr.id`, e.g. a peer from a ticket or typed in by hand.
     pub fn add_peer_addr(&self, addr: EndpointAddr) {
         self.lookup.add_endpoint_info(addr);
-    }
-
-    /// Joins a world with the default [`WorldConfig`]. See [`Node::join_world_with`].
-    pub async fn join_world(
-        &self,
-        target: impl Into<JoinTarget>,
-        presence: sanctuary_protocols::Presence,
-    ) -> Result<WorldHandle, NetError> {
-        self.join_world_with(target, presence, WorldConfig::default())
-            .await
-    }
-
-    /// Joins a world: subscribes to its world-wide topic and to the room of
-    /// `presence.space`, says hello, and returns the handle to act in it. To host a new
-    /// world, pass `JoinTarget::host(WorldId::random()?)` and share [`WorldHandle::ticket`].
-    ///
-    /// A node is in at most one world at a time; leave it before joining another.
-    pub async fn join_world_with(
-        &self,
-        target: impl Into<JoinTarget>,
-        presence: sanctuary_protocols::Presence,
-        config: WorldConfig,
-    ) -> Result<WorldHandle, NetError> {
-        world::join(self.clone(), target.into(), presence, config).await
     }
 
     /// Closes every connection and stops the endpoint. Leave the world first
@@ -213,9 +282,9 @@ impl Node {
         self.endpoint.close().await;
     }
 
-    pub(crate) fn sign(&self, body: Body) -> SignedEnvelope {
+    pub(crate) fn sign(&self, context: &Context, body: Body) -> SignedEnvelope {
         let (seq, now) = self.signer.next();
-        SignedEnvelope::sign(&self.keypair, seq, now, body)
+        SignedEnvelope::sign(&self.keypair, context, seq, now, body)
     }
 
     async fn wait_for_direct_addrs(&self, limit: Duration) {
@@ -281,6 +350,10 @@ const DM_READ_TIMEOUT: Duration = Duration::from_secs(10);
 impl ProtocolHandler for DmHandler {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let from = peer_id(connection.remote_id());
+        let Some(_open) = self.0.admit(from) else {
+            connection.close(1u32.into(), b"too many connections");
+            return Ok(());
+        };
         loop {
             let stream = tokio::select! {
                 uni = connection.accept_uni() => uni.map(|recv| (recv, None)),
@@ -324,6 +397,10 @@ struct PoseHandler(Arc<NodeShared>);
 impl ProtocolHandler for PoseHandler {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let from = peer_id(connection.remote_id());
+        let Some(_open) = self.0.admit(from) else {
+            connection.close(1u32.into(), b"too many connections");
+            return Ok(());
+        };
         let id = self.0.next_connection.fetch_add(1, Ordering::Relaxed);
         while let Ok(bytes) = connection.read_datagram().await {
             let Some(tx) = self.0.inbound() else {
@@ -337,120 +414,6 @@ impl ProtocolHandler for PoseHandler {
             });
         }
         Ok(())
-    }
-}
-
-/// An outgoing connection and the pose sequence counter that goes with it.
-#[derive(Debug, Clone)]
-pub(crate) struct Outgoing {
-    pub connection: Connection,
-    pub pose_seq: Arc<AtomicU32>,
-}
-
-#[derive(Debug)]
-enum Slot {
-    Connecting,
-    Ready(Outgoing),
-    Failed(Instant),
-}
-
-/// How long to wait before dialing a peer again after a failed attempt.
-const REDIAL_AFTER: Duration = Duration::from_secs(2);
-
-/// Pool of outgoing connections, one per (peer, protocol).
-#[derive(Debug, Clone)]
-pub(crate) struct Dialer {
-    endpoint: Endpoint,
-    slots: Arc<Mutex<HashMap<(PeerId, &'static [u8]), Slot>>>,
-}
-
-impl Dialer {
-    fn new(endpoint: Endpoint) -> Self {
-        Self {
-            endpoint,
-            slots: Arc::default(),
-        }
-    }
-
-    /// The open connection to `peer` for `alpn` if there is one; otherwise starts dialing
-    /// in the background (unless a dial is under way or failed recently) and returns `None`.
-    pub fn ready(&self, peer: PeerId, alpn: &'static [u8]) -> Option<Outgoing> {
-        let Ok(mut slots) = self.slots.lock() else {
-            return None;
-        };
-        match slots.get(&(peer, alpn)) {
-            Some(Slot::Ready(out)) if out.connection.close_reason().is_none() => return Some(out.clone()),
-            Some(Slot::Connecting) => return None,
-            Some(Slot::Failed(at)) if at.elapsed() < REDIAL_AFTER => return None,
-            _ => {}
-        }
-        slots.insert((peer, alpn), Slot::Connecting);
-        drop(slots);
-        let this = self.clone();
-        tokio::spawn(async move {
-            let _ = this.dial(peer, alpn).await;
-        });
-        None
-    }
-
-    /// The connection to `peer` for `alpn`, dialing it now if needed.
-    pub async fn get(&self, peer: PeerId, alpn: &'static [u8]) -> Result<Outgoing, NetError> {
-        if let Ok(slots) = self.slots.lock()
-            && let Some(Slot::Ready(out)) = slots.get(&(peer, alpn))
-            && out.connection.close_reason().is_none()
-        {
-            return Ok(out.clone());
-        }
-        self.dial(peer, alpn).await
-    }
-
-    async fn dial(&self, peer: PeerId, alpn: &'static [u8]) -> Result<Outgoing, NetError> {
-        let id = endpoint_id(peer)?;
-        let result = tokio::time::timeout(Duration::from_secs(10), self.endpoint.connect(id, alpn)).await;
-        let slot = match &result {
-            Ok(Ok(connection)) => Slot::Ready(Outgoing {
-                connection: connection.clone(),
-                pose_seq: Arc::new(AtomicU32::new(0)),
-            }),
-            _ => Slot::Failed(Instant::now()),
-        };
-        let out = match &slot {
-            Slot::Ready(out) => Some(out.clone()),
-            _ => None,
-        };
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.insert((peer, alpn), slot);
-        }
-        match (out, result) {
-            (Some(out), _) => Ok(out),
-            (None, Ok(Err(err))) => Err(NetError::Connect(peer, err.to_string())),
-            (None, _) => Err(NetError::Connect(peer, "timed out".into())),
-        }
-    }
-
-    /// Forgets (and closes) the connections to `peer`.
-    pub fn forget(&self, peer: PeerId) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.retain(|(p, _), slot| {
-                if *p == peer
-                    && let Slot::Ready(out) = slot
-                {
-                    out.connection.close(0u32.into(), b"bye");
-                }
-                *p != peer
-            });
-        }
-    }
-
-    fn close_all(&self) {
-        if let Ok(mut slots) = self.slots.lock() {
-            for slot in slots.values() {
-                if let Slot::Ready(out) = slot {
-                    out.connection.close(0u32.into(), b"bye");
-                }
-            }
-            slots.clear();
-        }
     }
 }
 

@@ -249,3 +249,64 @@ async fn a_profile_change_reaches_the_others_at_once() {
     assert_eq!(presence.shape, sanctuary_protocols::AvatarShape::Cone);
     assert_eq!(presence.space.as_str(), "lobby", "still where they were");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_observer_is_not_listed_but_hears_the_room() {
+    init_tracing();
+    let config = fast(Duration::from_secs(30));
+    let (nodes, [a, b, _c]) = three_in_lobby(config).await;
+    let ida = nodes[0].peer_id();
+    let watcher_node = node(40).await;
+    let observer = sanctuary_net::WorldConfig {
+        observer: true,
+        ..config
+    };
+    let mut watcher = watcher_node
+        .join_world_with(&a.ticket(), presence("watcher", "lobby"), observer)
+        .await
+        .unwrap();
+    wait_roster(&[&watcher], 3).await;
+    // It hears chat and the poses everyone sends on the room topic.
+    let walker = tokio::spawn(async move {
+        for i in 0..200 {
+            let sample = PoseSample {
+                position: [i as f32 * 0.01, 0.0, 0.0],
+                ..PoseSample::default()
+            };
+            if a.send_pose(sample).is_err() {
+                break;
+            }
+            if i % 25 == 0 {
+                a.send_chat(text("anyone watching?")).await.ok();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        a
+    });
+    wait_event(
+        &mut watcher,
+        "chat",
+        |e| matches!(e, WorldEvent::Chat { peer, .. } if *peer == ida),
+    )
+    .await;
+    wait_event(
+        &mut watcher,
+        "a pose",
+        |e| matches!(e, WorldEvent::Pose { peer, .. } if *peer == ida),
+    )
+    .await;
+    let a = walker.await.unwrap();
+    // Nobody lists it, though it has been there for several heartbeats.
+    for handle in [&a, &b] {
+        assert!(
+            handle
+                .peers()
+                .iter()
+                .all(|entry| entry.peer != watcher_node.peer_id()),
+            "the observer is not listed"
+        );
+    }
+    for node in nodes.iter().chain([&watcher_node]) {
+        node.shutdown().await;
+    }
+}

@@ -10,11 +10,11 @@ pub const ALPN_POSE: &[u8] = b"/sanctuary/pose/0";
 
 /// Direct messages: [`SignedEnvelope`](crate::SignedEnvelope)s carrying
 /// [`Body::Chat`](crate::Body::Chat) from one peer to another on a QUIC stream.
-pub const ALPN_DM: &[u8] = b"/sanctuary/dm/0";
+pub const ALPN_DM: &[u8] = b"/sanctuary/dm/1";
 
 /// Rooms: the gossip wire carrying presence, chat and far-away poses, each one a
 /// [`SignedEnvelope`](crate::SignedEnvelope).
-pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/0";
+pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/1";
 
 /// Every protocol this version of Sanctuary speaks.
 pub const ALL: [&[u8]; 3] = [ALPN_POSE, ALPN_DM, ALPN_ROOM];

@@ -6,8 +6,9 @@
 //! returned as an [`InvariantViolation`] (the fuzz targets turn it into a crash).
 
 use crate::identity::PeerId;
-use crate::message::SignedEnvelope;
+use crate::message::{Context, SignedEnvelope};
 use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
+use crate::world::{WorldId, WorldTicket};
 
 /// A decoder accepted input but broke one of its promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +20,9 @@ pub enum InvariantViolation {
     /// that is not unit length.
     #[error("decoded pose is out of range")]
     PoseOutOfRange,
+    /// A parsed ticket does not print and parse back to itself.
+    #[error("parsed ticket does not round-trip")]
+    TicketRoundTrip,
 }
 
 /// [`SignedEnvelope::decode`], then [`SignedEnvelope::verify`] on whatever decodes.
@@ -30,8 +34,24 @@ pub fn decode_envelope(data: &[u8]) -> Result<(), InvariantViolation> {
         return Err(InvariantViolation::NotCanonical);
     }
     // Random bytes almost never carry a valid signature; this must only not panic.
-    let _ = envelope.verify();
+    let _ = envelope.verify(&Context::world(WorldId([0; 32])));
+    let _ = envelope.check_fresh(0);
     Ok(())
+}
+
+/// Parses the input as ticket text; one that parses must print as text that parses back
+/// to the same ticket.
+pub fn parse_ticket(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Some(ticket) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| text.parse::<WorldTicket>().ok())
+    else {
+        return Ok(());
+    };
+    match ticket.to_string().parse::<WorldTicket>() {
+        Ok(again) if again == ticket => Ok(()),
+        _ => Err(InvariantViolation::TicketRoundTrip),
+    }
 }
 
 /// [`PoseDatagram::decode`], then checks the decoded pose.
@@ -117,6 +137,7 @@ mod tests {
             assert_eq!(decode_pose_datagram(data), Ok(()));
             assert_eq!(decode_pose(data), Ok(()));
             assert_eq!(parse_peer_id(data), Ok(()));
+            assert_eq!(parse_ticket(data), Ok(()));
         }
     }
 
@@ -131,5 +152,18 @@ mod tests {
             ..PoseSample::default()
         };
         assert!(!sample_is_sane(&sample));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_break_ticket_parsing(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            proptest::prop_assert_eq!(parse_ticket(&data), Ok(()));
+        }
+
+        #[test]
+        fn random_base32_after_the_prefix_never_breaks_parsing(body in "[a-z2-7]{0,400}") {
+            let text = format!("{}{body}", crate::world::TICKET_PREFIX);
+            proptest::prop_assert_eq!(parse_ticket(text.as_bytes()), Ok(()));
+        }
     }
 }

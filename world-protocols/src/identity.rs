@@ -35,6 +35,12 @@ impl PeerId {
         &self.0
     }
 
+    /// Whether these bytes are a usable ed25519 public key (one that can be dialed and can
+    /// verify signatures).
+    pub fn is_valid_key(&self) -> bool {
+        VerifyingKey::from_bytes(&self.0).is_ok()
+    }
+
     /// Checks that `signature` was made over `message` by the key behind this id.
     ///
     /// Uses ed25519's strict verification, as iroh does: weak keys and malleable

@@ -10,14 +10,17 @@
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
 //! - [`text`]: validated strings (display names, chat text, space names).
+//! - [`world`]: [`WorldId`] and the printable [`WorldTicket`].
 //! - [`limits`]: sizes and rates every receiver enforces.
 //! - [`replay`] and [`rate`]: per-peer replay and rate checks, as pure data structures.
 //! - [`fuzzing`]: decoder entry points shared by the fuzz targets and the property tests.
 //!
-//! A receiver handles a gossip message in this order: [`SignedEnvelope::decode`] (size
-//! and shape), [`RateLimiter::try_acquire`], [`SignedEnvelope::verify`] (signature), then
-//! [`ReplayGuard::accept`] (each sequence number once), and only then lets the body touch
-//! the world.
+//! A receiver handles a message in this order: [`SignedEnvelope::decode`] (size and
+//! shape), [`SignedEnvelope::verify`] (signature, against the [`Context`] it arrived in),
+//! [`SignedEnvelope::check_fresh`] (timestamp), [`RateLimiter::try_acquire`] (per author),
+//! then [`ReplayGuard::accept`] (each sequence number once), and only then lets the body
+//! touch the world. Cheap budgets that need no signature (per delivering neighbour, per
+//! room) come before the signature check.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod alpn;
@@ -31,12 +34,15 @@ pub mod pose;
 pub mod rate;
 pub mod replay;
 pub mod text;
+pub mod world;
 
 pub use identity::{Keypair, ParsePeerIdError, PeerId, RandomnessError, Signature, VerifyError};
 pub use message::{
-    AvatarShape, Body, Chat, DecodeError, DirectAddrs, Presence, Rgb, SignedEnvelope, TooManyAddrs,
+    AvatarShape, Body, Channel, Chat, Context, DecodeError, DirectAddrs, Presence, Rgb, SignedEnvelope,
+    Stale, TooManyAddrs,
 };
 pub use pose::{Pose, PoseDatagram, PoseError, PoseSample, TrackedPoint};
 pub use rate::RateLimiter;
 pub use replay::{ReplayError, ReplayGuard};
 pub use text::{ChatText, DisplayName, SpaceName, TextError};
+pub use world::{ParseTicketError, WorldId, WorldTicket};

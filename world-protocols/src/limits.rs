@@ -26,3 +26,25 @@ pub const POSE_RATE_PER_PEER: u32 = 60;
 /// Largest pose datagram in bytes. The [`PoseDatagram`](crate::PoseDatagram) encoding
 /// is a fixed [`POSE_DATAGRAM_LEN`](crate::pose::POSE_DATAGRAM_LEN) bytes, at most this.
 pub const POSE_DATAGRAM_MAX: usize = 40;
+
+/// Furthest a signed message's timestamp may be from the receiver's clock, either way, in
+/// milliseconds: five minutes. Older messages are refused, so a message cannot be replayed
+/// once its author's replay window has been forgotten; the margin allows for clocks of
+/// machines that are not synchronised to the second.
+pub const TIMESTAMP_SKEW_MAX_MS: u64 = 5 * 60 * 1000;
+
+/// Most people one peer keeps in a world's roster. Presence from anyone past this is
+/// ignored, and a newcomer who finds the roster full is told the world is full. Every peer
+/// applies the same number, so a crowd of fake identities fills its own roster, not the
+/// memory of the peers already there.
+pub const ROSTER_MAX: usize = 500;
+
+/// How many peers answer a newcomer's hello with their own presence at once. The rest are
+/// learned from the next heartbeat, so a join costs the room a few broadcasts instead of one
+/// from everyone.
+pub const HELLO_RESPONDERS: usize = 3;
+
+/// Most peers whose signed address announcement may name the same socket address. Past
+/// this, further claims to it are ignored, so many identities cannot aim everyone's dials
+/// at one socket of their choosing.
+pub const ADDR_CLAIMS_MAX: usize = 2;

@@ -10,19 +10,25 @@ use sanctuary_protocols::limits::{CHAT_MAX, MESSAGE_MAX, NAME_MAX, POSE_DATAGRAM
 use sanctuary_protocols::message::WIRE_VERSION;
 use sanctuary_protocols::pose::POSE_DATAGRAM_LEN;
 use sanctuary_protocols::{
-    AvatarShape, Body, Chat, ChatText, DecodeError, DisplayName, Keypair, PeerId, PoseDatagram, PoseError,
-    PoseSample, Presence, Rgb, SignedEnvelope, SpaceName, TrackedPoint, VerifyError, fuzzing,
+    AvatarShape, Body, Chat, ChatText, Context, DecodeError, DisplayName, Keypair, PeerId, PoseDatagram,
+    PoseError, PoseSample, Presence, Rgb, SignedEnvelope, SpaceName, TrackedPoint, VerifyError, WorldId,
+    fuzzing,
 };
 
 // ---------------------------------------------------------------------------------------
 // Strategies
+
+/// The context every envelope in these tests is signed and checked in.
+fn context() -> Context {
+    Context::room(WorldId([4; 32]), SpaceName::new("lobby").unwrap())
+}
 
 fn keypair() -> impl Strategy<Value = Keypair> {
     any::<[u8; 32]>().prop_map(|secret| Keypair::from_bytes(&secret))
 }
 
 fn presence() -> impl Strategy<Value = Presence> {
-    let name = "[^\\p{Cc}]{1,8}".prop_filter_map("too long", |s| DisplayName::new(s).ok());
+    let name = "[^\\p{Cc}]{1,8}".prop_filter_map("nothing left", |s| DisplayName::clean(&s).ok());
     let space = "[a-z0-9-]{1,32}".prop_map(|s| SpaceName::new(s).unwrap());
     let shape = prop_oneof![
         Just(AvatarShape::Capsule),
@@ -44,7 +50,7 @@ fn chat() -> impl Strategy<Value = Chat> {
         "[a-z \n\t]{1,1000}",
         Just("x".repeat(CHAT_MAX)),
     ]
-    .prop_filter_map("too long", |text| ChatText::new(text).ok())
+    .prop_filter_map("nothing left", |text| ChatText::clean(&text).ok())
     .prop_map(|text| Chat { text })
 }
 
@@ -94,7 +100,7 @@ fn body() -> impl Strategy<Value = Body> {
 
 fn envelope() -> impl Strategy<Value = SignedEnvelope> {
     (keypair(), any::<u64>(), any::<u64>(), body()).prop_map(|(keypair, seq, timestamp_ms, body)| {
-        SignedEnvelope::sign(&keypair, seq, timestamp_ms, body)
+        SignedEnvelope::sign(&keypair, &context(), seq, timestamp_ms, body)
     })
 }
 
@@ -114,8 +120,8 @@ proptest! {
         prop_assert!(bytes.len() <= MESSAGE_MAX);
         let decoded = SignedEnvelope::decode(&bytes).unwrap();
         prop_assert_eq!(&decoded, &envelope);
-        prop_assert_eq!(decoded.verify(), envelope.verify());
-        prop_assert!(decoded.verify().is_ok());
+        prop_assert_eq!(decoded.verify(&context()), envelope.verify(&context()));
+        prop_assert!(decoded.verify(&context()).is_ok());
     }
 
     #[test]
@@ -125,7 +131,7 @@ proptest! {
         bytes[i] ^= flip;
         match SignedEnvelope::decode(&bytes) {
             Err(_) => {}
-            Ok(tampered) => prop_assert!(tampered.verify().is_err(), "byte {} accepted", i),
+            Ok(tampered) => prop_assert!(tampered.verify(&context()).is_err(), "byte {} accepted", i),
         }
     }
 
@@ -139,11 +145,11 @@ proptest! {
         prop_assume!(signer.peer_id() != claimed.peer_id());
         // The forger signs honestly, then swaps in someone else's id as the author. The
         // author is the 32 bytes after the version byte.
-        let mut bytes = SignedEnvelope::sign(&signer, seq, 0, body).encode();
+        let mut bytes = SignedEnvelope::sign(&signer, &context(), seq, 0, body).encode();
         bytes[1..33].copy_from_slice(claimed.peer_id().as_bytes());
         let forged = SignedEnvelope::decode(&bytes).unwrap();
         prop_assert_eq!(forged.author(), claimed.peer_id());
-        prop_assert_eq!(forged.verify(), Err(VerifyError::BadSignature));
+        prop_assert_eq!(forged.verify(&context()), Err(VerifyError::BadSignature));
     }
 
     #[test]
@@ -283,6 +289,7 @@ fn hand_built_bytes_match_the_real_encoding() {
     let keypair = Keypair::from_bytes(&[5; 32]);
     let chat = SignedEnvelope::sign(
         &keypair,
+        &context(),
         1,
         2,
         Body::Chat(Chat {
@@ -298,7 +305,7 @@ fn hand_built_bytes_match_the_real_encoding() {
         shape: AvatarShape::Cube,
         space: SpaceName::new("lobby").unwrap(),
     };
-    let signed = SignedEnvelope::sign(&keypair, 1, 2, Body::Presence(presence));
+    let signed = SignedEnvelope::sign(&keypair, &context(), 1, 2, Body::Presence(presence));
     let hand_built = envelope_bytes(
         &keypair.peer_id(),
         &presence_body(b"Ada", b"lobby"),
@@ -388,6 +395,6 @@ fn encoded_sizes_stay_small() {
     let hello = Body::Chat(Chat {
         text: ChatText::new("hello").unwrap(),
     });
-    let signed = SignedEnvelope::sign(&keypair, 1, 1_800_000_000_000, hello);
+    let signed = SignedEnvelope::sign(&keypair, &context(), 1, 1_800_000_000_000, hello);
     assert_eq!(signed.encode().len(), 111);
 }

@@ -1,6 +1,5 @@
-//! [`NetBridgePlugin`]: starts the network thread and moves messages both ways.
+//! [`NetBridgePlugin`]: starts the network session and moves messages both ways.
 
-use super::runtime::{BridgeEvent, Connect, NetCommand, RuntimeConfig, RuntimeHandle, start};
 use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
 use crate::avatar::{Motion, Player};
 use crate::chat::{ChatLine, ChatLog, ChatTarget, OutgoingChat};
@@ -9,7 +8,10 @@ use crate::people::{InviteTicket, PeerUpdate, Roster};
 use crate::sets::GameSystems;
 use crate::spaces::{SpaceEntered, SpacesSystems, StartSpace};
 use bevy::prelude::*;
-use sanctuary_net::{LeaveReason, WorldEvent, WorldTicket};
+use sanctuary_net::session::{
+    self, ChatTo, Connect, SessionCommand, SessionConfig, SessionEvent, SessionHandle,
+};
+use sanctuary_net::{LeaveReason, WorldConfig, WorldEvent, WorldTicket};
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::message::Presence;
 use sanctuary_protocols::pose::{PoseSample, TrackedPoint};
@@ -81,11 +83,15 @@ pub struct NetStatus {
     pub problem: Option<String>,
     /// Incoming messages refused so far.
     pub rejected: u64,
+    /// The world was already full when we joined: how many people it holds.
+    pub world_full: Option<usize>,
+    /// The latest private message that could not be delivered, and why.
+    pub undelivered: Option<String>,
 }
 
 #[derive(Resource)]
 struct Bridge {
-    handle: Mutex<RuntimeHandle>,
+    handle: Mutex<SessionHandle>,
     space: Option<String>,
 }
 
@@ -103,7 +109,7 @@ fn start_network(
             return;
         }
     };
-    let config = RuntimeConfig {
+    let config = SessionConfig {
         keypair: sanctuary_protocols::identity::Keypair::from_bytes(&identity.keypair.to_bytes()),
         presence,
         connect: match &options.mode {
@@ -113,8 +119,9 @@ fn start_network(
         relay: options.relay.clone(),
         local_discovery: options.lan,
         bind_addr: options.bind,
+        world: WorldConfig::default(),
     };
-    match start(config) {
+    match session::start(config) {
         Ok(handle) => commands.insert_resource(Bridge {
             handle: Mutex::new(handle),
             space: Some(start_space.0.clone()),
@@ -142,7 +149,7 @@ fn receive(
             break;
         };
         match event {
-            BridgeEvent::Ready { ticket: text, me } => {
+            SessionEvent::Ready { ticket: text, me } => {
                 info!("in the world as {me}");
                 // Tools and people copy this line; it stands on its own on stdout.
                 println!("ticket: {text}");
@@ -151,13 +158,20 @@ fn receive(
                 status.online = true;
                 ticket.0 = Some(text);
             }
-            BridgeEvent::Failed(problem) => {
+            SessionEvent::Failed(problem) => {
                 error!("offline: {problem}");
                 status.online = false;
                 status.problem = Some(problem);
             }
-            BridgeEvent::Rejected(count) => status.rejected = count,
-            BridgeEvent::World(event) => match event {
+            SessionEvent::Rejected(count) => status.rejected = count,
+            SessionEvent::DirectFailed { peer, error } => {
+                warn!(
+                    "private message to {} not delivered: {error}",
+                    roster.name_of(&peer)
+                );
+                status.undelivered = Some(format!("To {}: not delivered ({error})", roster.name_of(&peer)));
+            }
+            SessionEvent::World(event) => match event {
                 WorldEvent::Joined { peer, presence } | WorldEvent::PresenceChanged { peer, presence } => {
                     updates.write(present(peer, &presence));
                 }
@@ -186,6 +200,10 @@ fn receive(
                     to: ChatTarget::Direct(status.me.unwrap_or(peer)),
                     text: text.as_str().to_owned(),
                 }),
+                WorldEvent::Full { capacity } => {
+                    warn!("this world is full ({capacity} people); others will not see you");
+                    status.world_full = Some(capacity);
+                }
                 WorldEvent::Rejected { peer, reason } => {
                     debug!("refused input from {peer:?}: {reason:?}");
                 }
@@ -224,7 +242,13 @@ fn send_chat(
         let sent = bridge
             .handle
             .lock()
-            .map(|handle| handle.commands.try_send(NetCommand::Chat(chat.to, text)).is_ok())
+            .map(|handle| {
+                let to = match chat.to {
+                    ChatTarget::Room => ChatTo::Room,
+                    ChatTarget::Direct(peer) => ChatTo::Direct(peer),
+                };
+                handle.commands.try_send(SessionCommand::Chat(to, text)).is_ok()
+            })
             .unwrap_or(false);
         if sent {
             log.push(ChatLine {
@@ -251,7 +275,7 @@ fn follow_space(bridge: Option<ResMut<Bridge>>, mut entered: MessageReader<Space
     };
     bridge.space = Some(arrival.name.clone());
     if let Ok(handle) = bridge.handle.lock() {
-        handle.commands.try_send(NetCommand::EnterSpace(space)).ok();
+        handle.commands.try_send(SessionCommand::EnterSpace(space)).ok();
     }
 }
 
@@ -267,7 +291,7 @@ fn send_profile(
     match identity.profile.presence(&space) {
         Ok(presence) => {
             if let Ok(handle) = bridge.handle.lock() {
-                handle.commands.try_send(NetCommand::Profile(presence)).ok();
+                handle.commands.try_send(SessionCommand::Profile(presence)).ok();
             }
         }
         Err(error) => warn!("profile not announced: {error}"),
@@ -305,7 +329,7 @@ fn say_goodbye_on_exit(mut exits: MessageReader<AppExit>, bridge: Option<Res<Bri
         return;
     };
     if let Ok(handle) = bridge.handle.lock()
-        && handle.commands.try_send(NetCommand::Leave).is_ok()
+        && handle.commands.try_send(SessionCommand::Leave).is_ok()
     {
         handle.finished.recv_timeout(GOODBYE_WAIT).ok();
     }

@@ -2,6 +2,7 @@
 //! invitation ticket to share.
 
 use super::plugin::Roster;
+use crate::net_bridge::NetStatus;
 use crate::panels::{PanelAppExt, PanelSpec};
 use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
 use bevy::prelude::*;
@@ -27,8 +28,20 @@ fn people_ui(
     catalog: Res<SpaceCatalog>,
     current: Option<Res<CurrentSpace>>,
     ticket: Res<InviteTicket>,
+    status: Option<Res<NetStatus>>,
     mut travel: MessageWriter<TravelRequest>,
 ) {
+    if let Some(status) = &status {
+        if let Some(capacity) = status.world_full {
+            ui.colored_label(
+                egui::Color32::LIGHT_RED,
+                format!("This world is full ({capacity} people): the others can't see you."),
+            );
+        }
+        if let Some(undelivered) = &status.undelivered {
+            ui.colored_label(egui::Color32::LIGHT_RED, undelivered);
+        }
+    }
     match &ticket.0 {
         Some(ticket) => {
             ui.label("Invite a friend with this ticket:");

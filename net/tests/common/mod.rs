@@ -16,6 +16,14 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The Unix time in milliseconds, for signing messages by hand.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 pub fn keypair(seed: u8) -> Keypair {
     Keypair::from_bytes(&[seed; 32])
 }

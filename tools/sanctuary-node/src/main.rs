@@ -2,8 +2,9 @@
 //!
 //! - `bots --join TICKET --count N [--space NAME]`: N avatars that wander a space and now
 //!   and then say something; the load generator for the benchmarks.
-//! - `watch --join TICKET --json [--space NAME]`: a silent observer that prints one JSON
-//!   object per line for each event (`joined`, `left`, `chat`, `pose`, `rejected`).
+//! - `watch --join TICKET --json [--space NAME]`: a silent observer (others don't list it)
+//!   that prints one JSON object per line for each event (`joined`, `left`, `chat`,
+//!   `pose`, `full`, `rejected`).
 //! - `latency --seconds S`: pose latency between two peers on loopback, p50 and p99.
 
 mod bots;
@@ -124,6 +125,7 @@ async fn node(bind: Option<SocketAddr>) -> anyhow::Result<sanctuary_net::Node> {
         relay: sanctuary_net::RelayChoice::Disabled,
         local_discovery: false,
         bind_addr: bind,
+        gossip_neighbours: None,
     })
     .await?)
 }

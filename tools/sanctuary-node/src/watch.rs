@@ -1,6 +1,8 @@
-//! The watcher: one silent peer per space, printing what happens as JSON lines.
+//! The watcher: one silent observer per space, printing what happens as JSON lines. It
+//! never announces itself, so nobody lists it as a person; it hears presence, chat and
+//! the poses everyone sends on their room's topic about once a second.
 
-use sanctuary_net::{LeaveReason, WorldEvent, WorldTicket};
+use sanctuary_net::{LeaveReason, WorldConfig, WorldEvent, WorldTicket};
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::message::{AvatarShape, Presence, Rgb};
 use sanctuary_protocols::text::{DisplayName, SpaceName};
@@ -32,7 +34,11 @@ pub async fn run(
             shape: AvatarShape::Sphere,
             space: SpaceName::new(space.clone())?,
         };
-        let mut world = node.join_world(&ticket, presence).await?;
+        let observer = WorldConfig {
+            observer: true,
+            ..WorldConfig::default()
+        };
+        let mut world = node.join_world_with(&ticket, presence, observer).await?;
         let mut incoming = world.take_events();
         let forward = events_tx.clone();
         let space = space.clone();
@@ -84,6 +90,9 @@ pub async fn run(
                     }
                     last_pose.insert(peer, now);
                     json!({"event": "pose", "peer": peer.to_string(), "space": space, "position": pose.position, "yaw": pose.yaw})
+                }
+                WorldEvent::Full { capacity } => {
+                    json!({"event": "full", "capacity": capacity})
                 }
                 WorldEvent::Rejected { peer, reason } => {
                     json!({"event": "rejected", "peer": peer.map(|peer| peer.to_string()), "reason": format!("{reason:?}")})

@@ -1,0 +1,38 @@
+//! What the protocol handlers and topic readers hand the world they belong to.
+
+use iroh_gossip::api::Event as GossipEvent;
+use sanctuary_protocols::PeerId;
+
+use crate::gate::RejectReason;
+
+/// One item for a world's actor: bytes to check, or news about a topic.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A direct-message stream's bytes.
+    Direct { from: PeerId, bytes: Vec<u8> },
+    /// A direct-message stream refused before it was read in full.
+    Refused { from: PeerId, reason: RejectReason },
+    /// A pose datagram.
+    Pose {
+        from: PeerId,
+        connection: u64,
+        bytes: Vec<u8>,
+    },
+    /// Something from a gossip topic, already within its budgets.
+    Gossip {
+        kind: TopicKind,
+        generation: u64,
+        event: GossipEvent,
+    },
+    /// A topic subscription ended.
+    TopicClosed { kind: TopicKind, generation: u64 },
+}
+
+/// Which of a world's two subscriptions something came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TopicKind {
+    /// The world-wide topic.
+    World,
+    /// The room of the current space.
+    Room,
+}

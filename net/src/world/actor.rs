@@ -1,0 +1,748 @@
+//! The task that is this node's presence in one world: it owns the subscriptions, the
+//! roster and the events queue, checks everything that arrives, and sends heartbeats and
+//! poses. It never awaits the network inline where that could stall the loop for long:
+//! subscriptions that fail are retried on a timer, and sends are short.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use iroh::{EndpointAddr, TransportAddr};
+use iroh_gossip::api::Event as GossipEvent;
+use sanctuary_protocols::alpn::ALPN_POSE;
+use sanctuary_protocols::{
+    Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName, WorldId,
+};
+use tokio::sync::mpsc;
+
+#[cfg(feature = "test-utils")]
+use super::RawTopic;
+use super::events::EventQueue;
+use super::poses::{Candidate, split_by_distance};
+use super::topics::{Topic, room_topic, subscribe, world_topic};
+use super::{Command, JoinTarget, LeaveReason, WorldConfig, WorldEvent, WorldShared};
+use crate::error::NetError;
+use crate::gate::{Gate, Origin, RejectReason, Rejection};
+use crate::inbound::{Inbound, TopicKind};
+use crate::node::{Node, endpoint_id, peer_id, unix_ms};
+use crate::roster::PresenceUpdate;
+
+/// Capacity of the actor's inbound queue.
+pub(crate) const INBOUND_CAPACITY: usize = 4096;
+
+/// First wait before subscribing again after a failed subscription; doubles up to
+/// [`RESUBSCRIBE_MAX`].
+const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(500);
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(30);
+
+/// While a peer's pose datagrams arrive within this, its poses on the room topic are
+/// skipped.
+const DATAGRAMS_FRESH: Duration = Duration::from_millis(1500);
+
+/// How long after joining a full roster means the world was full before we came (at least
+/// three heartbeats).
+const JOIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Room neighbours we ask gossip to add when someone enters our space.
+const ROOM_NEIGHBOURS_WANTED: usize = 4;
+
+pub(crate) struct Actor {
+    node: Node,
+    world: WorldId,
+    config: WorldConfig,
+    presence: Presence,
+    shared: Arc<WorldShared>,
+    world_topic: Topic,
+    room_topic: Topic,
+    bootstrap: Vec<PeerId>,
+    inbound_tx: mpsc::Sender<Inbound>,
+    generation: u64,
+    events: EventQueue,
+    started: Instant,
+    /// A subscription to renew, when, and the wait after the next failure.
+    resubscribe: Option<(TopicKind, Instant, Duration)>,
+    /// Whether the world was found full right after we joined (reported once).
+    full_reported: bool,
+    /// When our pose last went out on the room topic.
+    last_room_pose: Option<Instant>,
+    /// Whether our hello has gone out (to the first neighbour on the world topic).
+    hello_sent: bool,
+}
+
+impl Actor {
+    /// Subscribes to the world topic and the first room.
+    pub async fn start(
+        node: Node,
+        target: JoinTarget,
+        presence: Presence,
+        config: WorldConfig,
+        shared: Arc<WorldShared>,
+        inbound_tx: mpsc::Sender<Inbound>,
+        events_tx: mpsc::Sender<WorldEvent>,
+    ) -> Result<Self, NetError> {
+        let mut bootstrap = Vec::new();
+        for addr in target.bootstrap {
+            if addr.id != node.endpoint.id() {
+                bootstrap.push(peer_id(addr.id));
+                node.add_peer_addr(addr);
+            }
+        }
+        let world_topic = subscribe(
+            &node,
+            world_topic(&target.world),
+            &bootstrap,
+            TopicKind::World,
+            0,
+            &inbound_tx,
+            &shared,
+        )
+        .await?;
+        let room_topic = subscribe(
+            &node,
+            room_topic(&target.world, &presence.space),
+            &bootstrap,
+            TopicKind::Room,
+            0,
+            &inbound_tx,
+            &shared,
+        )
+        .await?;
+        Ok(Self {
+            node,
+            world: target.world,
+            config,
+            presence,
+            shared,
+            world_topic,
+            room_topic,
+            bootstrap,
+            inbound_tx,
+            generation: 0,
+            events: EventQueue::new(events_tx),
+            started: Instant::now(),
+            resubscribe: None,
+            full_reported: false,
+            last_room_pose: None,
+            hello_sent: false,
+        })
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut inbound: mpsc::Receiver<Inbound>) {
+        // The hello goes out when the world topic has its first neighbour: broadcast
+        // before that, it would reach nobody.
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let sweep_every = (self.config.timeout / 5).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let mut sweep = tokio::time::interval(sweep_every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let events_tx = self.events.sender();
+        loop {
+            let waiting = self.events.waiting();
+            let retry_at = self
+                .resubscribe
+                .map(|(_, at, _)| tokio::time::Instant::from_std(at));
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Leave(reply)) => {
+                        self.leave().await;
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(command) => self.command(command).await,
+                    None => break,
+                },
+                Some(item) = inbound.recv() => self.inbound(item).await,
+                _ = heartbeat.tick(), if !self.config.observer => {
+                    self.broadcast_world(Body::Presence(self.presence.clone())).await;
+                    self.broadcast_addrs().await;
+                }
+                _ = sweep.tick() => self.sweep(),
+                _ = sleep_until(retry_at), if retry_at.is_some() => {
+                    if let Some((kind, _, wait)) = self.resubscribe.take() {
+                        self.renew(kind, wait).await;
+                    }
+                }
+                permit = events_tx.reserve(), if waiting => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.events.next_waiting() {
+                            permit.send(event);
+                        }
+                    }
+                    Err(_) => self.events.clear(),
+                },
+            }
+        }
+        self.node.clear_inbound();
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn world_context(&self) -> Context {
+        Context::world(self.world)
+    }
+
+    fn room_context(&self) -> Context {
+        Context::room(self.world, self.presence.space.clone())
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::EnterSpace(space, reply) => {
+                let _ = reply.send(self.enter_space(space).await);
+            }
+            Command::Chat(text, reply) => {
+                self.shared.sent.fetch_add(1, Ordering::Relaxed);
+                let envelope = self.node.sign(&self.room_context(), Body::Chat(Chat { text }));
+                let result = self
+                    .room_topic
+                    .sender
+                    .broadcast(Bytes::from(envelope.encode()))
+                    .await
+                    .map_err(|err| NetError::Gossip(err.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::Profile(name, color, shape) => {
+                self.presence.name = name;
+                self.presence.color = color;
+                self.presence.shape = shape;
+                if !self.config.observer {
+                    self.broadcast_world(Body::Presence(self.presence.clone())).await;
+                }
+            }
+            Command::Pose(sample) => {
+                if !self.config.observer {
+                    self.send_pose(sample).await;
+                }
+            }
+            Command::Leave(reply) => {
+                let _ = reply.send(());
+            }
+            #[cfg(feature = "test-utils")]
+            Command::Raw(topic, bytes, reply) => {
+                let sender = match topic {
+                    RawTopic::World => &self.world_topic.sender,
+                    RawTopic::Room => &self.room_topic.sender,
+                };
+                let result = sender
+                    .broadcast(Bytes::from(bytes))
+                    .await
+                    .map_err(|err| NetError::Gossip(err.to_string()));
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    async fn enter_space(&mut self, space: SpaceName) -> Result<(), NetError> {
+        if space == self.presence.space {
+            return Ok(());
+        }
+        let here: Vec<PeerId> = self.roster_in(&space).into_iter().map(|(peer, _)| peer).collect();
+        self.generation += 1;
+        let topic = subscribe(
+            &self.node,
+            room_topic(&self.world, &space),
+            &here,
+            TopicKind::Room,
+            self.generation,
+            &self.inbound_tx,
+            &self.shared,
+        )
+        .await?;
+        self.room_topic = topic;
+        self.presence.space = space.clone();
+        if let Ok(mut current) = self.shared.space.lock() {
+            *current = space;
+        }
+        self.publish_neighbors();
+        if !self.config.observer {
+            self.broadcast_world(Body::Presence(self.presence.clone())).await;
+        }
+        Ok(())
+    }
+
+    fn roster_in(&self, space: &SpaceName) -> Vec<(PeerId, Option<[f32; 3]>)> {
+        self.shared
+            .roster
+            .lock()
+            .map(|roster| roster.in_space(space))
+            .unwrap_or_default()
+    }
+
+    async fn broadcast_world(&mut self, body: Body) {
+        self.shared.sent.fetch_add(1, Ordering::Relaxed);
+        let envelope = self.node.sign(&self.world_context(), body);
+        if let Err(err) = self
+            .world_topic
+            .sender
+            .broadcast(Bytes::from(envelope.encode()))
+            .await
+        {
+            tracing::warn!(%err, "could not broadcast on the world topic");
+        }
+    }
+
+    /// Tells the world where this node can be dialed, so that peers who joined through
+    /// someone else can open pose and direct-message connections to it.
+    async fn broadcast_addrs(&mut self) {
+        let addrs = DirectAddrs::new(self.node.addr().ip_addrs().copied());
+        if !addrs.as_slice().is_empty() {
+            self.broadcast_world(Body::Addrs(addrs)).await;
+        }
+    }
+
+    /// Believes a roster member's signed direct addresses (as far as the roster allows) and
+    /// adds them to the node's address lookup.
+    fn learn_addrs(&self, peer: PeerId, addrs: &DirectAddrs) {
+        let believed = self
+            .shared
+            .roster
+            .lock()
+            .map(|mut roster| roster.claim_addrs(peer, addrs.as_slice()))
+            .unwrap_or_default();
+        if believed.is_empty() {
+            return;
+        }
+        if let Ok(id) = endpoint_id(peer) {
+            self.node.add_peer_addr(EndpointAddr::from_parts(
+                id,
+                believed.into_iter().map(TransportAddr::Ip),
+            ));
+        }
+    }
+
+    async fn leave(&mut self) {
+        if self.config.observer {
+            return;
+        }
+        self.broadcast_world(Body::Leave).await;
+        // Give gossip a moment to put the goodbye on the wire before the topics close.
+        if !self.world_topic.neighbors.is_empty() {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Sends our pose as datagrams to the nearest peers in our space, and about once per
+    /// [`WorldConfig::far_pose_interval`] on the room topic, where everyone else in the
+    /// space (and silent observers) gets it.
+    async fn send_pose(&mut self, sample: PoseSample) {
+        let candidates: Vec<Candidate> = self
+            .roster_in(&self.presence.space)
+            .into_iter()
+            .map(|(peer, position)| Candidate {
+                peer,
+                position,
+                reach: self.node.dialer.reach(peer, ALPN_POSE),
+            })
+            .collect();
+        let turn = self.started.elapsed().as_secs();
+        let (near, _far) = split_by_distance(sample.position, &candidates, self.config.near_pose_peers, turn);
+        let pose = sample.quantize();
+        for peer in near {
+            let Some(out) = self.node.dialer.ready(peer, ALPN_POSE) else {
+                continue;
+            };
+            let seq = out.pose_seq.fetch_add(1, Ordering::Relaxed);
+            let datagram = PoseDatagram { seq, pose }.encode();
+            if let Err(err) = out.connection.send_datagram(Bytes::copy_from_slice(&datagram)) {
+                tracing::debug!(%peer, %err, "could not send a pose datagram");
+            }
+        }
+        let now = Instant::now();
+        if self
+            .last_room_pose
+            .is_none_or(|at| now.duration_since(at) >= self.config.far_pose_interval)
+        {
+            self.last_room_pose = Some(now);
+            self.shared.sent.fetch_add(1, Ordering::Relaxed);
+            let envelope = self.node.sign(&self.room_context(), Body::Pose(pose));
+            if let Err(err) = self
+                .room_topic
+                .sender
+                .broadcast(Bytes::from(envelope.encode()))
+                .await
+            {
+                tracing::debug!(%err, "could not send a pose on the room topic");
+            }
+        }
+    }
+
+    async fn inbound(&mut self, item: Inbound) {
+        let now_ms = self.now_ms();
+        match item {
+            Inbound::Direct { from, bytes } => {
+                if !self.in_roster(&from) {
+                    self.reject(None, RejectReason::Stranger, now_ms);
+                    return;
+                }
+                let context = Context::direct(self.world, self.node.peer_id());
+                let checked = self.check(&bytes, Origin::Direct(from), &context, now_ms);
+                match checked {
+                    Some(Ok(accepted)) => match accepted.body {
+                        Body::Chat(chat) => self.emit(WorldEvent::Direct {
+                            peer: accepted.author,
+                            text: chat.text,
+                        }),
+                        _ => self.reject(Some(from), RejectReason::Unexpected, now_ms),
+                    },
+                    Some(Err(rejection)) => self.rejected(rejection),
+                    None => {}
+                }
+            }
+            Inbound::Refused { from, reason } => self.reject(Some(from), reason, now_ms),
+            Inbound::Pose {
+                from,
+                connection,
+                bytes,
+            } => {
+                if !self.in_roster(&from) {
+                    self.reject(None, RejectReason::Stranger, now_ms);
+                    return;
+                }
+                let checked = self
+                    .gate()
+                    .map(|mut gate| gate.check_pose(&bytes, from, connection, now_ms));
+                match checked {
+                    Some(Ok(datagram)) => self.pose(from, datagram.pose.dequantize(), true),
+                    Some(Err(rejection)) => self.rejected(rejection),
+                    None => {}
+                }
+            }
+            Inbound::Gossip {
+                kind,
+                generation,
+                event,
+            } => {
+                if kind == TopicKind::Room && generation != self.room_topic.generation {
+                    return;
+                }
+                self.gossip(kind, event, now_ms).await;
+            }
+            Inbound::TopicClosed { kind, generation } => {
+                let current = match kind {
+                    TopicKind::World => self.world_topic.generation,
+                    TopicKind::Room => self.room_topic.generation,
+                };
+                if generation == current {
+                    tracing::warn!(?kind, "gossip subscription ended; subscribing again");
+                    self.renew(kind, RESUBSCRIBE_FIRST).await;
+                }
+            }
+        }
+    }
+
+    /// Subscribes to the `kind` topic again; on failure, tries again after `wait`, then
+    /// after twice as long, up to [`RESUBSCRIBE_MAX`].
+    async fn renew(&mut self, kind: TopicKind, wait: Duration) {
+        self.generation += 1;
+        let mut peers: Vec<PeerId> = match kind {
+            TopicKind::World => self
+                .shared
+                .roster
+                .lock()
+                .map(|roster| roster.peers().copied().collect())
+                .unwrap_or_default(),
+            TopicKind::Room => self
+                .roster_in(&self.presence.space)
+                .into_iter()
+                .map(|(peer, _)| peer)
+                .collect(),
+        };
+        peers.extend(self.bootstrap.iter().copied());
+        let id = match kind {
+            TopicKind::World => world_topic(&self.world),
+            TopicKind::Room => room_topic(&self.world, &self.presence.space),
+        };
+        match subscribe(
+            &self.node,
+            id,
+            &peers,
+            kind,
+            self.generation,
+            &self.inbound_tx,
+            &self.shared,
+        )
+        .await
+        {
+            Ok(topic) => {
+                match kind {
+                    TopicKind::World => self.world_topic = topic,
+                    TopicKind::Room => self.room_topic = topic,
+                }
+                self.resubscribe = None;
+            }
+            Err(err) => {
+                tracing::warn!(%err, ?kind, retry_in = ?wait, "could not subscribe again");
+                self.resubscribe = Some((kind, Instant::now() + wait, (wait * 2).min(RESUBSCRIBE_MAX)));
+            }
+        }
+        self.publish_neighbors();
+    }
+
+    fn gate(&self) -> Option<std::sync::MutexGuard<'_, Gate>> {
+        self.shared.gate.lock().ok()
+    }
+
+    fn check(
+        &self,
+        bytes: &[u8],
+        origin: Origin,
+        context: &Context,
+        now_ms: u64,
+    ) -> Option<Result<crate::gate::Accepted, Rejection>> {
+        let now_unix_ms = unix_ms();
+        self.gate()
+            .map(|mut gate| gate.check_signed(bytes, origin, context, now_ms, now_unix_ms))
+    }
+
+    fn in_roster(&self, peer: &PeerId) -> bool {
+        self.shared
+            .roster
+            .lock()
+            .is_ok_and(|roster| roster.contains(peer))
+    }
+
+    async fn gossip(&mut self, kind: TopicKind, event: GossipEvent, now_ms: u64) {
+        let topic = match kind {
+            TopicKind::World => &mut self.world_topic,
+            TopicKind::Room => &mut self.room_topic,
+        };
+        match event {
+            GossipEvent::NeighborUp(id) => {
+                topic.neighbors.insert(peer_id(id));
+                self.publish_neighbors();
+                if kind == TopicKind::World && !self.hello_sent && !self.config.observer {
+                    self.hello_sent = true;
+                    self.broadcast_world(Body::Hello(self.presence.clone())).await;
+                    self.broadcast_addrs().await;
+                }
+            }
+            GossipEvent::NeighborDown(id) => {
+                topic.neighbors.remove(&peer_id(id));
+                self.publish_neighbors();
+            }
+            GossipEvent::Lagged => {
+                tracing::warn!(?kind, "gossip subscription lagged: messages were lost");
+                if let Some(mut gate) = self.gate() {
+                    gate.reject_overflow(now_ms);
+                }
+            }
+            GossipEvent::Received(message) => {
+                let origin = Origin::Gossip {
+                    neighbour: peer_id(message.delivered_from),
+                    published: message.scope.is_direct(),
+                };
+                let context = match kind {
+                    TopicKind::World => self.world_context(),
+                    TopicKind::Room => self.room_context(),
+                };
+                match self.check(&message.content, origin, &context, now_ms) {
+                    Some(Ok(accepted)) => match kind {
+                        TopicKind::World => {
+                            self.world_message(accepted.author, accepted.seq, accepted.body, now_ms)
+                                .await
+                        }
+                        TopicKind::Room => self.room_message(accepted.author, accepted.body, now_ms),
+                    },
+                    Some(Err(rejection)) => self.rejected(rejection),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    async fn world_message(&mut self, peer: PeerId, seq: u64, body: Body, now_ms: u64) {
+        match body {
+            Body::Hello(presence) => {
+                let update = self.update_presence(peer, seq, presence);
+                let answer = !self.config.observer
+                    && update == PresenceUpdate::Joined
+                    && self.shared.roster.lock().is_ok_and(|roster| {
+                        roster.should_answer_hello(self.node.peer_id(), peer, self.config.hello_responders)
+                    });
+                if answer {
+                    // A few of us answer at once; the newcomer hears from the rest at
+                    // their next heartbeat.
+                    self.broadcast_world(Body::Presence(self.presence.clone())).await;
+                    self.broadcast_addrs().await;
+                }
+            }
+            Body::Presence(presence) => {
+                self.update_presence(peer, seq, presence);
+            }
+            // Someone who joined through another peer knows only that peer's address (and
+            // what gossip happens to pass on): this is how it learns everyone else's.
+            Body::Addrs(addrs) => self.learn_addrs(peer, &addrs),
+            Body::Leave => self.remove_peer(peer, LeaveReason::Leave),
+            Body::Chat(_) | Body::Pose(_) => self.reject(Some(peer), RejectReason::Unexpected, now_ms),
+        }
+    }
+
+    fn room_message(&mut self, peer: PeerId, body: Body, now_ms: u64) {
+        if !self.in_roster(&peer) {
+            self.reject(None, RejectReason::Stranger, now_ms);
+            return;
+        }
+        if let Ok(mut roster) = self.shared.roster.lock() {
+            roster.touch(&peer, Instant::now());
+        }
+        match body {
+            Body::Chat(chat) => self.emit(WorldEvent::Chat {
+                peer,
+                space: self.presence.space.clone(),
+                text: chat.text,
+            }),
+            Body::Pose(pose) => self.pose(peer, pose.dequantize(), false),
+            Body::Hello(_) | Body::Presence(_) | Body::Leave | Body::Addrs(_) => {
+                self.reject(Some(peer), RejectReason::Unexpected, now_ms)
+            }
+        }
+    }
+
+    /// Records a roster member's pose and reports it with the next number in its count.
+    /// A pose from the room topic is skipped while the peer's datagrams arrive, since those
+    /// are newer.
+    fn pose(&mut self, peer: PeerId, pose: PoseSample, datagram: bool) {
+        let seq = {
+            let Ok(mut roster) = self.shared.roster.lock() else {
+                return;
+            };
+            let Some(member) = roster.get_mut(&peer) else {
+                return;
+            };
+            let now = Instant::now();
+            if datagram {
+                member.last_datagram = Some(now);
+            } else if member
+                .last_datagram
+                .is_some_and(|at| now.duration_since(at) < DATAGRAMS_FRESH)
+            {
+                return;
+            }
+            member.position = Some(pose.position);
+            member.pose_events = member.pose_events.wrapping_add(1);
+            member.pose_events
+        };
+        self.emit(WorldEvent::Pose { peer, pose, seq });
+    }
+
+    fn update_presence(&mut self, peer: PeerId, seq: u64, presence: Presence) -> PresenceUpdate {
+        let now = Instant::now();
+        let (update, full) = match self.shared.roster.lock() {
+            Ok(mut roster) => {
+                let update = roster.update(peer, seq, presence.clone(), now);
+                (update, roster.is_full().then_some(roster.capacity()))
+            }
+            Err(_) => return PresenceUpdate::Unchanged,
+        };
+        match &update {
+            PresenceUpdate::Joined => self.emit(WorldEvent::Joined {
+                peer,
+                presence: presence.clone(),
+            }),
+            PresenceUpdate::Changed { .. } => self.emit(WorldEvent::PresenceChanged {
+                peer,
+                presence: presence.clone(),
+            }),
+            PresenceUpdate::Full => self.report_full(full),
+            PresenceUpdate::Unchanged | PresenceUpdate::Outdated => {}
+        }
+        if matches!(update, PresenceUpdate::Joined | PresenceUpdate::Changed { .. })
+            && presence.space == self.presence.space
+            && !self.room_topic.neighbors.contains(&peer)
+            && self.room_topic.neighbors.len() < ROOM_NEIGHBOURS_WANTED
+            && let Ok(id) = endpoint_id(peer)
+        {
+            // They are in our space: make sure our room connects to them.
+            let sender = self.room_topic.sender.clone();
+            tokio::spawn(async move {
+                let _ = sender.join_peers(vec![id]).await;
+            });
+        }
+        update
+    }
+
+    /// A presence did not fit. Right after we joined, that means the world was full before
+    /// we came, so the others will not list us either: say so once.
+    fn report_full(&mut self, capacity: Option<usize>) {
+        let just_joined = self.started.elapsed() < (self.config.heartbeat * 3).max(JOIN_GRACE);
+        if let Some(capacity) = capacity
+            && just_joined
+            && !self.full_reported
+            && !self.config.observer
+        {
+            self.full_reported = true;
+            tracing::warn!(capacity, "this world is full");
+            self.emit(WorldEvent::Full {
+                capacity: capacity + 1,
+            });
+        }
+    }
+
+    fn remove_peer(&mut self, peer: PeerId, reason: LeaveReason) {
+        let removed = self
+            .shared
+            .roster
+            .lock()
+            .ok()
+            .and_then(|mut roster| roster.remove(&peer));
+        self.events.forget(&peer);
+        self.node.dialer.forget(peer);
+        if removed.is_some() {
+            self.emit(WorldEvent::Left { peer, reason });
+        }
+    }
+
+    fn sweep(&mut self) {
+        let gone = self
+            .shared
+            .roster
+            .lock()
+            .map(|roster| roster.silent_for(self.config.timeout, Instant::now()))
+            .unwrap_or_default();
+        for peer in gone {
+            self.remove_peer(peer, LeaveReason::TimedOut);
+        }
+    }
+
+    fn publish_neighbors(&self) {
+        if let Ok(mut neighbors) = self.shared.neighbors.lock() {
+            *neighbors = (self.world_topic.neighbors.len(), self.room_topic.neighbors.len());
+        }
+    }
+
+    fn reject(&mut self, peer: Option<PeerId>, reason: RejectReason, now_ms: u64) {
+        let rejection = self.gate().map(|mut gate| gate.reject(peer, reason, now_ms));
+        if let Some(rejection) = rejection {
+            self.rejected(rejection);
+        }
+    }
+
+    fn rejected(&mut self, rejection: Rejection) {
+        if matches!(
+            rejection.reason,
+            RejectReason::Muted | RejectReason::Flood | RejectReason::Echo
+        ) {
+            return;
+        }
+        // Rejections are reported on a best-effort basis; the counters are authoritative.
+        self.events.try_emit(WorldEvent::Rejected {
+            peer: rejection.peer,
+            reason: rejection.reason,
+        });
+    }
+
+    fn emit(&mut self, event: WorldEvent) {
+        self.events.emit(event, &self.shared);
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
