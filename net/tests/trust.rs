@@ -538,3 +538,96 @@ async fn a_newcomer_past_the_cap_is_told_the_world_is_full() {
         node.shutdown().await;
     }
 }
+
+#[test]
+fn a_neighbour_that_stops_reading_does_not_stall_the_world_loop() {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = fast(Duration::from_secs(60));
+    let (nodes, [mut a, b, _c]) = runtime.block_on(three_in_lobby(config));
+    let ticket = a.ticket();
+    // The slow peer lives on a runtime of its own, on a thread we can stop.
+    let (joined_tx, joined_rx) = std::sync::mpsc::channel();
+    let (freeze_tx, freeze_rx) = tokio::sync::oneshot::channel::<()>();
+    let (thaw_tx, thaw_rx) = std::sync::mpsc::channel::<()>();
+    let slow = std::thread::spawn(move || {
+        let own = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        own.block_on(async move {
+            let node = node(30).await;
+            let world = node
+                .join_world_with(&ticket, presence("Slow", "lobby"), config)
+                .await
+                .unwrap();
+            joined_tx.send(node.peer_id()).unwrap();
+            freeze_rx.await.ok();
+            // Stop reading anything: the whole runtime stands still until thawed.
+            thaw_rx.recv().ok();
+            drop(world);
+        });
+    });
+    let idslow = joined_rx.recv().unwrap();
+    let idb = nodes[1].peer_id();
+    runtime.block_on(async {
+        wait_until("A to list the slow peer", || {
+            a.peers().iter().any(|e| e.peer == idslow)
+        })
+        .await;
+        wait_until("the slow peer to be A's gossip neighbour", || {
+            a.neighbors().world >= 3
+        })
+        .await;
+    });
+    // Freeze it, as a neighbour that stops reading would.
+    freeze_tx.send(()).unwrap();
+    let frozen = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(8));
+        thaw_tx.send(()).ok();
+    });
+    let (gaps, stalls) = runtime.block_on(async {
+        let walker = tokio::spawn(async move {
+            walk(&b).await;
+        });
+        // Fill the frozen peer's windows and A's gossip queue towards it.
+        for _ in 0..150 {
+            let _ = a.broadcast_raw(RawTopic::World, vec![7; 16 * 1024]).await;
+        }
+        // A's loop still turns: B's poses keep arriving.
+        let mut arrivals = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, a.events().recv()).await {
+                Ok(Some(WorldEvent::Pose { peer, .. })) if peer == idb => arrivals.push(Instant::now()),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        walker.abort();
+        let gaps: Vec<Duration> = arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        (gaps, a.gossip_stalls())
+    });
+    assert!(
+        stalls > 0,
+        "gossip stalled behind the frozen neighbour (the case under test)"
+    );
+    assert!(gaps.len() > 20, "only {} poses arrived", gaps.len() + 1);
+    let longest = gaps.iter().max().copied().unwrap_or_default();
+    assert!(
+        longest < Duration::from_secs(1),
+        "A's loop stalled for {longest:?}"
+    );
+    frozen.join().unwrap();
+    slow.join().unwrap();
+    runtime.block_on(async {
+        for node in &nodes {
+            node.shutdown().await;
+        }
+    });
+}

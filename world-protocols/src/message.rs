@@ -35,7 +35,7 @@
 //! message, so that a restarted client is not taken for a replay of its earlier self.
 //!
 //! Receivers also refuse a message whose signed timestamp is more than
-//! [`TIMESTAMP_SKEW_MAX_MS`](crate::limits::TIMESTAMP_SKEW_MAX_MS) away from their own
+//! [`TIMESTAMP_SKEW_MAX_MS`] away from their own
 //! clock ([`SignedEnvelope::check_fresh`]), so a message recorded now cannot be replayed
 //! later, after its author's replay window was forgotten.
 
@@ -313,7 +313,7 @@ impl SignedEnvelope {
     }
 
     /// Checks that the timestamp is within
-    /// [`TIMESTAMP_SKEW_MAX_MS`](crate::limits::TIMESTAMP_SKEW_MAX_MS) of `now_unix_ms`
+    /// [`TIMESTAMP_SKEW_MAX_MS`] of `now_unix_ms`
     /// (the receiver's clock). Only meaningful after [`verify`](Self::verify): before it,
     /// the timestamp is whatever the sender wrote.
     pub fn check_fresh(&self, now_unix_ms: u64) -> Result<(), Stale> {

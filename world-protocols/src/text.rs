@@ -517,23 +517,19 @@ mod tests {
         assert_eq!(ChatText::new("hello\tworld"), Err(TextError::NotAllowed('\t')));
     }
 
+    /// `text`, holding `c`, is refused as a name and as chat, and cleans to `cleaned`.
+    fn refused_then_cleaned(c: char, text: &str, cleaned: &str) {
+        assert_eq!(DisplayName::new(text), Err(TextError::NotAllowed(c)), "{c:?}");
+        assert_eq!(ChatText::new(text), Err(TextError::NotAllowed(c)), "{c:?}");
+        assert_eq!(DisplayName::clean(text).unwrap().as_str(), cleaned, "{c:?}");
+        assert_eq!(ChatText::clean(text).unwrap().as_str(), cleaned, "{c:?}");
+        assert!(is_invisible_or_directional(c), "{c:?}");
+    }
+
     #[test]
     fn bidi_controls_are_refused_and_cleaned_away() {
         for c in BIDI {
-            let text = format!("Ada{c}Bo");
-            assert_eq!(
-                DisplayName::new(text.as_str()),
-                Err(TextError::NotAllowed(c)),
-                "{c:?}"
-            );
-            assert_eq!(
-                ChatText::new(text.as_str()),
-                Err(TextError::NotAllowed(c)),
-                "{c:?}"
-            );
-            assert_eq!(DisplayName::clean(&text).unwrap().as_str(), "AdaBo", "{c:?}");
-            assert_eq!(ChatText::clean(&text).unwrap().as_str(), "AdaBo", "{c:?}");
-            assert!(is_invisible_or_directional(c), "{c:?}");
+            refused_then_cleaned(c, &format!("Ada{c}Bo"), "AdaBo");
         }
         // The classic: an override that shows "txt.exe" as "exe.txt".
         assert_eq!(
@@ -545,20 +541,7 @@ mod tests {
     #[test]
     fn invisible_characters_are_refused_and_cleaned_away() {
         for c in INVISIBLE {
-            let text = format!("A{c}da");
-            assert_eq!(
-                DisplayName::new(text.as_str()),
-                Err(TextError::NotAllowed(c)),
-                "{c:?}"
-            );
-            assert_eq!(
-                ChatText::new(text.as_str()),
-                Err(TextError::NotAllowed(c)),
-                "{c:?}"
-            );
-            assert_eq!(DisplayName::clean(&text).unwrap().as_str(), "Ada", "{c:?}");
-            assert_eq!(ChatText::clean(&text).unwrap().as_str(), "Ada", "{c:?}");
-            assert!(is_invisible_or_directional(c), "{c:?}");
+            refused_then_cleaned(c, &format!("A{c}da"), "Ada");
         }
         assert_eq!(
             DisplayName::new("A\u{200B}da"),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use iroh::{EndpointAddr, TransportAddr};
-use iroh_gossip::api::Event as GossipEvent;
+use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use sanctuary_protocols::alpn::ALPN_POSE;
 use sanctuary_protocols::{
     Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName, WorldId,
@@ -35,6 +35,11 @@ pub(crate) const INBOUND_CAPACITY: usize = 4096;
 /// [`RESUBSCRIBE_MAX`].
 const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(500);
 const RESUBSCRIBE_MAX: Duration = Duration::from_secs(30);
+
+/// Longest a broadcast may wait for gossip to take it (see [`Actor::broadcast`]).
+const GOSSIP_SEND_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long broadcasts are dropped at once after one stalled.
+const GOSSIP_STALL_BACKOFF: Duration = Duration::from_secs(2);
 
 /// While a peer's pose datagrams arrive within this, its poses on the room topic are
 /// skipped.
@@ -68,6 +73,8 @@ pub(crate) struct Actor {
     last_room_pose: Option<Instant>,
     /// Whether our hello has gone out (to the first neighbour on the world topic).
     hello_sent: bool,
+    /// Gossip stalled: until when broadcasts are dropped without waiting.
+    stalled_until: Option<Instant>,
 }
 
 impl Actor {
@@ -125,6 +132,7 @@ impl Actor {
             full_reported: false,
             last_room_pose: None,
             hello_sent: false,
+            stalled_until: None,
         })
     }
 
@@ -197,12 +205,8 @@ impl Actor {
             Command::Chat(text, reply) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
                 let envelope = self.node.sign(&self.room_context(), Body::Chat(Chat { text }));
-                let result = self
-                    .room_topic
-                    .sender
-                    .broadcast(Bytes::from(envelope.encode()))
-                    .await
-                    .map_err(|err| NetError::Gossip(err.to_string()));
+                let sender = self.room_topic.sender.clone();
+                let result = self.broadcast(&sender, envelope.encode()).await;
                 let _ = reply.send(result);
             }
             Command::Profile(name, color, shape) => {
@@ -224,13 +228,10 @@ impl Actor {
             #[cfg(feature = "test-utils")]
             Command::Raw(topic, bytes, reply) => {
                 let sender = match topic {
-                    RawTopic::World => &self.world_topic.sender,
-                    RawTopic::Room => &self.room_topic.sender,
+                    RawTopic::World => self.world_topic.sender.clone(),
+                    RawTopic::Room => self.room_topic.sender.clone(),
                 };
-                let result = sender
-                    .broadcast(Bytes::from(bytes))
-                    .await
-                    .map_err(|err| NetError::Gossip(err.to_string()));
+                let result = self.broadcast(&sender, bytes).await;
                 let _ = reply.send(result);
             }
         }
@@ -275,13 +276,38 @@ impl Actor {
     async fn broadcast_world(&mut self, body: Body) {
         self.shared.sent.fetch_add(1, Ordering::Relaxed);
         let envelope = self.node.sign(&self.world_context(), body);
-        if let Err(err) = self
-            .world_topic
-            .sender
-            .broadcast(Bytes::from(envelope.encode()))
-            .await
-        {
+        let sender = self.world_topic.sender.clone();
+        if let Err(err) = self.broadcast(&sender, envelope.encode()).await {
             tracing::warn!(%err, "could not broadcast on the world topic");
+        }
+    }
+
+    /// Hands `bytes` to gossip, waiting at most [`GOSSIP_SEND_TIMEOUT`]. iroh-gossip's
+    /// actor waits for a neighbour's full send queue while it handles a broadcast (its
+    /// issue 47), so one neighbour that stops reading can stall it; without this limit it
+    /// would stall this loop, and every event and pose with it. A stalled broadcast is
+    /// dropped and counted ([`WorldHandle::gossip_stalls`](super::WorldHandle::gossip_stalls)).
+    /// After a stall, broadcasts are dropped at once for [`GOSSIP_STALL_BACKOFF`], so that
+    /// the loop does not spend its time waiting on gossip.
+    async fn broadcast(&mut self, sender: &GossipSender, bytes: Vec<u8>) -> Result<(), NetError> {
+        let stalled = || NetError::Gossip("gossip is stalled".into());
+        if self.stalled_until.is_some_and(|until| Instant::now() < until) {
+            self.shared.gossip_stalls.fetch_add(1, Ordering::Relaxed);
+            return Err(stalled());
+        }
+        match tokio::time::timeout(GOSSIP_SEND_TIMEOUT, sender.broadcast(Bytes::from(bytes))).await {
+            Ok(result) => {
+                self.stalled_until = None;
+                result.map_err(|err| NetError::Gossip(err.to_string()))
+            }
+            Err(_) => {
+                self.shared.gossip_stalls.fetch_add(1, Ordering::Relaxed);
+                self.stalled_until = Some(Instant::now() + GOSSIP_STALL_BACKOFF);
+                tracing::warn!(
+                    "gossip did not take a message within {GOSSIP_SEND_TIMEOUT:?}: a neighbour may have stopped reading"
+                );
+                Err(stalled())
+            }
         }
     }
 
@@ -359,12 +385,8 @@ impl Actor {
             self.last_room_pose = Some(now);
             self.shared.sent.fetch_add(1, Ordering::Relaxed);
             let envelope = self.node.sign(&self.room_context(), Body::Pose(pose));
-            if let Err(err) = self
-                .room_topic
-                .sender
-                .broadcast(Bytes::from(envelope.encode()))
-                .await
-            {
+            let sender = self.room_topic.sender.clone();
+            if let Err(err) = self.broadcast(&sender, envelope.encode()).await {
                 tracing::debug!(%err, "could not send a pose on the room topic");
             }
         }

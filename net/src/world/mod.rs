@@ -240,6 +240,8 @@ pub(crate) struct WorldShared {
     pub dropped_events: AtomicU64,
     /// Gossip messages we broadcast.
     pub sent: AtomicU64,
+    /// Broadcasts dropped because gossip did not take them in time.
+    pub gossip_stalls: AtomicU64,
 }
 
 /// Counts of gossip neighbours, for waiting until the mesh has formed.
@@ -340,6 +342,12 @@ impl WorldHandle {
     /// How many gossip messages we have broadcast (presence, addresses, chat, room poses).
     pub fn messages_sent(&self) -> u64 {
         self.shared.sent.load(Ordering::Relaxed)
+    }
+
+    /// Broadcasts dropped because gossip did not take them within half a second (a sign
+    /// that a neighbour stopped reading and stalled gossip).
+    pub fn gossip_stalls(&self) -> u64 {
+        self.shared.gossip_stalls.load(Ordering::Relaxed)
     }
 
     /// Current gossip neighbour counts.
@@ -498,6 +506,7 @@ impl Node {
             neighbors: Mutex::new((0, 0)),
             dropped_events: AtomicU64::new(0),
             sent: AtomicU64::new(0),
+            gossip_stalls: AtomicU64::new(0),
         });
         let (commands, command_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(config.events_capacity.max(1));
