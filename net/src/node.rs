@@ -445,13 +445,58 @@ impl Node {
         alpn: &'static [u8],
         bytes: &[u8],
     ) -> Result<(), NetError> {
-        crate::world::send_stream(self, peer, alpn, bytes).await
+        send_stream(self, peer, alpn, bytes).await
     }
 
     /// Sends raw bytes as one datagram on the pose connection to `peer`: for tests of
     /// hostile input.
     #[cfg(feature = "test-utils")]
     pub async fn send_raw_datagram(&self, peer: PeerId, bytes: &[u8]) -> Result<(), NetError> {
-        crate::world::send_datagram(self, peer, bytes).await
+        send_datagram(self, peer, bytes).await
     }
+}
+
+/// How long sending one stream may take, once connected.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends `bytes` as one stream to `peer` on a connection for `alpn`, and waits until the
+/// peer has read it.
+pub(crate) async fn send_stream(
+    node: &Node,
+    peer: PeerId,
+    alpn: &'static [u8],
+    bytes: &[u8],
+) -> Result<(), NetError> {
+    let send_err = |err: String| NetError::Send(peer, err);
+    let out = node.dialer.get(peer, alpn).await?;
+    let attempt = async {
+        let mut stream = out
+            .connection
+            .open_uni()
+            .await
+            .map_err(|e| send_err(e.to_string()))?;
+        stream
+            .write_all(bytes)
+            .await
+            .map_err(|e| send_err(e.to_string()))?;
+        stream.finish().map_err(|e| send_err(e.to_string()))?;
+        stream.stopped().await.map_err(|e| send_err(e.to_string()))?;
+        Ok(())
+    };
+    let result = tokio::time::timeout(SEND_TIMEOUT, attempt)
+        .await
+        .map_err(|_| send_err("timed out".into()))?;
+    if result.is_err() {
+        node.dialer.forget(peer);
+    }
+    result
+}
+
+/// Sends one datagram to `peer` on the pose connection, dialing it if needed.
+#[cfg(feature = "test-utils")]
+pub(crate) async fn send_datagram(node: &Node, peer: PeerId, bytes: &[u8]) -> Result<(), NetError> {
+    let out = node.dialer.get(peer, ALPN_POSE).await?;
+    out.connection
+        .send_datagram(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|e| NetError::Send(peer, e.to_string()))
 }

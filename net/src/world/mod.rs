@@ -26,12 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-#[cfg(feature = "test-utils")]
-use bytes::Bytes;
 use iroh::EndpointAddr;
 use sanctuary_protocols::alpn::ALPN_DM;
-#[cfg(feature = "test-utils")]
-use sanctuary_protocols::alpn::ALPN_POSE;
 use sanctuary_protocols::{
     AvatarShape, Body, Chat, ChatText, Context, DisplayName, PeerId, PoseSample, Presence, Rgb, SpaceName,
     WorldId, WorldTicket,
@@ -470,7 +466,7 @@ impl DirectSender {
         let envelope = self
             .node
             .sign(&Context::direct(self.world, peer), Body::Chat(Chat { text }));
-        send_stream(&self.node, peer, ALPN_DM, &envelope.encode()).await
+        crate::node::send_stream(&self.node, peer, ALPN_DM, &envelope.encode()).await
     }
 }
 
@@ -537,49 +533,4 @@ impl Node {
             actor: Some(actor),
         })
     }
-}
-
-/// How long sending one stream may take, once connected.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Sends `bytes` as one stream to `peer` on a connection for `alpn`, and waits until the
-/// peer has read it.
-pub(crate) async fn send_stream(
-    node: &Node,
-    peer: PeerId,
-    alpn: &'static [u8],
-    bytes: &[u8],
-) -> Result<(), NetError> {
-    let send_err = |err: String| NetError::Send(peer, err);
-    let out = node.dialer.get(peer, alpn).await?;
-    let attempt = async {
-        let mut stream = out
-            .connection
-            .open_uni()
-            .await
-            .map_err(|e| send_err(e.to_string()))?;
-        stream
-            .write_all(bytes)
-            .await
-            .map_err(|e| send_err(e.to_string()))?;
-        stream.finish().map_err(|e| send_err(e.to_string()))?;
-        stream.stopped().await.map_err(|e| send_err(e.to_string()))?;
-        Ok(())
-    };
-    let result = tokio::time::timeout(SEND_TIMEOUT, attempt)
-        .await
-        .map_err(|_| send_err("timed out".into()))?;
-    if result.is_err() {
-        node.dialer.forget(peer);
-    }
-    result
-}
-
-/// Sends one datagram to `peer` on the pose connection, dialing it if needed.
-#[cfg(feature = "test-utils")]
-pub(crate) async fn send_datagram(node: &Node, peer: PeerId, bytes: &[u8]) -> Result<(), NetError> {
-    let out = node.dialer.get(peer, ALPN_POSE).await?;
-    out.connection
-        .send_datagram(Bytes::copy_from_slice(bytes))
-        .map_err(|e| NetError::Send(peer, e.to_string()))
 }
