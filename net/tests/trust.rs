@@ -498,8 +498,10 @@ async fn a_private_message_to_a_vanished_peer_does_not_stall_poses() {
         .map(|pair| pair[1] - pair[0])
         .max()
         .unwrap_or_default();
+    // Waiting on the message inline would stall them for the dial timeout (10 s); poses
+    // come every 33 ms, and a loaded machine may delay a few.
     assert!(
-        longest_gap < Duration::from_millis(500),
+        longest_gap < Duration::from_secs(2),
         "poses stalled for {longest_gap:?}"
     );
     let _ = events.await.unwrap();
@@ -619,8 +621,9 @@ fn a_neighbour_that_stops_reading_does_not_stall_the_world_loop() {
     );
     assert!(gaps.len() > 20, "only {} poses arrived", gaps.len() + 1);
     let longest = gaps.iter().max().copied().unwrap_or_default();
+    // Unbounded, the loop would wait for as long as the neighbour stays frozen (8 s).
     assert!(
-        longest < Duration::from_secs(1),
+        longest < Duration::from_secs(2),
         "A's loop stalled for {longest:?}"
     );
     frozen.join().unwrap();
