@@ -4,8 +4,9 @@
 # Mesa's drivers, which include the lavapipe software renderer).
 CLIENT_PACKAGES=(pkg-config libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers)
 
-# What the tests add: a virtual display for real-window tests.
-TEST_PACKAGES=(xvfb xauth)
+# What the tests add: a virtual display for real-window tests, and tools that type, click
+# and read the clipboard there.
+TEST_PACKAGES=(xvfb xauth xdotool xclip)
 
 # Installs the Debian packages in "$@" that are missing, with sudo when not root.
 ensure_packages() {

@@ -252,3 +252,87 @@ fn headless_runs_the_requested_frames_and_exits_cleanly() {
     assert!(child.wait().expect("exits").success());
     assert_eq!(reported_frames(&stdout), 30, "{stdout}");
 }
+
+/// Runs a tool from the `xdotool`/`xclip` packages on `display` and gives its output.
+fn x_tool(display: &VirtualDisplay, tool: &str, args: &[&str]) -> String {
+    let output = Command::new(tool)
+        .env("DISPLAY", &display.display)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("{tool} runs (./test.sh installs it): {error}"));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Waits up to `limit` for `read` to give something, polling every half second.
+fn poll(limit: std::time::Duration, mut read: impl FnMut() -> Option<String>) -> Option<String> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(found) = read() {
+            return Some(found);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    None
+}
+
+/// The client, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+#[test]
+fn the_copy_button_puts_your_id_on_the_clipboard() {
+    use std::os::unix::fs::PermissionsExt;
+    let display = VirtualDisplay::start();
+    let data = scratch("clipboard");
+    // A known key, so that the test knows the id the button should copy.
+    let key = [7u8; 32];
+    let key_file = data.join("identity.key");
+    std::fs::write(&key_file, key).expect("writes the key");
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("owner only");
+    let expected = sanctuary_protocols::identity::Keypair::from_bytes(&key)
+        .peer_id()
+        .to_string();
+    let _client = Running(
+        client()
+            .env("DISPLAY", &display.display)
+            .args(["--space", "market", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the client runs"),
+    );
+    let window = poll(std::time::Duration::from_secs(60), || {
+        let found = x_tool(&display, "xdotool", &["search", "--name", "^Sanctuary$"]);
+        found.lines().next().map(str::to_owned)
+    })
+    .expect("the client opens its window");
+    let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
+    settle();
+    // Tab opens the panels as an overlay, centred in the 1280x720 window; "Your profile"
+    // is the fourth tab, and its Copy button stands after the id. The software renderer
+    // draws a few frames a second, so each step waits for some.
+    x_tool(&display, "xdotool", &["windowfocus", &window]);
+    x_tool(&display, "xdotool", &["key", "Tab"]);
+    settle();
+    x_tool(&display, "xdotool", &["mousemove", "593", "255", "click", "1"]);
+    settle();
+    let copied = poll(std::time::Duration::from_secs(30), || {
+        x_tool(&display, "xdotool", &["mousemove", "609", "343", "click", "1"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let text = x_tool(&display, "xclip", &["-o", "-selection", "clipboard"]);
+        (!text.is_empty()).then_some(text)
+    });
+    assert_eq!(
+        copied.as_deref(),
+        Some(expected.as_str()),
+        "the id is on the clipboard"
+    );
+}
