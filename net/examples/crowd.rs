@@ -65,13 +65,13 @@ async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> 
 /// `count` honest peers in one world, all seeing each other.
 async fn room(count: usize, config: WorldConfig) -> Result<(Vec<Node>, Vec<WorldHandle>), Error> {
     let mut nodes = Vec::new();
-    let mut handles = Vec::new();
+    let mut handles: Vec<WorldHandle> = Vec::new();
     let world = WorldId::random()?;
     for i in 0..count {
         let node = Node::spawn(NodeConfig::loopback(Keypair::generate()?)).await?;
         let target = match handles.first() {
             None => JoinTarget::host(world),
-            Some(first) => JoinTarget::from(first_ticket(first)),
+            Some(first) => JoinTarget::from(first.ticket()),
         };
         handles.push(
             node.join_world_with(target, presence(&format!("peer{i}"))?, config)
@@ -88,10 +88,6 @@ async fn room(count: usize, config: WorldConfig) -> Result<(Vec<Node>, Vec<World
     Ok((nodes, handles))
 }
 
-fn first_ticket(handle: &WorldHandle) -> sanctuary_net::WorldTicket {
-    handle.ticket()
-}
-
 async fn messages_per_join(peers: usize, responders: usize) -> Result<f64, Error> {
     // Heartbeats far apart, so that only the join makes traffic while we count.
     let config = WorldConfig {
@@ -105,7 +101,7 @@ async fn messages_per_join(peers: usize, responders: usize) -> Result<f64, Error
     let before: u64 = handles.iter().map(WorldHandle::messages_sent).sum();
     let newcomer_node = Node::spawn(NodeConfig::loopback(Keypair::generate()?)).await?;
     let newcomer = newcomer_node
-        .join_world_with(first_ticket(&handles[0]), presence("newcomer")?, config)
+        .join_world_with(handles[0].ticket(), presence("newcomer")?, config)
         .await?;
     for handle in &handles {
         wait_until("everyone to see the newcomer", Duration::from_secs(30), || {
@@ -127,7 +123,7 @@ async fn crowd(peers: usize, identities: usize) -> Result<(), Error> {
     let (nodes, mut handles) = room(peers, config).await?;
     let hostile_node = Node::spawn(NodeConfig::loopback(Keypair::generate()?)).await?;
     let hostile = hostile_node
-        .join_world_with(first_ticket(&handles[0]), presence("hostile")?, config)
+        .join_world_with(handles[0].ticket(), presence("hostile")?, config)
         .await?;
     for handle in &handles {
         wait_until("the hostile peer to be listed", Duration::from_secs(30), || {
@@ -148,10 +144,8 @@ async fn crowd(peers: usize, identities: usize) -> Result<(), Error> {
         }
         Ok::<Duration, Error>(started.elapsed())
     };
-    let listener_index = 1;
     let (talker, rest) = handles.split_at_mut(1);
-    let talker = &talker[0];
-    let listener = &mut rest[listener_index - 1];
+    let (talker, listener) = (&talker[0], &mut rest[0]);
     let honest = async {
         let mut x = 0.0f32;
         for i in 0..100 {

@@ -78,16 +78,20 @@ impl Dialer {
             .is_ok_and(|mut budget| budget.try_acquire(now_ms))
     }
 
-    /// How far the connection to `peer` for `alpn` has got.
-    pub fn reach(&self, peer: PeerId, alpn: &'static [u8]) -> Reach {
+    /// How far the connection to each of `peers` for `alpn` has got, in order (one lock
+    /// for them all: this runs with every pose).
+    pub fn reach(&self, peers: &[PeerId], alpn: &'static [u8]) -> Vec<Reach> {
         let Ok(slots) = self.slots.lock() else {
-            return Reach::Untried;
+            return vec![Reach::Untried; peers.len()];
         };
-        match slots.get(&(peer, alpn)) {
-            Some(Slot::Ready(out)) if out.connection.close_reason().is_none() => Reach::Ready,
-            Some(Slot::Failed(_)) => Reach::Failed,
-            _ => Reach::Untried,
-        }
+        peers
+            .iter()
+            .map(|peer| match slots.get(&(*peer, alpn)) {
+                Some(Slot::Ready(out)) if out.connection.close_reason().is_none() => Reach::Ready,
+                Some(Slot::Failed(_)) => Reach::Failed,
+                _ => Reach::Untried,
+            })
+            .collect()
     }
 
     /// The open connection to `peer` for `alpn` if there is one; otherwise starts dialing

@@ -557,9 +557,6 @@ impl Gate {
         let Ok(datagram) = PoseDatagram::decode(bytes) else {
             return Err(self.reject(Some(peer), RejectReason::Malformed, now_ms));
         };
-        let Some(gate) = self.peer(peer, now_ms) else {
-            return Err(self.reject(None, RejectReason::Flood, now_ms));
-        };
         if let Some(&last) = gate.pose_seq.get(&connection)
             && !seq_is_newer(datagram.seq, last)
         {

@@ -46,6 +46,30 @@ async fn walk(handle: &WorldHandle) {
     }
 }
 
+/// When each pose from `from` arrived at `handle` during `period`.
+async fn pose_arrivals(handle: &mut WorldHandle, from: PeerId, period: Duration) -> Vec<Instant> {
+    let mut arrivals = Vec::new();
+    let deadline = Instant::now() + period;
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, handle.events().recv()).await {
+            Ok(Some(WorldEvent::Pose { peer, .. })) if peer == from => arrivals.push(Instant::now()),
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    arrivals
+}
+
+/// The longest wait between two arrivals.
+fn longest_gap(arrivals: &[Instant]) -> Duration {
+    arrivals
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap_or_default()
+}
+
 /// Counts chat lines and poses per author while draining `handle` for `period`.
 async fn tally(
     handle: &mut WorldHandle,
@@ -482,22 +506,9 @@ async fn a_private_message_to_a_vanished_peer_does_not_stall_poses() {
         failed
     });
     // While the message waits on a peer that will never answer, Bo's poses keep coming.
-    let mut arrivals = Vec::new();
-    let deadline = Instant::now() + Duration::from_millis(3500);
-    while Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, host.events().recv()).await {
-            Ok(Some(WorldEvent::Pose { peer, .. })) if peer == idb => arrivals.push(Instant::now()),
-            Ok(Some(_)) => {}
-            _ => break,
-        }
-    }
+    let arrivals = pose_arrivals(&mut host, idb, Duration::from_millis(3500)).await;
     assert!(arrivals.len() > 30, "only {} poses arrived", arrivals.len());
-    let longest_gap = arrivals
-        .windows(2)
-        .map(|pair| pair[1] - pair[0])
-        .max()
-        .unwrap_or_default();
+    let longest_gap = longest_gap(&arrivals);
     // Waiting on the message inline would stall them for the dial timeout (10 s); poses
     // come every 33 ms, and a loaded machine may delay a few.
     assert!(
@@ -592,7 +603,7 @@ fn a_neighbour_that_stops_reading_does_not_stall_the_world_loop() {
         std::thread::sleep(Duration::from_secs(8));
         thaw_tx.send(()).ok();
     });
-    let (gaps, stalls) = runtime.block_on(async {
+    let (gaps, longest, stalls) = runtime.block_on(async {
         let walker = tokio::spawn(async move {
             walk(&b).await;
         });
@@ -601,26 +612,16 @@ fn a_neighbour_that_stops_reading_does_not_stall_the_world_loop() {
             let _ = a.broadcast_raw(RawTopic::World, vec![7; 16 * 1024]).await;
         }
         // A's loop still turns: B's poses keep arriving.
-        let mut arrivals = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, a.events().recv()).await {
-                Ok(Some(WorldEvent::Pose { peer, .. })) if peer == idb => arrivals.push(Instant::now()),
-                Ok(Some(_)) => {}
-                _ => break,
-            }
-        }
+        let arrivals = pose_arrivals(&mut a, idb, Duration::from_secs(3)).await;
         walker.abort();
-        let gaps: Vec<Duration> = arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
-        (gaps, a.gossip_stalls())
+        let gaps = arrivals.len().saturating_sub(1);
+        (gaps, longest_gap(&arrivals), a.gossip_stalls())
     });
     assert!(
         stalls > 0,
         "gossip stalled behind the frozen neighbour (the case under test)"
     );
-    assert!(gaps.len() > 20, "only {} poses arrived", gaps.len() + 1);
-    let longest = gaps.iter().max().copied().unwrap_or_default();
+    assert!(gaps > 20, "only {} poses arrived", gaps + 1);
     // Unbounded, the loop would wait for as long as the neighbour stays frozen (8 s).
     assert!(
         longest < Duration::from_secs(2),

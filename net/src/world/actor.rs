@@ -355,13 +355,16 @@ impl Actor {
     /// [`WorldConfig::far_pose_interval`] on the room topic, where everyone else in the
     /// space (and silent observers) gets it.
     async fn send_pose(&mut self, sample: PoseSample) {
-        let candidates: Vec<Candidate> = self
-            .roster_in(&self.presence.space)
+        let here = self.roster_in(&self.presence.space);
+        let peers: Vec<PeerId> = here.iter().map(|(peer, _)| *peer).collect();
+        let reach = self.node.dialer.reach(&peers, ALPN_POSE);
+        let candidates: Vec<Candidate> = here
             .into_iter()
-            .map(|(peer, position)| Candidate {
+            .zip(reach)
+            .map(|((peer, position), reach)| Candidate {
                 peer,
                 position,
-                reach: self.node.dialer.reach(peer, ALPN_POSE),
+                reach,
             })
             .collect();
         let turn = self.started.elapsed().as_secs();
