@@ -1,6 +1,7 @@
 //! Putting the client together: the same world simulation runs in a window or
 //! headless; a window adds the camera, controls, HUD and panels on top.
 
+use crate::apps::{AppsPanelPlugin, AppsPlugin};
 use crate::avatar::AvatarPlugin;
 use crate::chat::{ChatPanelPlugin, ChatPlugin};
 use crate::desktop::DesktopPlugin;
@@ -63,7 +64,7 @@ pub fn add_simulation(app: &mut App, plan: &LaunchPlan) {
         ));
 }
 
-/// The world with no window and no GPU, ticking at 60 Hz.
+/// The world with no window and no GPU, ticking at 60 Hz. Apps run too (without panels).
 pub fn headless_app(plan: &LaunchPlan) -> App {
     let mut app = App::new();
     app.add_plugins((
@@ -73,6 +74,7 @@ pub fn headless_app(plan: &LaunchPlan) -> App {
         bevy::input::InputPlugin,
     ));
     add_simulation(&mut app, plan);
+    app.add_plugins(AppsPlugin);
     app
 }
 
@@ -104,7 +106,10 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
         PeoplePanelPlugin,
         ChatPanelPlugin,
         ProfilePanelPlugin,
+        AppsPanelPlugin,
         NameTagsPlugin,
     ));
+    // Apps come last: their panels join the client's, after the client's own.
+    app.add_plugins(AppsPlugin);
     app
 }

@@ -5,6 +5,7 @@
 //! window or for headless runs.
 
 pub mod app;
+pub mod apps;
 pub mod avatar;
 pub mod chat;
 pub mod cli;

@@ -76,7 +76,7 @@ pub enum RejectReason {
     /// Dropped by a budget that needs no signature: the delivering neighbour or the topic
     /// sent more than its share, or the table of known authors is full of recent ones.
     Flood,
-    /// A pose datagram or direct message from a peer that is not in the roster.
+    /// A pose, chat, private or app message from a peer that is not in the roster.
     Stranger,
     /// One of our own messages, relayed back to us. Honest gossip does this now and then;
     /// it is dropped without blame and not counted as a refusal.

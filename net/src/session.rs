@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sanctuary_protocols::{ChatText, Keypair, PeerId, PoseSample, Presence, SpaceName, WorldId, WorldTicket};
+use sanctuary_protocols::{
+    AppMessage, ChatText, Keypair, PeerId, PoseSample, Presence, SpaceName, WorldId, WorldTicket,
+};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::{JoinTarget, Node, NodeConfig, RelayChoice, WorldConfig, WorldEvent};
@@ -40,6 +42,8 @@ pub enum SessionCommand {
     EnterSpace(SpaceName),
     /// Say something.
     Chat(ChatTo, ChatText),
+    /// An app's message to its copies on the other peers.
+    App(AppMessage),
     /// The person changed their name, colour or shape.
     Profile(Presence),
     /// Say goodbye and stop.
@@ -215,6 +219,11 @@ async fn run(
                 Some(SessionCommand::Chat(ChatTo::Room, text)) => {
                     if let Err(error) = world.send_chat(text).await {
                         tracing::warn!("network: chat not sent: {error}");
+                    }
+                }
+                Some(SessionCommand::App(message)) => {
+                    if let Err(error) = world.send_app(message).await {
+                        tracing::warn!("network: app message not sent: {error}");
                     }
                 }
                 Some(SessionCommand::Chat(ChatTo::Direct(peer), text)) => {

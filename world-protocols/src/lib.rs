@@ -9,6 +9,7 @@
 //!   id), [`Keypair`] and [`Signature`].
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
+//! - [`app`]: the messages apps and mods send to their own copies on other peers.
 //! - [`text`]: validated strings (display names, chat text, space names).
 //! - [`world`]: [`WorldId`] and the printable [`WorldTicket`].
 //! - [`limits`]: sizes and rates every receiver enforces.
@@ -24,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod alpn;
+pub mod app;
 mod bits;
 mod fixed_bytes;
 pub mod fuzzing;
@@ -36,6 +38,7 @@ pub mod replay;
 pub mod text;
 pub mod world;
 
+pub use app::{AppMessage, AppName, AppPayload, PayloadTooLarge};
 pub use identity::{Keypair, ParsePeerIdError, PeerId, RandomnessError, Signature, VerifyError};
 pub use message::{
     AvatarShape, Body, Channel, Chat, Context, DecodeError, DirectAddrs, Presence, Rgb, SignedEnvelope,

@@ -48,3 +48,10 @@ pub const HELLO_RESPONDERS: usize = 3;
 /// this, further claims to it are ignored, so many identities cannot aim everyone's dials
 /// at one socket of their choosing.
 pub const ADDR_CLAIMS_MAX: usize = 2;
+
+/// Longest app name in bytes (`a`-`z`, `0`-`9` and `-` only).
+pub const APP_NAME_MAX: usize = 32;
+
+/// Largest payload of one app message in bytes. Apps that need more (pictures, files)
+/// share them as blobs and send the hash.
+pub const APP_PAYLOAD_MAX: usize = 4096;

@@ -43,6 +43,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::AppMessage;
 use crate::identity::{Keypair, PeerId, Signature, VerifyError};
 use crate::limits::{ADDRS_MAX, MESSAGE_MAX, TIMESTAMP_SKEW_MAX_MS};
 use crate::pose::Pose;
@@ -197,6 +198,9 @@ pub enum Body {
     /// every hello and heartbeat. The signature only says the author claims them; the
     /// connection's own handshake still checks who answers.
     Addrs(DirectAddrs),
+    /// A message from one app to its copies on the other peers of the world, on the world
+    /// topic. Added in version 1 without a new version: peers from before it refuse it.
+    App(AppMessage),
 }
 
 /// A peer's direct socket addresses, at most [`ADDRS_MAX`] of them.

@@ -12,6 +12,8 @@ use sanctuary_net::session::{
     self, ChatTo, Connect, SessionCommand, SessionConfig, SessionEvent, SessionHandle,
 };
 use sanctuary_net::{LeaveReason, WorldConfig, WorldEvent, WorldTicket};
+use sanctuary_plugin_api::host::AppMail;
+use sanctuary_plugin_api::{AppSystems, Grants, InstalledApps};
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::message::Presence;
 use sanctuary_protocols::pose::{PoseSample, TrackedPoint};
@@ -66,6 +68,7 @@ impl Plugin for NetBridgePlugin {
                 (
                     receive.in_set(GameSystems::Input),
                     (send_chat, follow_space, send_profile, send_pose).after(SpacesSystems::Transition),
+                    send_app_messages.after(AppSystems::Run),
                 ),
             )
             .add_systems(Last, say_goodbye_on_exit);
@@ -137,7 +140,13 @@ fn receive(
     mut updates: MessageWriter<PeerUpdate>,
     mut log: ResMut<ChatLog>,
     roster: Res<Roster>,
+    apps: (
+        Option<ResMut<AppMail>>,
+        Option<Res<InstalledApps>>,
+        Option<Res<Grants>>,
+    ),
 ) {
+    let (mut mail, installed, grants) = apps;
     let Some(bridge) = bridge else {
         return;
     };
@@ -200,6 +209,11 @@ fn receive(
                     to: ChatTarget::Direct(status.me.unwrap_or(peer)),
                     text: text.as_str().to_owned(),
                 }),
+                WorldEvent::App { peer, message } => {
+                    if let (Some(mail), Some(installed), Some(grants)) = (&mut mail, &installed, &grants) {
+                        mail.deliver(peer, message, installed, grants);
+                    }
+                }
                 WorldEvent::Full { capacity } => {
                     warn!("this world is full ({capacity} people); others will not see you");
                     status.world_full = Some(capacity);
@@ -259,6 +273,25 @@ fn send_chat(
             });
         } else {
             warn!("the network is busy or gone; chat not sent");
+        }
+    }
+}
+
+/// Sends what apps queued, signed like all world traffic.
+fn send_app_messages(bridge: Option<Res<Bridge>>, mail: Option<ResMut<AppMail>>) {
+    let (Some(bridge), Some(mut mail)) = (bridge, mail) else {
+        return;
+    };
+    let outgoing = mail.take_outgoing();
+    if outgoing.is_empty() {
+        return;
+    }
+    let Ok(handle) = bridge.handle.lock() else {
+        return;
+    };
+    for message in outgoing {
+        if handle.commands.try_send(SessionCommand::App(message)).is_err() {
+            warn!("the network is busy or gone; an app message was not sent");
         }
     }
 }

@@ -6,7 +6,6 @@ use crate::spaces::{SpaceCatalog, SpaceEntered, SpaceEntity};
 use bevy::camera::RenderTarget;
 use bevy::camera::visibility::RenderLayers;
 use bevy::ecs::schedule::ScheduleLabel;
-use bevy::ecs::system::SystemId;
 use bevy::picking::hover::HoverMap;
 use bevy::picking::pointer::PointerId;
 use bevy::prelude::*;
@@ -17,38 +16,8 @@ use bevy_egui::{
     EguiSchedule, PrimaryEguiContext, egui,
 };
 
-/// What a panel is: its name, where it stands and how big it is.
-#[derive(Debug, Clone)]
-pub struct PanelSpec {
-    /// A short unique id, such as `directory`.
-    pub id: &'static str,
-    /// The heading shown on the panel.
-    pub title: &'static str,
-    /// The anchor a space names for this panel; spaces without it show the panel only
-    /// in the overlay.
-    pub anchor: &'static str,
-    /// Size of the panel's picture in pixels.
-    pub pixels: UVec2,
-    /// Width of the panel in the world, metres; the height follows from `pixels`.
-    pub width: f32,
-}
-
-impl PanelSpec {
-    /// A panel of the standard size (720x600 pixels, 3 m wide), standing at the anchor
-    /// named like its id.
-    pub fn standard(id: &'static str, title: &'static str) -> Self {
-        Self {
-            id,
-            title,
-            anchor: id,
-            pixels: UVec2::new(720, 600),
-            width: 3.0,
-        }
-    }
-}
-
-/// Draws a panel's content into the `egui::Ui` it is given.
-pub type PanelDraw = SystemId<InMut<'static, egui::Ui>>;
+pub use sanctuary_plugin_api::PanelSpec;
+use sanctuary_plugin_api::host::{AppPanels, PanelDraw};
 
 /// Adds panels to an app.
 pub trait PanelAppExt {
@@ -76,6 +45,7 @@ impl PanelAppExt for App {
             .push(Panel {
                 spec,
                 draw,
+                owner: None,
                 context: None,
                 image: None,
             });
@@ -104,6 +74,32 @@ impl Plugin for PanelsPlugin {
                 ),
             )
             .add_systems(EguiPrimaryContextPass, draw_overlay);
+    }
+
+    /// Takes in the panels apps added (apps are installed after the client's own plugins).
+    fn finish(&self, app: &mut App) {
+        let Some(added) = app.world_mut().remove_resource::<AppPanels>() else {
+            return;
+        };
+        for panel in added.panels {
+            let id = panel.spec.id;
+            if app.world().resource::<PanelRegistry>().get(id).is_some() {
+                error!("app {}: a panel called {id} exists already", panel.app);
+                continue;
+            }
+            app.world_mut()
+                .resource_mut::<PanelRegistry>()
+                .panels
+                .push(Panel {
+                    spec: panel.spec,
+                    draw: panel.draw,
+                    owner: Some(panel.app),
+                    context: None,
+                    image: None,
+                });
+            app.add_systems(PanelPass(id), draw_in_world(id));
+        }
+        app.init_resource::<AppPanels>();
     }
 }
 
@@ -140,6 +136,8 @@ struct PanelPass(&'static str);
 struct Panel {
     spec: PanelSpec,
     draw: PanelDraw,
+    /// The app that added it; `None` for the client's own panels.
+    owner: Option<String>,
     context: Option<Entity>,
     image: Option<Handle<Image>>,
 }
@@ -203,10 +201,10 @@ fn create_contexts(
 /// Runs a panel's drawing system into the panel's own world context.
 fn draw_in_world(id: &'static str) -> impl FnMut(&mut World) {
     move |world: &mut World| {
-        let Some((context, draw, title)) = world
+        let Some((context, draw, title, owner)) = world
             .resource::<PanelRegistry>()
             .get(id)
-            .and_then(|panel| Some((panel.context?, panel.draw, panel.spec.title)))
+            .and_then(|panel| Some((panel.context?, panel.draw, panel.spec.title, panel.owner.clone())))
         else {
             return;
         };
@@ -233,13 +231,17 @@ fn draw_in_world(id: &'static str) -> impl FnMut(&mut World) {
             .show(&mut root, |ui| {
                 ui.heading(title);
                 ui.separator();
-                run_draw(world, draw, ui);
+                run_draw(world, draw, owner.as_deref(), ui);
             });
     }
 }
 
-fn run_draw(world: &mut World, draw: PanelDraw, ui: &mut egui::Ui) {
-    if let Err(error) = world.run_system_with(draw, ui) {
+/// Draws a panel's content: the client's own directly, an app's through the API, which
+/// checks the app's grant and stops the app if its drawing panics.
+fn run_draw(world: &mut World, draw: PanelDraw, owner: Option<&str>, ui: &mut egui::Ui) {
+    if let Some(app) = owner {
+        sanctuary_plugin_api::host::draw_panel(world, app, draw, ui);
+    } else if let Err(error) = world.run_system_with(draw, ui) {
         error!("a panel failed to draw: {error}");
     }
 }
@@ -249,13 +251,13 @@ fn draw_overlay(world: &mut World) {
     let Some(open) = world.resource::<PanelOverlay>().open else {
         return;
     };
-    let tabs: Vec<(&'static str, &'static str, PanelDraw)> = world
+    let tabs: Vec<(&'static str, &'static str, PanelDraw, Option<String>)> = world
         .resource::<PanelRegistry>()
         .panels
         .iter()
-        .map(|panel| (panel.spec.id, panel.spec.title, panel.draw))
+        .map(|panel| (panel.spec.id, panel.spec.title, panel.draw, panel.owner.clone()))
         .collect();
-    let Some(&(_, title, draw)) = tabs.iter().find(|(id, _, _)| *id == open) else {
+    let Some((_, title, draw, owner)) = tabs.iter().find(|(id, ..)| *id == open).cloned() else {
         return;
     };
     let mut primary = world.query_filtered::<&mut EguiContext, With<PrimaryEguiContext>>();
@@ -275,13 +277,13 @@ fn draw_overlay(world: &mut World) {
         .show(&ctx, |ui| {
             if tabs.len() > 1 {
                 ui.horizontal(|ui| {
-                    for (id, title, _) in &tabs {
+                    for (id, title, ..) in &tabs {
                         ui.selectable_value(&mut chosen, *id, *title);
                     }
                 });
                 ui.separator();
             }
-            run_draw(world, draw, ui);
+            run_draw(world, draw, owner.as_deref(), ui);
         });
     let mut overlay = world.resource_mut::<PanelOverlay>();
     // The drawing system may itself have closed the overlay (after "go there").

@@ -209,6 +209,13 @@ impl Actor {
                 let result = self.broadcast(&sender, envelope.encode()).await;
                 let _ = reply.send(result);
             }
+            Command::App(message, reply) => {
+                self.shared.sent.fetch_add(1, Ordering::Relaxed);
+                let envelope = self.node.sign(&self.world_context(), Body::App(message));
+                let sender = self.world_topic.sender.clone();
+                let result = self.broadcast(&sender, envelope.encode()).await;
+                let _ = reply.send(result);
+            }
             Command::Profile(name, color, shape) => {
                 self.presence.name = name;
                 self.presence.color = color;
@@ -602,6 +609,14 @@ impl Actor {
             // what gossip happens to pass on): this is how it learns everyone else's.
             Body::Addrs(addrs) => self.learn_addrs(peer, &addrs),
             Body::Leave => self.remove_peer(peer, LeaveReason::Leave),
+            Body::App(message) => {
+                // Like chat, app messages are taken only from people in the roster.
+                if self.in_roster(&peer) {
+                    self.emit(WorldEvent::App { peer, message });
+                } else {
+                    self.reject(None, RejectReason::Stranger, now_ms);
+                }
+            }
             Body::Chat(_) | Body::Pose(_) => self.reject(Some(peer), RejectReason::Unexpected, now_ms),
         }
     }
@@ -621,7 +636,7 @@ impl Actor {
                 text: chat.text,
             }),
             Body::Pose(pose) => self.pose(peer, pose.dequantize(), false),
-            Body::Hello(_) | Body::Presence(_) | Body::Leave | Body::Addrs(_) => {
+            Body::Hello(_) | Body::Presence(_) | Body::Leave | Body::Addrs(_) | Body::App(_) => {
                 self.reject(Some(peer), RejectReason::Unexpected, now_ms)
             }
         }

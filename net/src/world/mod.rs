@@ -29,8 +29,8 @@ use std::time::Duration;
 use iroh::EndpointAddr;
 use sanctuary_protocols::alpn::ALPN_DM;
 use sanctuary_protocols::{
-    AvatarShape, Body, Chat, ChatText, Context, DisplayName, PeerId, PoseSample, Presence, Rgb, SpaceName,
-    WorldId, WorldTicket,
+    AppMessage, AvatarShape, Body, Chat, ChatText, Context, DisplayName, PeerId, PoseSample, Presence, Rgb,
+    SpaceName, WorldId, WorldTicket,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -172,6 +172,13 @@ pub enum WorldEvent {
         /// What was said.
         text: ChatText,
     },
+    /// An app's message from its copy on another peer (anywhere in the world).
+    App {
+        /// The author.
+        peer: PeerId,
+        /// The app and what it said.
+        message: AppMessage,
+    },
     /// A peer's pose.
     Pose {
         /// Whose.
@@ -212,6 +219,7 @@ pub enum RawTopic {
 pub(crate) enum Command {
     EnterSpace(SpaceName, oneshot::Sender<Result<(), NetError>>),
     Chat(ChatText, oneshot::Sender<Result<(), NetError>>),
+    App(AppMessage, oneshot::Sender<Result<(), NetError>>),
     Profile(DisplayName, Rgb, AvatarShape),
     Pose(PoseSample),
     Leave(oneshot::Sender<()>),
@@ -360,6 +368,12 @@ impl WorldHandle {
     /// Says something in the room of the current space.
     pub async fn send_chat(&self, text: ChatText) -> Result<(), NetError> {
         self.request(|reply| Command::Chat(text, reply)).await
+    }
+
+    /// Sends an app's message to its copies on every peer of the world (the world topic,
+    /// wherever they stand).
+    pub async fn send_app(&self, message: AppMessage) -> Result<(), NetError> {
+        self.request(|reply| Command::App(message, reply)).await
     }
 
     /// A sender of private messages that does not borrow the handle, so that sends can run

@@ -1,6 +1,7 @@
 //! The watcher: one silent observer per space, printing what happens as JSON lines. It
 //! never announces itself, so nobody lists it as a person; it hears presence, chat and
-//! the poses everyone sends on their room's topic about once a second.
+//! the poses everyone sends on their room's topic about once a second, and which app
+//! sent a message (not its content).
 
 use sanctuary_net::{LeaveReason, WorldConfig, WorldEvent, WorldTicket};
 use sanctuary_protocols::identity::PeerId;
@@ -90,6 +91,14 @@ pub async fn run(
                     }
                     last_pose.insert(peer, now);
                     json!({"event": "pose", "peer": peer.to_string(), "space": space, "position": pose.position, "yaw": pose.yaw})
+                }
+                // App messages travel on the world topic, so every watcher hears them: the
+                // first space's watcher reports them.
+                WorldEvent::App { peer, message } => {
+                    if spaces.first() != Some(&space) {
+                        continue;
+                    }
+                    json!({"event": "app", "peer": peer.to_string(), "app": message.app.as_str(), "bytes": message.payload.as_bytes().len()})
                 }
                 WorldEvent::Full { capacity } => {
                     json!({"event": "full", "capacity": capacity})

@@ -1,0 +1,64 @@
+//! The door through which apps and mods come into Sanctuary, and the only one.
+//!
+//! An app is a crate that implements [`SanctuaryApp`]: a [`Manifest`] saying who it is and
+//! which [`Permission`]s it asks for, and a `build` that adds its systems and panels
+//! through an [`AppSetup`]. The client installs built-in apps and mods from a list
+//! (`game/src/apps/list.rs`); the person grants or revokes each permission in the Apps
+//! panel, and the grants are kept in the data folder ([`Grants`]).
+//!
+//! What an app can do, each behind the permission that allows it:
+//! - draw egui on a panel the client stands in the world or opens as an overlay
+//!   ([`AppSetup::add_panel`], [`Permission::Panels`]);
+//! - talk to its own copies on the other peers of the world ([`AppMessages`],
+//!   [`Permission::Messages`]): every message is signed by the person like all world
+//!   traffic, and arrives with its author's verified id;
+//! - place its own objects in the spaces it named ([`AppSpawner`], [`Permission::Spawn`]);
+//! - keep files in its own folder of the data folder ([`AppData`], no permission needed);
+//! - read where the person is and who else is in the world ([`WorldView`]).
+//!
+//! A call outside the grants fails with a [`CapabilityError`] that says what is missing.
+//! An app's systems run guarded: if one panics, the app is stopped and marked so in the
+//! Apps panel, and the client goes on.
+//!
+//! Apps are Rust crates compiled into the client, so the grants bound what this API does
+//! for them, not what their code could do by reaching around it (files, sockets, unsafe
+//! code). That is why an app depends on this crate and Bevy (the client's version, for
+//! its systems and components; egui comes re-exported from here) and never on `net`,
+//! iroh or the client's own crates: a review can see at a glance what an app touches.
+//!
+//! The client's side of the API (delivering messages, drawing panels, keeping the
+//! [`WorldView`] up to date) is in [`host`].
+
+mod data;
+mod grants;
+pub mod host;
+mod manifest;
+mod messages;
+mod panels;
+mod setup;
+mod world;
+
+pub use data::{AppData, AppDataError};
+pub use grants::{CapabilityError, Grants, GrantsError};
+pub use manifest::{Manifest, Permission};
+pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
+pub use panels::PanelSpec;
+pub use setup::{
+    AppSetup, AppStatus, AppSystems, InstalledApp, InstalledApps, SanctuaryApp, SanctuaryAppExt,
+};
+pub use world::{AppEntity, AppSpawner, EnteredSpace, Person, SpaceAnchor, WorldView};
+
+/// egui, for drawing panels.
+pub use bevy_egui::egui;
+/// The largest app message, in bytes.
+pub use sanctuary_protocols::limits::APP_PAYLOAD_MAX;
+/// The wire protocol's plain types an app may need: ids and names.
+pub use sanctuary_protocols::{AppName, PeerId};
+
+/// What most apps need, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        AppData, AppEntity, AppMessages, AppSetup, AppSpawner, CapabilityError, EnteredSpace, Manifest,
+        PanelSpec, Permission, SanctuaryApp, WorldView, egui,
+    };
+}

@@ -1,0 +1,81 @@
+//! Who an app is and what it asks for.
+
+use std::fmt;
+
+/// An app's description of itself, shown in the Apps panel before the person grants
+/// anything. A `const`, so that the client can read it without running the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Manifest {
+    /// The app's name: its channel in the world and its folder in the data folder.
+    /// Lowercase letters, digits and `-`, at most 32 bytes
+    /// ([`AppName`](sanctuary_protocols::AppName)).
+    pub name: &'static str,
+    /// The title people see.
+    pub title: &'static str,
+    /// Its version, usually `env!("CARGO_PKG_VERSION")`.
+    pub version: &'static str,
+    /// Who made it.
+    pub author: &'static str,
+    /// One or two sentences on what it does.
+    pub description: &'static str,
+    /// What it asks to be allowed to do.
+    pub permissions: &'static [Permission],
+}
+
+/// Something an app may do only when the person allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Show its panels, in the world and as overlays.
+    Panels,
+    /// Send messages to its copies on the other peers of the world, and receive theirs.
+    Messages,
+    /// Place its own objects in these spaces (by space name).
+    Spawn {
+        /// The spaces.
+        spaces: &'static [&'static str],
+    },
+}
+
+impl Permission {
+    /// The key a grant of this permission is stored under. A permission that changes
+    /// (another list of spaces) gets another key, so it must be granted again.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Panels => "panels".into(),
+            Self::Messages => "messages".into(),
+            Self::Spawn { spaces } => format!("spawn:{}", spaces.join(",")),
+        }
+    }
+
+    /// Whether this permission allows placing objects in `space`.
+    pub fn allows_spawn_in(&self, space: &str) -> bool {
+        matches!(self, Self::Spawn { spaces } if spaces.contains(&space))
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Panels => f.write_str("show panels"),
+            Self::Messages => f.write_str("send and receive its messages in the world"),
+            Self::Spawn { spaces } => write!(f, "place objects in {}", spaces.join(", ")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_space_list_is_a_different_grant() {
+        let market = Permission::Spawn { spaces: &["market"] };
+        let more = Permission::Spawn {
+            spaces: &["market", "lobby"],
+        };
+        assert_ne!(market.key(), more.key());
+        assert!(market.allows_spawn_in("market"));
+        assert!(!market.allows_spawn_in("lobby"));
+        assert!(!Permission::Panels.allows_spawn_in("market"));
+    }
+}

@@ -1,0 +1,286 @@
+//! Apps as the client runs them: each permission refused until granted, revocation
+//! taking effect at once, and a failing app stopped without taking the client down.
+
+use bevy::prelude::*;
+use sanctuary_plugin_api::host::{AppMail, AppPanels, AppsHostPlugin, Delivery, draw_panel};
+use sanctuary_plugin_api::prelude::*;
+use sanctuary_plugin_api::{AppName, AppStatus, Grants, InstalledApps, PeerId, SanctuaryAppExt};
+use sanctuary_protocols::{AppMessage, AppPayload};
+
+/// Sends one message a frame and keeps what each send returned.
+struct Talker;
+
+#[derive(Resource, Default)]
+struct Sent(Vec<Result<(), CapabilityError>>);
+
+#[derive(Resource, Default)]
+struct Heard(Vec<Vec<u8>>);
+
+#[derive(Resource, Default)]
+struct PanelDrawn(u32);
+
+impl SanctuaryApp for Talker {
+    const MANIFEST: Manifest = Manifest {
+        name: "talker",
+        title: "Talker",
+        version: "1",
+        author: "tests",
+        description: "Talks.",
+        permissions: &[
+            Permission::Messages,
+            Permission::Spawn { spaces: &["market"] },
+            Permission::Panels,
+        ],
+    };
+
+    fn build(&self, setup: &mut AppSetup) {
+        setup
+            .init_resource::<Sent>()
+            .init_resource::<Heard>()
+            .add_system(
+                |mut messages: AppMessages<Talker>, mut sent: ResMut<Sent>, mut heard: ResMut<Heard>| {
+                    let result = messages.send(b"hello".to_vec());
+                    sent.0.push(result);
+                    heard
+                        .0
+                        .extend(messages.read().into_iter().map(|message| message.bytes));
+                },
+            )
+            .init_resource::<PanelDrawn>()
+            .add_panel(
+                PanelSpec::standard("talker", "Talker"),
+                |InMut(ui): InMut<egui::Ui>, mut drawn: ResMut<PanelDrawn>| {
+                    ui.label("talker's own panel");
+                    drawn.0 += 1;
+                },
+            );
+    }
+}
+
+/// Counts frames and panics on the third.
+struct Crasher;
+
+#[derive(Resource, Default)]
+struct Frames(u32);
+
+impl SanctuaryApp for Crasher {
+    const MANIFEST: Manifest = Manifest {
+        name: "crasher",
+        title: "Crasher",
+        version: "1",
+        author: "tests",
+        description: "Fails.",
+        permissions: &[Permission::Panels],
+    };
+
+    fn build(&self, setup: &mut AppSetup) {
+        setup
+            .init_resource::<Frames>()
+            .add_system(|mut frames: ResMut<Frames>| {
+                frames.0 += 1;
+                assert!(frames.0 < 3, "crasher fails on purpose");
+            });
+    }
+}
+
+fn folder(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sanctuary-api-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn client(name: &str) -> App {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins(AppsHostPlugin {
+            data_dir: Some(folder(name)),
+        })
+        .add_sanctuary_app(Talker)
+        .add_sanctuary_app(Crasher);
+    app.update();
+    app
+}
+
+fn sent(app: &App) -> Vec<Result<(), CapabilityError>> {
+    app.world().resource::<Sent>().0.clone()
+}
+
+fn grant(app: &mut App, permission: Permission) {
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .grant("talker", &permission);
+}
+
+#[test]
+fn messages_need_a_grant_and_stop_when_it_is_revoked() {
+    let mut app = client("messages");
+    let refused = CapabilityError::NotGranted {
+        app: "talker".into(),
+        permission: Permission::Messages.to_string(),
+    };
+    assert_eq!(sent(&app), vec![Err(refused.clone())]);
+    assert!(
+        app.world_mut()
+            .resource_mut::<AppMail>()
+            .take_outgoing()
+            .is_empty()
+    );
+
+    grant(&mut app, Permission::Messages);
+    app.update();
+    assert_eq!(sent(&app).last(), Some(&Ok(())));
+    let out = app.world_mut().resource_mut::<AppMail>().take_outgoing();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].app.as_str(), "talker");
+    assert_eq!(out[0].payload.as_bytes(), b"hello");
+
+    // What another copy sent arrives, and nothing for an app not installed here.
+    let from = PeerId::from_bytes([9; 32]);
+    let message = |app: &str| AppMessage {
+        app: AppName::new(app).unwrap(),
+        payload: AppPayload::new(b"hi".to_vec()).unwrap(),
+    };
+    let deliver = |app: &mut App, name: &str| {
+        let world = app.world_mut();
+        let installed = world.resource::<InstalledApps>().clone();
+        let grants = std::mem::take(&mut *world.resource_mut::<Grants>());
+        let result = world
+            .resource_mut::<AppMail>()
+            .deliver(from, message(name), &installed, &grants);
+        *world.resource_mut::<Grants>() = grants;
+        result
+    };
+    assert_eq!(deliver(&mut app, "talker"), Delivery::Queued);
+    assert_eq!(deliver(&mut app, "unknown"), Delivery::NotInstalled);
+    app.update();
+    assert_eq!(app.world().resource::<Heard>().0, vec![b"hi".to_vec()]);
+
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .revoke("talker", &Permission::Messages);
+    app.update();
+    assert_eq!(sent(&app).last(), Some(&Err(refused)));
+    assert_eq!(deliver(&mut app, "talker"), Delivery::NotAllowed);
+}
+
+#[test]
+fn sending_faster_than_the_budget_is_refused() {
+    let mut app = client("budget");
+    grant(&mut app, Permission::Messages);
+    for _ in 0..30 {
+        app.update();
+    }
+    let results = sent(&app);
+    assert!(results.iter().filter(|result| result.is_ok()).count() >= 10);
+    assert!(
+        results.contains(&Err(CapabilityError::TooFast { app: "talker".into() })),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn a_panicking_app_is_stopped_and_the_client_goes_on() {
+    let mut app = client("panic");
+    grant(&mut app, Permission::Messages);
+    for _ in 0..5 {
+        app.update();
+    }
+    let installed = app.world().resource::<InstalledApps>();
+    assert!(matches!(
+        &installed.get("crasher").unwrap().status,
+        AppStatus::Stopped { reason } if reason.contains("crasher fails on purpose")
+    ));
+    assert!(installed.is_running("talker"));
+    assert_eq!(
+        app.world().resource::<Frames>().0,
+        3,
+        "not run again after failing"
+    );
+    assert_eq!(sent(&app).len(), 6, "the other app ran every frame");
+}
+
+#[test]
+fn objects_need_a_grant_for_the_space_and_leave_with_the_person() {
+    #[derive(Resource, Default)]
+    struct Tries(Vec<Result<(), CapabilityError>>);
+
+    let mut app = client("spawn");
+    app.init_resource::<Tries>();
+    let place = app.register_system(
+        |mut spawner: AppSpawner<Talker>, view: Res<WorldView>, mut tries: ResMut<Tries>| {
+            let space = view.space.clone().unwrap_or_default();
+            tries.0.push(spawner.spawn(&space, Name::new("lamp")).map(|_| ()));
+        },
+    );
+    let objects = |app: &mut App| app.world_mut().query::<&AppEntity>().iter(app.world()).count();
+    let go = |app: &mut App, space: &str| {
+        app.world_mut().resource_mut::<WorldView>().space = Some(space.into());
+        app.update();
+        app.world_mut().run_system(place).unwrap();
+        app.update();
+    };
+    go(&mut app, "market");
+    go(&mut app, "lobby");
+    let market = Permission::Spawn { spaces: &["market"] };
+    grant(&mut app, market);
+    go(&mut app, "lobby");
+    go(&mut app, "market");
+    let tries = app.world().resource::<Tries>().0.clone();
+    assert!(
+        matches!(tries[0], Err(CapabilityError::NotGranted { .. })),
+        "{tries:?}"
+    );
+    assert!(
+        matches!(tries[1], Err(CapabilityError::SpaceNotAllowed { .. })),
+        "{tries:?}"
+    );
+    assert!(
+        matches!(tries[2], Err(CapabilityError::SpaceNotAllowed { .. })),
+        "{tries:?}"
+    );
+    assert_eq!(tries[3], Ok(()));
+    assert_eq!(objects(&mut app), 1);
+
+    app.world_mut().resource_mut::<WorldView>().space = Some("lobby".into());
+    app.update();
+    assert_eq!(objects(&mut app), 0, "gone when the person leaves the space");
+
+    go(&mut app, "market");
+    assert_eq!(objects(&mut app), 1);
+    app.world_mut().resource_mut::<Grants>().revoke("talker", &market);
+    app.update();
+    assert_eq!(objects(&mut app), 0, "gone when the grant is taken back");
+}
+
+#[test]
+fn panels_draw_only_when_allowed_and_a_panicking_panel_stops_its_app() {
+    let mut app = client("panels");
+    let panels = std::mem::take(&mut app.world_mut().resource_mut::<AppPanels>().panels);
+    assert_eq!(panels.len(), 1);
+    assert_eq!(panels[0].app, "talker");
+    let draw = |app: &mut App, name: &str, system| {
+        let ctx = egui::Context::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
+            draw_panel(app.world_mut(), name, system, ui)
+        });
+        output.textures_delta.clear();
+    };
+    draw(&mut app, "talker", panels[0].draw);
+    assert_eq!(app.world().resource::<PanelDrawn>().0, 0, "not allowed yet");
+    grant(&mut app, Permission::Panels);
+    draw(&mut app, "talker", panels[0].draw);
+    assert_eq!(app.world().resource::<PanelDrawn>().0, 1);
+
+    let crashing = app.register_system(|InMut(_ui): InMut<egui::Ui>| panic!("panel fails on purpose"));
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .grant("crasher", &Permission::Panels);
+    draw(&mut app, "crasher", crashing);
+    let installed = app.world().resource::<InstalledApps>();
+    assert!(matches!(
+        &installed.get("crasher").unwrap().status,
+        AppStatus::Stopped { reason } if reason.contains("panel fails on purpose")
+    ));
+    assert!(installed.is_running("talker"));
+}
