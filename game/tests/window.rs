@@ -2,6 +2,7 @@
 //! Vulkan through the real command line, and checked by pixel statistics; plus the
 //! command line's answers to bad input.
 
+use sanctuary_plugin_api::SanctuaryApp;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -334,5 +335,111 @@ fn the_copy_button_puts_your_id_on_the_clipboard() {
         copied.as_deref(),
         Some(expected.as_str()),
         "the id is on the clipboard"
+    );
+}
+
+#[test]
+fn the_chess_board_stands_in_the_market_once_the_person_allows_it() {
+    let display = VirtualDisplay::start();
+    let folder = scratch("chess");
+    let shoot = |allowed: bool| {
+        let data = folder.join(if allowed { "allowed" } else { "not-allowed" });
+        std::fs::remove_dir_all(&data).ok();
+        std::fs::create_dir_all(&data).expect("data folder");
+        if allowed {
+            let mut grants = sanctuary_plugin_api::Grants::load(&data);
+            for permission in sanctuary_chess::ChessApp::MANIFEST.permissions {
+                grants.grant("chess", permission);
+            }
+            grants.save().expect("grants saved");
+        }
+        let file = folder.join(format!("market-chess-{allowed}.png"));
+        std::fs::remove_file(&file).ok();
+        let output = client()
+            .env("DISPLAY", &display.display)
+            .args(["--space", "market", "--frames", "40", "--screenshot"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("the client runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        pixel_stats(&file)
+    };
+    let without = shoot(false);
+    let with = shoot(true);
+    // The board's squares on the table (about 150 by 12 pixels from where the person
+    // arrives) and the panel's text are all that may differ.
+    let changed = without
+        .pixels
+        .iter()
+        .zip(&with.pixels)
+        .filter(|(p, q)| (0..3).any(|i| p[i].abs_diff(q[i]) > 30))
+        .count();
+    assert!(
+        (400..40_000).contains(&changed),
+        "the board appears on the table, and nothing else changes much ({changed} pixels differ)"
+    );
+}
+
+#[test]
+fn the_apps_panel_grants_and_takes_back_permissions() {
+    let display = VirtualDisplay::start();
+    let data = scratch("apps-panel");
+    std::fs::remove_file(data.join("grants.ron")).ok();
+    let _client = Running(
+        client()
+            .env("DISPLAY", &display.display)
+            .args(["--space", "market", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the client runs"),
+    );
+    let window = poll(std::time::Duration::from_secs(60), || {
+        let found = x_tool(&display, "xdotool", &["search", "--name", "^Sanctuary$"]);
+        found.lines().next().map(str::to_owned)
+    })
+    .expect("the client opens its window");
+    let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
+    let chess_grants = || {
+        let grants = sanctuary_plugin_api::Grants::load(&data);
+        sanctuary_chess::ChessApp::MANIFEST
+            .permissions
+            .iter()
+            .filter(|permission| grants.is_granted("chess", permission))
+            .map(|permission| permission.key())
+            .collect::<Vec<_>>()
+    };
+    settle();
+    // Tab opens the overlay; "Apps" is the fifth tab. In it, the chess app's "Allow all"
+    // button, then its second permission's checkbox (messages).
+    x_tool(&display, "xdotool", &["windowfocus", &window]);
+    x_tool(&display, "xdotool", &["key", "Tab"]);
+    settle();
+    x_tool(&display, "xdotool", &["mousemove", "658", "255", "click", "1"]);
+    settle();
+    let all = poll(std::time::Duration::from_secs(30), || {
+        x_tool(&display, "xdotool", &["mousemove", "468", "386", "click", "1"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let granted = chess_grants();
+        (granted.len() == 3).then(|| granted.join(" "))
+    });
+    assert_eq!(all.as_deref(), Some("panels messages spawn:market"));
+    let fewer = poll(std::time::Duration::from_secs(30), || {
+        x_tool(&display, "xdotool", &["mousemove", "394", "428", "click", "1"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let granted = chess_grants();
+        (granted.len() == 2).then(|| granted.join(" "))
+    });
+    assert_eq!(
+        fewer.as_deref(),
+        Some("panels spawn:market"),
+        "messages taken back"
     );
 }

@@ -32,17 +32,19 @@ fn apps_ui(InMut(ui): InMut<egui::Ui>, installed: Res<InstalledApps>, mut grants
                     format!("Stopped after a failure: {reason}. It starts again with the client."),
                 );
             }
-            let undecided = !grants.knows(manifest.name);
-            if undecided {
-                ui.horizontal(|ui| {
-                    ui.label(egui::RichText::new("Asks to:").italics());
-                    if ui.button("Allow all").clicked() {
-                        for permission in manifest.permissions {
-                            grants.grant(manifest.name, permission);
-                        }
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new("Asks to:").italics());
+                if ui.button("Allow all").clicked() {
+                    for permission in manifest.permissions {
+                        grants.grant(manifest.name, permission);
                     }
-                });
-            }
+                }
+                if ui.button("Allow nothing").clicked() {
+                    for permission in manifest.permissions {
+                        grants.revoke(manifest.name, permission);
+                    }
+                }
+            });
             for permission in manifest.permissions {
                 let granted = grants.is_granted(manifest.name, permission);
                 let mut checked = granted;
