@@ -310,3 +310,29 @@ async fn an_observer_is_not_listed_but_hears_the_room() {
         node.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn app_messages_reach_every_space_of_the_world_with_their_author() {
+    use sanctuary_protocols::{AppMessage, AppName, AppPayload};
+    init_tracing();
+    let (nodes, [a, mut b, mut c]) = three_in_lobby(fast(Duration::from_secs(30))).await;
+    c.enter_space(space("market")).await.unwrap();
+    let message = AppMessage {
+        app: AppName::new("chess").unwrap(),
+        payload: AppPayload::new(vec![1, 2, 3]).unwrap(),
+    };
+    a.send_app(message.clone()).await.unwrap();
+    for (handle, who) in [(&mut b, "b in the lobby"), (&mut c, "c in the market")] {
+        let event = wait_event(handle, who, |e| matches!(e, WorldEvent::App { .. })).await;
+        assert_eq!(
+            event,
+            WorldEvent::App {
+                peer: nodes[0].peer_id(),
+                message: message.clone()
+            }
+        );
+    }
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}

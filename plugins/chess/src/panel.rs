@@ -120,13 +120,7 @@ fn click(
     state: &mut ChessState,
     actions: &mut MessageWriter<ChessAction>,
 ) {
-    let name = square_name(index);
-    // A pawn reaching the last rank becomes a queen.
-    let chosen = targets
-        .iter()
-        .filter(|uci| uci.get(2..4) == Some(name.as_str()))
-        .find(|uci| uci.len() == 4 || uci.ends_with('q'));
-    if let Some(uci) = chosen.and_then(|uci| PackedMove::from_uci(uci)) {
+    if let Some(uci) = move_to(targets, &square_name(index)).and_then(PackedMove::from_uci) {
         actions.write(ChessAction::Move {
             game: game.key,
             mv: uci,
@@ -202,8 +196,36 @@ fn side_column(
     }
 }
 
+/// Of the legal moves of the picked piece, the one to `square`; a pawn reaching the last
+/// rank becomes a queen.
+fn move_to<'a>(targets: &'a [String], square: &str) -> Option<&'a str> {
+    targets
+        .iter()
+        .filter(|uci| uci.get(2..4) == Some(square))
+        .find(|uci| uci.len() == 4 || uci.ends_with('q'))
+        .map(String::as_str)
+}
+
 fn square_name(index: usize) -> String {
     let file = char::from(b'a' + (index % 8) as u8);
     let rank = char::from(b'1' + (index / 8) as u8);
     format!("{file}{rank}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_click_picks_the_move_to_that_square_and_promotes_to_a_queen() {
+        let board: crate::game::Board = "8/P6k/8/8/8/8/8/K7 w - - 0 1".parse().unwrap();
+        let a7 = 48;
+        let targets = moves_from(&board, a7);
+        assert_eq!(targets.len(), 4, "four promotions: {targets:?}");
+        assert_eq!(move_to(&targets, "a8"), Some("a7a8q"));
+        assert_eq!(move_to(&targets, "b8"), None);
+        assert_eq!(square_name(a7), "a7");
+        let start = crate::game::Board::default();
+        assert_eq!(move_to(&moves_from(&start, 12), "e4"), Some("e2e4"));
+    }
 }
