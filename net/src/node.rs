@@ -176,6 +176,23 @@ pub struct Node {
 impl Node {
     /// Binds the endpoint and starts serving gossip, direct messages and poses.
     pub async fn spawn(config: NodeConfig) -> Result<Self, NetError> {
+        Self::spawn_adjusted(config, |builder| builder).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with the endpoint's builder adjusted last by `adjust`:
+    /// tests use it to trust a test relay's certificate or to block direct paths.
+    #[cfg(feature = "test-utils")]
+    pub async fn spawn_with(
+        config: NodeConfig,
+        adjust: impl FnOnce(iroh::endpoint::Builder) -> iroh::endpoint::Builder,
+    ) -> Result<Self, NetError> {
+        Self::spawn_adjusted(config, adjust).await
+    }
+
+    async fn spawn_adjusted(
+        config: NodeConfig,
+        adjust: impl FnOnce(iroh::endpoint::Builder) -> iroh::endpoint::Builder,
+    ) -> Result<Self, NetError> {
         let secret = SecretKey::from_bytes(&config.keypair.to_bytes());
         let lookup = MemoryLookup::new();
         let mut builder = Endpoint::builder(presets::Minimal)
@@ -199,7 +216,7 @@ impl Node {
                 .bind_addr(addr)
                 .map_err(|err| NetError::Bind(err.to_string()))?;
         }
-        let endpoint = builder
+        let endpoint = adjust(builder)
             .bind()
             .await
             .map_err(|err| NetError::Bind(err.to_string()))?;

@@ -62,10 +62,10 @@ pub enum CapabilityError {
         /// The app.
         app: String,
     },
-    /// The app was stopped (it panicked) and may do nothing until the client restarts.
-    #[error("{app} was stopped after a failure")]
-    Stopped {
-        /// The app.
+    /// No app of that name is installed.
+    #[error("{app} is not an installed app")]
+    NotInstalled {
+        /// The name asked for.
         app: String,
     },
 }

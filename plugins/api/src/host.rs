@@ -67,7 +67,7 @@ pub enum Delivery {
 
 impl AppMail {
     pub(crate) fn queue(&mut self, app: &str, payload: AppPayload) -> Result<(), CapabilityError> {
-        let name = AppName::new(app).map_err(|_| CapabilityError::Stopped { app: app.into() })?;
+        let name = AppName::new(app).map_err(|_| CapabilityError::NotInstalled { app: app.into() })?;
         let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let budget = self
             .budgets
