@@ -207,3 +207,64 @@ async fn hostile_input_is_refused_and_counted() {
         node.shutdown().await;
     }
 }
+
+/// Opens a raw connection to `target` on `alpn` from `attacker`'s endpoint.
+async fn raw_connect(
+    attacker: &iroh::Endpoint,
+    target: &sanctuary_net::Node,
+    alpn: &[u8],
+) -> iroh::endpoint::Connection {
+    attacker.connect(target.addr(), alpn).await.expect("connects")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_peer_gets_a_few_connections_and_a_few_streams_each() {
+    use sanctuary_net::node::{MAX_CONNECTIONS_PER_PEER, MAX_STREAMS};
+    init_tracing();
+    let target = node(1).await;
+    let attacker = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(&[66; 32]))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .clear_ip_transports()
+        .bind_addr("127.0.0.1:0")
+        .unwrap()
+        .bind()
+        .await
+        .unwrap();
+
+    // A connection past the per-peer cap is closed by the node at once (whichever the
+    // node happened to accept last: they arrive together).
+    let mut connections = Vec::new();
+    for _ in 0..MAX_CONNECTIONS_PER_PEER + 1 {
+        connections.push(raw_connect(&attacker, &target, ALPN_DM).await);
+    }
+    wait_until("one connection to be closed", || {
+        connections
+            .iter()
+            .any(|connection| connection.close_reason().is_some())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    connections.retain(|connection| connection.close_reason().is_none());
+    assert_eq!(
+        connections.len(),
+        MAX_CONNECTIONS_PER_PEER,
+        "only the one past the cap was closed"
+    );
+
+    // Streams left open (never finished) are capped per connection: the next one waits.
+    let first = &connections[0];
+    let mut streams = Vec::new();
+    for _ in 0..MAX_STREAMS {
+        let mut stream = first.open_uni().await.expect("a stream within the cap");
+        stream.write_all(b"never finished").await.unwrap();
+        streams.push(stream);
+    }
+    let past_cap = tokio::time::timeout(Duration::from_millis(500), first.open_uni()).await;
+    assert!(
+        past_cap.is_err(),
+        "a stream past the cap waits for another to end"
+    );
+    attacker.close().await;
+    target.shutdown().await;
+}
