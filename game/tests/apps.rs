@@ -1,6 +1,6 @@
-//! Apps between two clients on loopback: the chess mod plays a game over real iroh
-//! endpoints, every copy refuses illegal moves and moves by the wrong player, the board
-//! stands in the Market on both sides, and the game survives a restart.
+//! Apps between clients on loopback: the chess mod plays a game over real iroh endpoints,
+//! every copy refuses illegal moves and moves by the wrong player, the board stands in the
+//! Market on both sides, the game survives a restart, and a late arrival is sent it.
 
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
@@ -205,4 +205,15 @@ fn two_peers_play_chess_and_every_copy_refuses_what_the_rules_forbid() {
     run_until(&mut [&mut host, &mut guest], "a move after the restart", |apps| {
         the_game(apps[1]).is_some_and(|(.., moves)| moves == 3)
     });
+
+    // Someone who arrives now, after all of it, is sent the game by its players.
+    let watcher_dir = folder("watcher");
+    allow_chess(&watcher_dir);
+    let mut watcher = client(&watcher_dir, NetMode::Join(ticket.parse().unwrap()));
+    run_until(
+        &mut [&mut host, &mut guest, &mut watcher],
+        "the watcher to see the game",
+        |apps| the_game(apps[2]).is_some_and(|(key, accepted, moves)| key == game && accepted && moves == 3),
+    );
+    assert_eq!(pieces(&mut watcher).len(), 32);
 }
