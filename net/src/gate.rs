@@ -867,6 +867,31 @@ mod tests {
     }
 
     #[test]
+    fn a_muted_authors_messages_are_dropped_before_the_signature_check() {
+        let mut gate = gate();
+        let a = alice();
+        for seq in 0..200 {
+            let _ = gate.check_signed(&chat(&a, seq, "spam"), relayed(a.peer_id()), &room(), 5, NOW);
+        }
+        assert!(gate.counters().is_muted(&a.peer_id()));
+        // A forgery in the muted author's name: were its signature checked, it would be
+        // refused as a bad signature.
+        let mut forged = chat(&a, 900, "forged");
+        let last = forged.len() - 1;
+        forged[last] ^= 0xff;
+        let bad_signatures = gate.counters().rejected(RejectReason::BadSignature);
+        let refused = gate.check_signed(&forged, relayed(a.peer_id()), &room(), 6, NOW);
+        assert_eq!(
+            refused.map(|_| ()).map_err(|rejection| rejection.reason),
+            Err(RejectReason::Muted)
+        );
+        assert_eq!(
+            gate.counters().rejected(RejectReason::BadSignature),
+            bad_signatures
+        );
+    }
+
+    #[test]
     fn neighbour_and_topic_budgets_drop_a_flood() {
         let budgets = GossipBudgets {
             per_neighbour: 10,
