@@ -4,9 +4,10 @@
 # Mesa's drivers, which include the lavapipe software renderer).
 CLIENT_PACKAGES=(pkg-config libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers)
 
-# What the tests add: a virtual display for real-window tests, and tools that type, click
-# and read the clipboard there.
-TEST_PACKAGES=(xvfb xauth xdotool xclip)
+# What the tests add: a virtual display for real-window tests, tools that type, click
+# and read the clipboard there, and `ip` (iproute2, not in minimal images) to make the
+# network namespaces of the local-network test.
+TEST_PACKAGES=(xvfb xauth xdotool xclip iproute2)
 
 # Installs the Debian packages in "$@" that are missing, with sudo when not root.
 ensure_packages() {

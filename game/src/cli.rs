@@ -39,7 +39,9 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub relay: Option<String>,
 
-    /// Find peers on the local network (mDNS).
+    /// Use the local network (mDNS): with --host, announce the world there; without
+    /// --host or --join, list the worlds hosted nearby in the Directory to join; and look
+    /// up there the addresses of peers whose keys are known.
     #[arg(long)]
     pub lan: bool,
 

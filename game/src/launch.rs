@@ -97,6 +97,7 @@ pub fn plan(cli: &Cli, launched: Instant) -> Result<NetworkedPlan, LaunchError> 
             |error: sanctuary_net::ParseTicketError| LaunchError::BadTicket(error.to_string()),
         )?)),
         (None, true) => Some(NetMode::Host),
+        (None, false) if cli.lan => Some(NetMode::Browse),
         (None, false) => None,
     };
     let identity = crate::identity::load_or_create(&data_dir)?;

@@ -15,6 +15,12 @@ pub enum NetError {
     /// `local-discovery` feature.
     #[error("local-network discovery needs the `local-discovery` feature")]
     LocalDiscoveryUnavailable,
+    /// The local-network lookup could not start (e.g. no usable network interface).
+    #[error("local-network discovery could not start: {0}")]
+    LocalDiscovery(String),
+    /// Something needs the local-network lookup, but the node was started without it.
+    #[error("local-network discovery is off for this node")]
+    LocalDiscoveryOff,
     /// The node is already in a world.
     #[error("this node is already in a world; leave it first")]
     AlreadyInWorld,

@@ -12,6 +12,7 @@
 //! - [`gate`]: the receive-side checks and their [`Counters`].
 //! - [`session`]: a world on its own thread, driven through channels (what the game uses).
 //! - [`ticket`]: world tickets as addresses to dial.
+//! - [`nearby`]: worlds announced on the local network, joined without a ticket.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,6 +39,7 @@ mod dialer;
 mod error;
 pub mod gate;
 mod inbound;
+pub mod nearby;
 pub mod node;
 pub mod roster;
 pub mod session;
@@ -46,6 +48,7 @@ pub mod world;
 
 pub use error::NetError;
 pub use gate::{Counters, GossipBudgets, MuteRules, Origin, PeerCounters, RejectReason, Rejection};
+pub use nearby::{Nearby, NearbyWorld, NearbyWorlds};
 pub use node::{Node, NodeConfig, RelayChoice};
 pub use roster::RosterEntry;
 pub use sanctuary_protocols::{ParseTicketError, WorldId, WorldTicket};

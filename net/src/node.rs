@@ -36,6 +36,7 @@ use crate::RejectReason;
 use crate::dialer::Dialer;
 use crate::error::NetError;
 use crate::inbound::Inbound;
+use crate::nearby::LocalDiscovery;
 
 /// How long starting a node waits for its relay before going on without it.
 const RELAY_WAIT: Duration = Duration::from_secs(10);
@@ -80,8 +81,10 @@ pub struct NodeConfig {
     pub keypair: Keypair,
     /// Which relay to use.
     pub relay: RelayChoice,
-    /// Find and announce peers on the local network (mDNS). Needs the `local-discovery`
-    /// feature; [`Node::spawn`] fails with [`NetError::LocalDiscoveryUnavailable`] without it.
+    /// Publish this node's addresses on the local network and look up others there by
+    /// mDNS, which also lists the worlds announced nearby ([`crate::nearby`]). Needs the
+    /// `local-discovery` feature; [`Node::spawn`] fails with
+    /// [`NetError::LocalDiscoveryUnavailable`] without it.
     pub local_discovery: bool,
     /// Bind the UDP socket to this address (e.g. `127.0.0.1:0` for loopback only). `None`
     /// binds all interfaces on a random port.
@@ -171,6 +174,8 @@ pub struct Node {
     pub(crate) shared: Arc<NodeShared>,
     pub(crate) dialer: Dialer,
     pub(crate) signer: Arc<Signer>,
+    /// The local-network lookup, with [`NodeConfig::local_discovery`].
+    pub(crate) local: Option<LocalDiscovery>,
 }
 
 impl Node {
@@ -194,6 +199,7 @@ impl Node {
         adjust: impl FnOnce(iroh::endpoint::Builder) -> iroh::endpoint::Builder,
     ) -> Result<Self, NetError> {
         let secret = SecretKey::from_bytes(&config.keypair.to_bytes());
+        let public = secret.public();
         let lookup = MemoryLookup::new();
         let mut builder = Endpoint::builder(presets::Minimal)
             .secret_key(secret)
@@ -207,8 +213,12 @@ impl Node {
                 builder.relay_mode(RelayMode::custom([url]))
             }
         };
-        if config.local_discovery {
-            builder = add_local_discovery(builder)?;
+        let local = match config.local_discovery {
+            true => Some(LocalDiscovery::start(public).await?),
+            false => None,
+        };
+        if let Some(local) = &local {
+            builder = local.add_to(builder);
         }
         if let Some(addr) = config.bind_addr {
             builder = builder
@@ -250,6 +260,7 @@ impl Node {
             lookup,
             shared,
             signer: Arc::new(Signer::new()),
+            local,
         };
         node.wait_for_direct_addrs(Duration::from_secs(3)).await;
         if matches!(config.relay, RelayChoice::Url(_)) {
@@ -310,16 +321,6 @@ impl Node {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-#[cfg(feature = "local-discovery")]
-fn add_local_discovery(builder: iroh::endpoint::Builder) -> Result<iroh::endpoint::Builder, NetError> {
-    Ok(builder.address_lookup(iroh_mdns_address_lookup::MdnsAddressLookup::builder()))
-}
-
-#[cfg(not(feature = "local-discovery"))]
-fn add_local_discovery(_builder: iroh::endpoint::Builder) -> Result<iroh::endpoint::Builder, NetError> {
-    Err(NetError::LocalDiscoveryUnavailable)
 }
 
 /// Hands out sequence numbers: one counter per node, started at the current Unix time in

@@ -2,7 +2,10 @@
 //! channels so that the caller (the game's frame loop) never waits on the network.
 //!
 //! [`start`] spawns a thread with a small tokio runtime that starts the node, joins or
-//! hosts the world, and then moves [`SessionCommand`]s in and [`SessionEvent`]s out. Our
+//! hosts the world (or, with [`Connect::Browse`], waits outside any world for a
+//! [`SessionCommand::Join`]), and then moves [`SessionCommand`]s in and [`SessionEvent`]s
+//! out. With local discovery, a host announces its world on the local network and every
+//! session reports the worlds announced nearby ([`crate::nearby`]). Our
 //! pose goes through a watch channel (newest wins) and is sent at most every
 //! [`POSE_INTERVAL`]. Nothing in the loop waits on another peer: private messages are sent
 //! by their own tasks (at most [`DIRECTS_IN_FLIGHT`] at once), so a message to a peer that
@@ -13,11 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sanctuary_protocols::{
-    AppMessage, ChatText, Keypair, PeerId, PoseSample, Presence, SpaceName, WorldId, WorldTicket,
+    AppMessage, ChatText, Keypair, PeerId, PoseSample, Presence, SpaceName, WorldAnnouncement, WorldId,
+    WorldTicket,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::{JoinTarget, Node, NodeConfig, RelayChoice, WorldConfig, WorldEvent};
+use crate::nearby::{Nearby, NearbyWorld};
+use crate::{DirectSender, JoinTarget, Node, NodeConfig, RelayChoice, WorldConfig, WorldEvent, WorldHandle};
 
 /// How often our pose goes out, at most.
 pub const POSE_INTERVAL: Duration = Duration::from_millis(33);
@@ -46,6 +51,9 @@ pub enum SessionCommand {
     App(AppMessage),
     /// The person changed their name, colour or shape.
     Profile(Presence),
+    /// Enter the world of this ticket (e.g. [`NearbyWorld::ticket`]). Only while in no
+    /// world yet ([`Connect::Browse`]); ignored, with a warning in the log, otherwise.
+    Join(WorldTicket),
     /// Say goodbye and stop.
     Leave,
 }
@@ -53,13 +61,24 @@ pub enum SessionCommand {
 /// What the session tells the caller.
 #[derive(Debug)]
 pub enum SessionEvent {
+    /// Online but in no world yet ([`Connect::Browse`]): waiting for a
+    /// [`SessionCommand::Join`].
+    Browsing {
+        /// Our id.
+        me: PeerId,
+    },
     /// In the world; others join with this ticket.
     Ready {
         /// The ticket text.
         ticket: String,
         /// Our id.
         me: PeerId,
+        /// The world we are in.
+        world: WorldId,
     },
+    /// The worlds announced on the local network changed; here they all are now, at most
+    /// [`NEARBY_MAX`](crate::nearby::NEARBY_MAX). Only with local discovery.
+    Nearby(Vec<NearbyWorld>),
     /// Something happened in the world.
     World(WorldEvent),
     /// A running count of rejected input, for the status line.
@@ -71,7 +90,8 @@ pub enum SessionEvent {
         /// Why, in words.
         error: String,
     },
-    /// The network could not start or failed; the world goes on offline.
+    /// The network could not start or failed, or a world could not be entered; the world
+    /// goes on offline.
     Failed(String),
 }
 
@@ -82,6 +102,9 @@ pub enum Connect {
     Host,
     /// Join the world of this ticket.
     Join(WorldTicket),
+    /// Start in no world and join one later with [`SessionCommand::Join`] (e.g. one
+    /// announced nearby).
+    Browse,
 }
 
 /// Everything the session needs.
@@ -95,7 +118,8 @@ pub struct SessionConfig {
     pub connect: Connect,
     /// A self-hosted relay, if any.
     pub relay: Option<String>,
-    /// Find peers on the local network.
+    /// Look peers up on the local network, announce a hosted world there, and report
+    /// the worlds announced nearby.
     pub local_discovery: bool,
     /// Where to bind; all interfaces on a random port when `None`.
     pub bind_addr: Option<SocketAddr>,
@@ -158,13 +182,6 @@ async fn run(
     mut pose: watch::Receiver<Option<PoseSample>>,
     events: mpsc::Sender<SessionEvent>,
 ) {
-    let fail = |error: String| {
-        let events = events.clone();
-        async move {
-            tracing::error!("network: {error}");
-            events.send(SessionEvent::Failed(error)).await.ok();
-        }
-    };
     let node = match Node::spawn(NodeConfig {
         keypair: config.keypair,
         relay: config.relay.map_or(RelayChoice::Disabled, RelayChoice::Url),
@@ -175,29 +192,33 @@ async fn run(
     .await
     {
         Ok(node) => node,
-        Err(error) => return fail(format!("cannot start the network: {error}")).await,
+        Err(error) => return fail(&events, format!("cannot start the network: {error}")).await,
     };
-    let target = match config.connect {
+    let mut nearby = node.nearby().ok();
+    let mut session = Session {
+        node,
+        presence: config.presence,
+        config: config.world,
+        events,
+        world: None,
+        hosting: false,
+    };
+    let entered = match config.connect {
         Connect::Host => match WorldId::random() {
-            Ok(world) => JoinTarget::host(world),
-            Err(error) => return fail(format!("cannot make a world id: {error}")).await,
+            Ok(world) => session.enter(JoinTarget::host(world), true).await,
+            Err(error) => Err(format!("cannot make a world id: {error}")),
         },
-        Connect::Join(ticket) => JoinTarget::from(ticket),
+        Connect::Join(ticket) => session.enter(JoinTarget::from(ticket), false).await,
+        Connect::Browse => {
+            let me = session.node.peer_id();
+            session.events.send(SessionEvent::Browsing { me }).await.ok();
+            Ok(())
+        }
     };
-    let mut world = match node.join_world_with(target, config.presence, config.world).await {
-        Ok(world) => world,
-        Err(error) => return fail(format!("cannot enter the world: {error}")).await,
-    };
-    let ready = SessionEvent::Ready {
-        ticket: world.ticket().to_string(),
-        me: node.peer_id(),
-    };
-    if events.send(ready).await.is_err() {
-        return;
+    if let Err(error) = entered {
+        return fail(&session.events, error).await;
     }
-    let directs = world.direct_sender();
     let in_flight = Arc::new(Semaphore::new(DIRECTS_IN_FLIGHT));
-    let mut world_events = world.take_events();
     let mut pose_tick = tokio::time::interval(POSE_INTERVAL);
     pose_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut counters_tick = tokio::time::interval(COUNTERS_INTERVAL);
@@ -206,72 +227,199 @@ async fn run(
         tokio::select! {
             command = commands.recv() => match command {
                 None | Some(SessionCommand::Leave) => break,
-                Some(SessionCommand::EnterSpace(space)) => {
-                    if let Err(error) = world.enter_space(space).await {
-                        tracing::warn!("network: cannot move to the new space's room: {error}");
+                Some(SessionCommand::Join(ticket)) => {
+                    if session.world.is_some() {
+                        tracing::warn!("network: already in a world; not joining {}", ticket.world);
+                    } else if let Err(error) = session.enter(JoinTarget::from(ticket), false).await {
+                        fail(&session.events, error).await;
                     }
                 }
-                Some(SessionCommand::Profile(presence)) => {
-                    if let Err(error) = world.update_profile(presence.name, presence.color, presence.shape).await {
-                        tracing::warn!("network: new profile not announced: {error}");
+                Some(SessionCommand::EnterSpace(space)) => session.enter_space(space).await,
+                Some(SessionCommand::Profile(presence)) => session.update_profile(presence).await,
+                Some(SessionCommand::Chat(to, text)) => match (&session.world, to) {
+                    (None, _) => tracing::warn!("network: chat not sent: not in a world"),
+                    (Some(world), ChatTo::Room) => {
+                        if let Err(error) = world.handle.send_chat(text).await {
+                            tracing::warn!("network: chat not sent: {error}");
+                        }
                     }
-                }
-                Some(SessionCommand::Chat(ChatTo::Room, text)) => {
-                    if let Err(error) = world.send_chat(text).await {
-                        tracing::warn!("network: chat not sent: {error}");
+                    (Some(world), ChatTo::Direct(peer)) => {
+                        send_direct(&world.directs, &in_flight, &session.events, peer, text);
                     }
-                }
+                },
                 Some(SessionCommand::App(message)) => {
-                    if let Err(error) = world.send_app(message).await {
+                    if let Some(world) = &session.world
+                        && let Err(error) = world.handle.send_app(message).await
+                    {
                         tracing::warn!("network: app message not sent: {error}");
                     }
                 }
-                Some(SessionCommand::Chat(ChatTo::Direct(peer), text)) => {
-                    send_direct(&directs, &in_flight, &events, peer, text);
-                }
             },
-            event = world_events.recv() => {
+            event = next_world_event(&mut session.world) => {
                 let Some(event) = event else { break };
                 let sent = match event {
                     // Poses are many and only the newest matters: drop under pressure.
-                    WorldEvent::Pose { .. } => events.try_send(SessionEvent::World(event)).is_ok()
-                        || !events.is_closed(),
-                    other => events.send(SessionEvent::World(other)).await.is_ok(),
+                    WorldEvent::Pose { .. } => session.events.try_send(SessionEvent::World(event)).is_ok()
+                        || !session.events.is_closed(),
+                    other => session.events.send(SessionEvent::World(other)).await.is_ok(),
                 };
                 if !sent {
                     break;
                 }
             }
+            worlds = next_nearby(&mut nearby) => match worlds {
+                Some(worlds) => {
+                    let worlds = worlds.iter().cloned().collect();
+                    if session.events.send(SessionEvent::Nearby(worlds)).await.is_err() {
+                        break;
+                    }
+                }
+                None => nearby = None,
+            },
             _ = pose_tick.tick() => {
-                if pose.has_changed().unwrap_or(false) {
+                if let Some(world) = &session.world && pose.has_changed().unwrap_or(false) {
                     let newest = *pose.borrow_and_update();
                     if let Some(sample) = newest
-                        && let Err(error) = world.send_pose(sample)
+                        && let Err(error) = world.handle.send_pose(sample)
                     {
                         tracing::debug!("network: pose not sent: {error}");
                     }
                 }
             }
             _ = counters_tick.tick() => {
-                let counters = world.counters();
+                let Some(world) = &session.world else { continue };
+                let counters = world.handle.counters();
                 let rejected = counters.rejected_total();
                 if rejected != reported_rejections {
                     reported_rejections = rejected;
                     tracing::info!("network: {} accepted, {rejected} rejected: {:?}", counters.accepted, counters.rejected);
-                    events.try_send(SessionEvent::Rejected(rejected)).ok();
+                    session.events.try_send(SessionEvent::Rejected(rejected)).ok();
                 }
             }
         }
     }
-    if let Err(error) = world.leave().await {
-        tracing::debug!("network: goodbye not sent: {error}");
+    session.leave().await;
+}
+
+/// Reports a failure to the caller (and the log).
+async fn fail(events: &mpsc::Sender<SessionEvent>, error: String) {
+    tracing::error!("network: {error}");
+    events.send(SessionEvent::Failed(error)).await.ok();
+}
+
+/// The next event of the world we are in; never, while in none.
+async fn next_world_event(world: &mut Option<InWorld>) -> Option<WorldEvent> {
+    match world {
+        Some(world) => world.events.recv().await,
+        None => std::future::pending().await,
     }
-    node.shutdown().await;
+}
+
+/// The next list of worlds announced nearby; never, without local discovery.
+async fn next_nearby(nearby: &mut Option<Nearby>) -> Option<crate::NearbyWorlds> {
+    match nearby {
+        Some(nearby) => nearby.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The world we are in.
+struct InWorld {
+    handle: WorldHandle,
+    events: mpsc::Receiver<WorldEvent>,
+    directs: DirectSender,
+}
+
+/// The session's state between commands.
+struct Session {
+    node: Node,
+    /// Our presence as it is now, also while in no world, so that a later join starts
+    /// in the space we walked to, with the name we chose.
+    presence: Presence,
+    config: WorldConfig,
+    events: mpsc::Sender<SessionEvent>,
+    world: Option<InWorld>,
+    /// We started the world we are in (and announce it with local discovery).
+    hosting: bool,
+}
+
+impl Session {
+    /// Enters the world of `target` and tells the caller; a host also announces it on the
+    /// local network when local discovery is on.
+    async fn enter(&mut self, target: JoinTarget, hosting: bool) -> Result<(), String> {
+        let mut handle = self
+            .node
+            .join_world_with(target, self.presence.clone(), self.config)
+            .await
+            .map_err(|error| format!("cannot enter the world: {error}"))?;
+        let ready = SessionEvent::Ready {
+            ticket: handle.ticket().to_string(),
+            me: self.node.peer_id(),
+            world: handle.world(),
+        };
+        self.world = Some(InWorld {
+            events: handle.take_events(),
+            directs: handle.direct_sender(),
+            handle,
+        });
+        self.hosting = hosting;
+        self.announce();
+        self.events.send(ready).await.ok();
+        Ok(())
+    }
+
+    /// Announces the world we host on the local network, with our current name.
+    fn announce(&self) {
+        let Some(world) = self.world.as_ref().filter(|_| self.hosting) else {
+            return;
+        };
+        let announcement = WorldAnnouncement {
+            world: world.handle.world(),
+            host_name: self.presence.name.clone(),
+        };
+        match self.node.announce_world(Some(&announcement)) {
+            Ok(()) => tracing::info!("network: announcing {announcement} on the local network"),
+            Err(crate::NetError::LocalDiscoveryOff) => {}
+            Err(error) => tracing::warn!("network: world not announced on the local network: {error}"),
+        }
+    }
+
+    async fn enter_space(&mut self, space: SpaceName) {
+        self.presence.space = space.clone();
+        if let Some(world) = &self.world
+            && let Err(error) = world.handle.enter_space(space).await
+        {
+            tracing::warn!("network: cannot move to the new space's room: {error}");
+        }
+    }
+
+    async fn update_profile(&mut self, presence: Presence) {
+        self.presence = presence.clone();
+        self.announce();
+        if let Some(world) = &self.world
+            && let Err(error) = world
+                .handle
+                .update_profile(presence.name, presence.color, presence.shape)
+                .await
+        {
+            tracing::warn!("network: new profile not announced: {error}");
+        }
+    }
+
+    /// Says goodbye and shuts the node down.
+    async fn leave(self) {
+        if let Some(world) = self.world
+            && let Err(error) = world.handle.leave().await
+        {
+            tracing::debug!("network: goodbye not sent: {error}");
+        }
+        self.node.shutdown().await;
+    }
 }
 
 /// Sends a private message in its own task, or reports at once that too many are waiting.
 fn send_direct(
-    directs: &crate::DirectSender,
+    directs: &DirectSender,
     in_flight: &Arc<Semaphore>,
     events: &mpsc::Sender<SessionEvent>,
     peer: PeerId,

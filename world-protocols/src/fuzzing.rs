@@ -5,6 +5,7 @@
 //! must never happen is a panic, or an accepted input that breaks an invariant, which is
 //! returned as an [`InvariantViolation`] (the fuzz targets turn it into a crash).
 
+use crate::announce::WorldAnnouncement;
 use crate::identity::PeerId;
 use crate::message::{Context, SignedEnvelope};
 use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
@@ -23,6 +24,9 @@ pub enum InvariantViolation {
     /// A parsed ticket does not print and parse back to itself.
     #[error("parsed ticket does not round-trip")]
     TicketRoundTrip,
+    /// A parsed world announcement does not print as the same text.
+    #[error("parsed world announcement does not print back the same")]
+    AnnouncementRoundTrip,
 }
 
 /// [`SignedEnvelope::decode`], then [`SignedEnvelope::verify`] on whatever decodes.
@@ -52,6 +56,21 @@ pub fn parse_ticket(data: &[u8]) -> Result<(), InvariantViolation> {
         Ok(again) if again == ticket => Ok(()),
         _ => Err(InvariantViolation::TicketRoundTrip),
     }
+}
+
+/// Parses the input as a world announcement (what a host publishes on the local network);
+/// one that parses must print as exactly the same text.
+pub fn parse_world_announcement(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Some(announcement) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| text.parse::<WorldAnnouncement>().ok())
+    else {
+        return Ok(());
+    };
+    if announcement.to_string().as_bytes() != data {
+        return Err(InvariantViolation::AnnouncementRoundTrip);
+    }
+    Ok(())
 }
 
 /// [`PoseDatagram::decode`], then checks the decoded pose.
@@ -138,6 +157,7 @@ mod tests {
             assert_eq!(decode_pose(data), Ok(()));
             assert_eq!(parse_peer_id(data), Ok(()));
             assert_eq!(parse_ticket(data), Ok(()));
+            assert_eq!(parse_world_announcement(data), Ok(()));
         }
     }
 
@@ -158,6 +178,17 @@ mod tests {
         #[test]
         fn random_bytes_never_break_ticket_parsing(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             proptest::prop_assert_eq!(parse_ticket(&data), Ok(()));
+        }
+
+        #[test]
+        fn random_bytes_never_break_announcement_parsing(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            proptest::prop_assert_eq!(parse_world_announcement(&data), Ok(()));
+        }
+
+        #[test]
+        fn random_text_after_the_prefix_never_breaks_announcement_parsing(world in "[0-9a-fA-F:]{60,68}", name in "\\PC{0,40}") {
+            let text = format!("{}{world}:{name}", crate::announce::ANNOUNCEMENT_PREFIX);
+            proptest::prop_assert_eq!(parse_world_announcement(text.as_bytes()), Ok(()));
         }
 
         #[test]

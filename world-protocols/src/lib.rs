@@ -5,6 +5,7 @@
 //! engine, no transport and no I/O: only plain data, codecs and pure checks.
 //!
 //! - [`alpn`]: the versioned protocol names a QUIC connection is opened with.
+//! - [`announce`]: [`WorldAnnouncement`], a world hosted on the local network.
 //! - [`identity`]: [`PeerId`] (an ed25519 public key, the same bytes as an iroh endpoint
 //!   id), [`Keypair`] and [`Signature`].
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
@@ -25,6 +26,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod alpn;
+pub mod announce;
 pub mod app;
 mod bits;
 mod fixed_bytes;
@@ -38,6 +40,7 @@ pub mod replay;
 pub mod text;
 pub mod world;
 
+pub use announce::{ParseAnnouncementError, WorldAnnouncement};
 pub use app::{AppMessage, AppName, AppPayload, PayloadTooLarge};
 pub use identity::{Keypair, ParsePeerIdError, PeerId, RandomnessError, Signature, VerifyError};
 pub use message::{

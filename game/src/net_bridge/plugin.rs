@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use sanctuary_net::session::{
     self, ChatTo, Connect, SessionCommand, SessionConfig, SessionEvent, SessionHandle,
 };
-use sanctuary_net::{LeaveReason, WorldConfig, WorldEvent, WorldTicket};
+use sanctuary_net::{LeaveReason, NearbyWorld, WorldConfig, WorldEvent, WorldId, WorldTicket};
 use sanctuary_plugin_api::host::AppMail;
 use sanctuary_plugin_api::{AppSystems, Grants, InstalledApps};
 use sanctuary_protocols::identity::PeerId;
@@ -35,6 +35,9 @@ pub enum NetMode {
     Host,
     /// Join the world of this ticket.
     Join(WorldTicket),
+    /// Start in no world and list the worlds hosted nearby ([`Nearby`]); a
+    /// [`JoinNearby`] enters one.
+    Browse,
 }
 
 /// How to connect, from the command line.
@@ -44,7 +47,8 @@ pub struct NetOptions {
     pub mode: NetMode,
     /// A self-hosted relay URL.
     pub relay: Option<String>,
-    /// Find peers on the local network.
+    /// Look peers up on the local network, announce a hosted world there and list the
+    /// worlds hosted nearby.
     pub lan: bool,
     /// Where to bind the UDP socket; all interfaces when `None`.
     pub bind: Option<SocketAddr>,
@@ -61,13 +65,16 @@ impl Plugin for NetBridgePlugin {
         app.insert_resource(self.options.clone())
             .init_resource::<NetStatus>()
             .init_resource::<InviteTicket>()
+            .init_resource::<Nearby>()
             .add_message::<ProfileChanged>()
+            .add_message::<JoinNearby>()
             .add_systems(Startup, start_network)
             .add_systems(
                 Update,
                 (
                     receive.in_set(GameSystems::Input),
-                    (send_chat, follow_space, send_profile, send_pose).after(SpacesSystems::Transition),
+                    (send_chat, follow_space, send_profile, send_pose, join_nearby)
+                        .after(SpacesSystems::Transition),
                     send_app_messages.after(AppSystems::Run),
                 ),
             )
@@ -82,6 +89,10 @@ pub struct NetStatus {
     pub me: Option<PeerId>,
     /// Connected to a world.
     pub online: bool,
+    /// The world we are in, once connected.
+    pub world: Option<WorldId>,
+    /// The world we asked to join from the nearby list, until we are in it or it failed.
+    pub joining: Option<WorldId>,
     /// Why not, if it failed.
     pub problem: Option<String>,
     /// Incoming messages refused so far.
@@ -92,10 +103,35 @@ pub struct NetStatus {
     pub undelivered: Option<String>,
 }
 
+/// The worlds hosted on the local network (with `--lan`), as the network last reported
+/// them: at most [`NEARBY_MAX`](sanctuary_net::nearby::NEARBY_MAX), checked there.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Nearby {
+    /// The worlds, the one heard from longest ago first.
+    pub worlds: Vec<NearbyWorld>,
+}
+
+/// Enter this world from the nearby list, as its ticket would (only while in no world).
+#[derive(Message, Debug, Clone)]
+pub struct JoinNearby(pub NearbyWorld);
+
+/// The session the bridge talks to. [`NetBridgePlugin`] starts one at startup unless the
+/// app already has one: tests insert one made of channels they hold.
 #[derive(Resource)]
-struct Bridge {
+pub struct Bridge {
     handle: Mutex<SessionHandle>,
     space: Option<String>,
+}
+
+impl Bridge {
+    /// A bridge to a session that is already running (the world's space is announced on
+    /// the first space change).
+    pub fn new(handle: SessionHandle) -> Self {
+        Self {
+            handle: Mutex::new(handle),
+            space: None,
+        }
+    }
 }
 
 fn start_network(
@@ -104,7 +140,11 @@ fn start_network(
     start_space: Res<StartSpace>,
     options: Res<NetOptions>,
     mut status: ResMut<NetStatus>,
+    running: Option<Res<Bridge>>,
 ) {
+    if running.is_some() {
+        return;
+    }
     let presence = match identity.profile.presence(&start_space.0) {
         Ok(presence) => presence,
         Err(error) => {
@@ -118,6 +158,7 @@ fn start_network(
         connect: match &options.mode {
             NetMode::Host => Connect::Host,
             NetMode::Join(ticket) => Connect::Join(ticket.clone()),
+            NetMode::Browse => Connect::Browse,
         },
         relay: options.relay.clone(),
         local_discovery: options.lan,
@@ -137,6 +178,7 @@ fn receive(
     bridge: Option<Res<Bridge>>,
     mut status: ResMut<NetStatus>,
     mut ticket: ResMut<InviteTicket>,
+    mut nearby: ResMut<Nearby>,
     mut updates: MessageWriter<PeerUpdate>,
     mut log: ResMut<ChatLog>,
     roster: Res<Roster>,
@@ -158,18 +200,34 @@ fn receive(
             break;
         };
         match event {
-            SessionEvent::Ready { ticket: text, me } => {
+            SessionEvent::Browsing { me } => {
+                info!("online as {me}, in no world yet");
+                status.me = Some(me);
+            }
+            SessionEvent::Ready {
+                ticket: text,
+                me,
+                world,
+            } => {
                 info!("in the world as {me}");
                 // Tools and people copy this line; it stands on its own on stdout.
                 println!("ticket: {text}");
                 std::io::stdout().flush().ok();
                 status.me = Some(me);
                 status.online = true;
+                status.world = Some(world);
+                status.joining = None;
+                status.problem = None;
                 ticket.0 = Some(text);
+            }
+            SessionEvent::Nearby(worlds) => {
+                print_new_nearby(&nearby.worlds, &worlds);
+                nearby.worlds = worlds;
             }
             SessionEvent::Failed(problem) => {
                 error!("offline: {problem}");
                 status.online = false;
+                status.joining = None;
                 status.problem = Some(problem);
             }
             SessionEvent::Rejected(count) => status.rejected = count,
@@ -226,6 +284,53 @@ fn receive(
     }
 }
 
+/// Prints a `nearby:` line for each world that is new or changed, for people (and tests)
+/// running without a window.
+fn print_new_nearby(before: &[NearbyWorld], now: &[NearbyWorld]) {
+    let mut stdout = std::io::stdout().lock();
+    for world in now.iter().filter(|world| !before.contains(world)) {
+        writeln!(
+            stdout,
+            "nearby: world {} hosted by {} ({})",
+            world.world,
+            world.host_name.as_str(),
+            world.host
+        )
+        .ok();
+    }
+    stdout.flush().ok();
+}
+
+/// Asks the session to enter the world chosen in the nearby list, once.
+fn join_nearby(
+    bridge: Option<Res<Bridge>>,
+    mut joins: MessageReader<JoinNearby>,
+    mut status: ResMut<NetStatus>,
+) {
+    let Some(JoinNearby(world)) = joins.read().last() else {
+        return;
+    };
+    if status.world.is_some() || status.joining.is_some() {
+        warn!("already in a world; not joining {}", world.world);
+        return;
+    }
+    let Some(bridge) = bridge else {
+        return;
+    };
+    let sent = bridge.handle.lock().is_ok_and(|handle| {
+        handle
+            .commands
+            .try_send(SessionCommand::Join(world.ticket()))
+            .is_ok()
+    });
+    if sent {
+        info!("joining the world hosted nearby by {}", world.host_name.as_str());
+        status.joining = Some(world.world);
+    } else {
+        warn!("the network is busy or gone; not joining");
+    }
+}
+
 fn present(peer: PeerId, presence: &Presence) -> PeerUpdate {
     PeerUpdate::Present {
         peer,
@@ -241,11 +346,21 @@ fn send_chat(
     mut outgoing: MessageReader<OutgoingChat>,
     mut log: ResMut<ChatLog>,
     identity: Res<Identity>,
+    options: Res<NetOptions>,
+    status: Res<NetStatus>,
 ) {
+    // Browsing, a message has nowhere to go; a host or joiner's first words wait for
+    // the world instead.
+    let nowhere =
+        matches!(options.mode, NetMode::Browse) && status.world.is_none() && status.joining.is_none();
     for chat in outgoing.read() {
         let Some(bridge) = &bridge else {
             continue;
         };
+        if nowhere {
+            warn!("not in a world yet; chat not sent");
+            continue;
+        }
         let text = match ChatText::new(chat.text.clone()) {
             Ok(text) => text,
             Err(error) => {

@@ -2,7 +2,7 @@
 //! invitation ticket to share.
 
 use super::plugin::Roster;
-use crate::net_bridge::NetStatus;
+use crate::net_bridge::{NetMode, NetOptions, NetStatus};
 use crate::panels::{PanelAppExt, PanelSpec};
 use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
 use bevy::prelude::*;
@@ -29,6 +29,7 @@ fn people_ui(
     current: Option<Res<CurrentSpace>>,
     ticket: Res<InviteTicket>,
     status: Option<Res<NetStatus>>,
+    options: Option<Res<NetOptions>>,
     mut travel: MessageWriter<TravelRequest>,
 ) {
     if let Some(status) = &status {
@@ -56,6 +57,9 @@ fn people_ui(
                     ui.ctx().copy_text(ticket.clone());
                 }
             });
+        }
+        None if options.is_some_and(|options| matches!(options.mode, NetMode::Browse)) => {
+            ui.weak("In no world yet: join one hosted nearby from the Directory.");
         }
         None => {
             ui.weak("Offline. Start with --host to invite friends, or --join TICKET.");

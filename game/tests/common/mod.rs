@@ -1,4 +1,5 @@
 //! Helpers shared by the headless App tests.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;

@@ -3,8 +3,11 @@
 //! - `bots --join TICKET --count N [--space NAME]`: N avatars that wander a space and now
 //!   and then say something; the load generator for the benchmarks.
 //! - `watch --join TICKET --json [--space NAME]`: a silent observer (others don't list it)
-//!   that prints one JSON object per line for each event (`joined`, `left`, `chat`,
-//!   `pose`, `full`, `rejected`).
+//!   that prints one JSON object per line for each event (`nearby`, `joined`, `left`,
+//!   `chat`, `pose`, `full`, `rejected`).
+//!
+//! Both take `--lan` instead of `--join TICKET`: they then join the first world announced
+//! on the local network (by `sanctuary --lan --host`).
 //! - `latency --seconds S`: pose latency between two peers on loopback, p50 and p99.
 
 mod bots;
@@ -13,6 +16,7 @@ mod spaces;
 mod watch;
 
 use clap::{Parser, Subcommand};
+use sanctuary_net::{NearbyWorld, WorldTicket};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -28,8 +32,12 @@ struct Cli {
 #[derive(clap::Args, Debug)]
 struct PeerOptions {
     /// The world's ticket (the `ticket:` line of `sanctuary --host`).
-    #[arg(long, value_name = "TICKET")]
-    join: String,
+    #[arg(long, value_name = "TICKET", required_unless_present = "lan")]
+    join: Option<String>,
+    /// Instead of a ticket, join the first world announced on the local network (by
+    /// `sanctuary --lan --host`), waiting for one as long as the run lasts.
+    #[arg(long, conflicts_with = "join")]
+    lan: bool,
     /// Stop after this many seconds (run until Ctrl-C if not given).
     #[arg(long, value_name = "SECONDS")]
     seconds: Option<u64>,
@@ -85,18 +93,28 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Bots { peer, count, space } => {
-            let ticket = parse_ticket(&peer.join)?;
-            let spawn = spaces::spawn_point(&spaces::folder(peer.assets), &space)?;
-            runtime.block_on(bots::run(ticket, count, space, spawn, peer.bind, peer.seconds))
+            let spawn = spaces::spawn_point(&spaces::folder(peer.assets.clone()), &space)?;
+            runtime.block_on(async {
+                let (ticket, nearby) = peer.world().await?;
+                if let Some(world) = nearby {
+                    tracing::info!("joining the world hosted nearby by {}", world.host_name.as_str());
+                }
+                bots::run(ticket, count, space, spawn, peer.bind, peer.seconds).await
+            })
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
         Command::Watch { peer, json: _, space } => {
-            let ticket = parse_ticket(&peer.join)?;
             let spaces = match space {
                 Some(space) => vec![space],
-                None => spaces::names(&spaces::folder(peer.assets))?,
+                None => spaces::names(&spaces::folder(peer.assets.clone()))?,
             };
-            runtime.block_on(watch::run(ticket, spaces, peer.bind, peer.seconds))
+            runtime.block_on(async {
+                let (ticket, nearby) = peer.world().await?;
+                if let Some(world) = nearby {
+                    watch::print_nearby(&world)?;
+                }
+                watch::run(ticket, spaces, peer.bind, peer.seconds).await
+            })
         }
     }
 }
@@ -117,20 +135,59 @@ async fn until_done(seconds: Option<u64>) {
     }
 }
 
+impl PeerOptions {
+    /// The world to join: the ticket's, or (with `--lan`) the first one announced nearby,
+    /// which comes back too.
+    async fn world(&self) -> anyhow::Result<(WorldTicket, Option<NearbyWorld>)> {
+        match &self.join {
+            Some(text) => Ok((parse_ticket(text)?, None)),
+            None => {
+                let world = first_nearby(self.bind, self.seconds).await?;
+                Ok((world.ticket(), Some(world)))
+            }
+        }
+    }
+}
+
+/// The first world announced on the local network, waiting at most `seconds` (or until
+/// Ctrl-C).
+async fn first_nearby(bind: Option<SocketAddr>, seconds: Option<u64>) -> anyhow::Result<NearbyWorld> {
+    let node = spawn_node(bind, true).await?;
+    let mut nearby = node.nearby()?;
+    let first = async {
+        loop {
+            if let Some(world) = nearby.current().iter().next() {
+                return Some(world.clone());
+            }
+            nearby.changed().await?;
+        }
+    };
+    let found = tokio::select! {
+        found = first => found,
+        _ = until_done(seconds) => None,
+    };
+    node.shutdown().await;
+    found.ok_or_else(|| anyhow::anyhow!("no world was announced on the local network"))
+}
+
 /// A node for one headless peer.
 async fn node(bind: Option<SocketAddr>) -> anyhow::Result<sanctuary_net::Node> {
+    spawn_node(bind, false).await
+}
+
+async fn spawn_node(bind: Option<SocketAddr>, local_discovery: bool) -> anyhow::Result<sanctuary_net::Node> {
     let keypair = sanctuary_protocols::identity::Keypair::generate()?;
     Ok(sanctuary_net::Node::spawn(sanctuary_net::NodeConfig {
         keypair,
         relay: sanctuary_net::RelayChoice::Disabled,
-        local_discovery: false,
+        local_discovery,
         bind_addr: bind,
         gossip_neighbours: None,
     })
     .await?)
 }
 
-fn parse_ticket(text: &str) -> anyhow::Result<sanctuary_net::WorldTicket> {
+fn parse_ticket(text: &str) -> anyhow::Result<WorldTicket> {
     let text = text.trim().trim_start_matches("ticket:").trim();
     text.parse()
         .map_err(|error| anyhow::anyhow!("that is not a Sanctuary ticket ({error})"))

@@ -3,7 +3,7 @@
 //! the poses everyone sends on their room's topic about once a second, and which app
 //! sent a message (not its content).
 
-use sanctuary_net::{LeaveReason, WorldConfig, WorldEvent, WorldTicket};
+use sanctuary_net::{LeaveReason, NearbyWorld, WorldConfig, WorldEvent, WorldTicket};
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::message::{AvatarShape, Presence, Rgb};
 use sanctuary_protocols::text::{DisplayName, SpaceName};
@@ -15,6 +15,20 @@ use std::time::{Duration, Instant};
 
 /// Poses of one peer are printed at most this often.
 const POSE_EVERY: Duration = Duration::from_secs(1);
+
+/// Prints the world found on the local network (with `--lan`) as a `nearby` line.
+pub fn print_nearby(world: &NearbyWorld) -> anyhow::Result<()> {
+    let line = json!({
+        "event": "nearby",
+        "world": world.world.to_string(),
+        "peer": world.host.to_string(),
+        "name": world.host_name.as_str(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    Ok(())
+}
 
 /// Watches `spaces` of the world until `seconds` pass (or forever).
 pub async fn run(
