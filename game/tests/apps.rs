@@ -215,5 +215,7 @@ fn two_peers_play_chess_and_every_copy_refuses_what_the_rules_forbid() {
         "the watcher to see the game",
         |apps| the_game(apps[2]).is_some_and(|(key, accepted, moves)| key == game && accepted && moves == 3),
     );
-    assert_eq!(pieces(&mut watcher).len(), 32);
+    run_until(&mut [&mut watcher], "the watcher's board", |apps| {
+        pieces(apps[0]).len() == 32
+    });
 }
