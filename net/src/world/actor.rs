@@ -351,6 +351,9 @@ impl Actor {
         if self.config.observer {
             return;
         }
+        // A goodbye is worth one full try even right after a stall: without it, everyone
+        // waits for the timeout to notice we left.
+        self.stalled_until = None;
         self.broadcast_world(Body::Leave).await;
         // Give gossip a moment to put the goodbye on the wire before the topics close.
         if !self.world_topic.neighbors.is_empty() {
