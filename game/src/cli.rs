@@ -61,12 +61,6 @@ impl Cli {
         if let Some(dir) = &self.data_dir {
             return dir.clone();
         }
-        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-            return PathBuf::from(xdg).join("sanctuary");
-        }
-        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-            Some(home) => PathBuf::from(home).join(".local/share/sanctuary"),
-            None => PathBuf::from("sanctuary-data"),
-        }
+        sanctuary_net::data_dir::default_data_dir()
     }
 }

@@ -19,3 +19,4 @@ pub mod people;
 pub mod run_limits;
 pub mod sets;
 pub mod spaces;
+pub mod storage;

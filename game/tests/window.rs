@@ -2,54 +2,15 @@
 //! Vulkan through the real command line, and checked by pixel statistics; plus the
 //! command line's answers to bad input.
 
+mod common;
+
+use common::VirtualDisplay;
 use sanctuary_plugin_api::SanctuaryApp;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_sanctuary");
-
-/// An Xvfb server on a display number it picks itself, stopped when dropped.
-struct VirtualDisplay {
-    server: Child,
-    display: String,
-}
-
-impl VirtualDisplay {
-    fn start() -> Self {
-        let mut server = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x720x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb runs (./test.sh installs the xvfb package)");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("Xvfb's stdout"))
-            .read_line(&mut line)
-            .expect("Xvfb reports its display number");
-        let number = line.trim();
-        assert!(!number.is_empty(), "Xvfb did not start");
-        Self {
-            server,
-            display: format!(":{number}"),
-        }
-    }
-}
-
-impl Drop for VirtualDisplay {
-    fn drop(&mut self) {
-        self.server.kill().ok();
-        self.server.wait().ok();
-    }
-}
 
 fn client() -> Command {
     let mut command = Command::new(CLIENT);

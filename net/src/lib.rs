@@ -35,6 +35,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod data_dir;
 mod dialer;
 mod error;
 pub mod gate;
@@ -43,6 +44,7 @@ pub mod nearby;
 pub mod node;
 pub mod roster;
 pub mod session;
+pub mod storage;
 pub mod ticket;
 pub mod world;
 
@@ -52,6 +54,7 @@ pub use nearby::{Nearby, NearbyWorld, NearbyWorlds};
 pub use node::{Node, NodeConfig, RelayChoice};
 pub use roster::RosterEntry;
 pub use sanctuary_protocols::{ParseTicketError, WorldId, WorldTicket};
+pub use storage::{BlobEntry, BlobOrigin, FetchProgress, FetchRequest, ServedReport, Storage, StorageError};
 #[cfg(feature = "test-utils")]
 pub use world::RawTopic;
 pub use world::{DirectSender, JoinTarget, LeaveReason, Neighbors, WorldConfig, WorldEvent, WorldHandle};

@@ -37,6 +37,7 @@ use crate::dialer::Dialer;
 use crate::error::NetError;
 use crate::inbound::Inbound;
 use crate::nearby::LocalDiscovery;
+use crate::storage::Storage;
 
 /// How long starting a node waits for its relay before going on without it.
 const RELAY_WAIT: Duration = Duration::from_secs(10);
@@ -92,6 +93,9 @@ pub struct NodeConfig {
     /// Most direct gossip neighbours per topic; `None` keeps gossip's default (5). Tests
     /// set 2 to make rooms where messages must be relayed.
     pub gossip_neighbours: Option<usize>,
+    /// The person's blob store: served on the iroh-blobs ALPN (the blobs they chose to
+    /// serve) and fetched into through this node while it runs.
+    pub storage: Option<Storage>,
 }
 
 impl NodeConfig {
@@ -104,6 +108,7 @@ impl NodeConfig {
             local_discovery: false,
             bind_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             gossip_neighbours: None,
+            storage: None,
         }
     }
 }
@@ -176,6 +181,8 @@ pub struct Node {
     pub(crate) signer: Arc<Signer>,
     /// The local-network lookup, with [`NodeConfig::local_discovery`].
     pub(crate) local: Option<LocalDiscovery>,
+    /// The person's blob store, with [`NodeConfig::storage`].
+    pub(crate) storage: Option<Storage>,
 }
 
 impl Node {
@@ -201,9 +208,13 @@ impl Node {
         let secret = SecretKey::from_bytes(&config.keypair.to_bytes());
         let public = secret.public();
         let lookup = MemoryLookup::new();
+        let mut alpns = vec![ALPN_ROOM.to_vec(), ALPN_DM.to_vec(), ALPN_POSE.to_vec()];
+        if config.storage.is_some() {
+            alpns.push(iroh_blobs::ALPN.to_vec());
+        }
         let mut builder = Endpoint::builder(presets::Minimal)
             .secret_key(secret)
-            .alpns(vec![ALPN_ROOM.to_vec(), ALPN_DM.to_vec(), ALPN_POSE.to_vec()])
+            .alpns(alpns)
             .transport_config(transport_config())
             .address_lookup(lookup.clone());
         builder = match &config.relay {
@@ -246,11 +257,15 @@ impl Node {
             next_connection: AtomicU64::new(1),
             open: Mutex::new(HashMap::new()),
         });
-        let router = Router::builder(endpoint.clone())
+        let mut router = Router::builder(endpoint.clone())
             .accept(ALPN_ROOM, gossip.clone())
             .accept(ALPN_DM, DmHandler(shared.clone()))
-            .accept(ALPN_POSE, PoseHandler(shared.clone()))
-            .spawn();
+            .accept(ALPN_POSE, PoseHandler(shared.clone()));
+        if let Some(storage) = &config.storage {
+            router = router.accept(iroh_blobs::ALPN, storage.protocol());
+            storage.attach(Some(endpoint.clone()));
+        }
+        let router = router.spawn();
         let node = Self {
             keypair: Arc::new(config.keypair),
             dialer: Dialer::new(endpoint.clone()),
@@ -261,6 +276,7 @@ impl Node {
             shared,
             signer: Arc::new(Signer::new()),
             local,
+            storage: config.storage,
         };
         node.wait_for_direct_addrs(Duration::from_secs(3)).await;
         if matches!(config.relay, RelayChoice::Url(_)) {
@@ -304,6 +320,9 @@ impl Node {
             *slot = None;
         }
         self.dialer.close_all();
+        if let Some(storage) = &self.storage {
+            storage.attach(None);
+        }
         if let Err(err) = self.router.shutdown().await {
             tracing::debug!(%err, "router shutdown");
         }

@@ -125,6 +125,8 @@ pub struct SessionConfig {
     pub bind_addr: Option<SocketAddr>,
     /// Timings and limits of the world.
     pub world: WorldConfig,
+    /// The person's blob store, served and fetched into through the session's node.
+    pub storage: Option<crate::Storage>,
 }
 
 /// The caller's ends of the channels.
@@ -188,6 +190,7 @@ async fn run(
         local_discovery: config.local_discovery,
         bind_addr: config.bind_addr,
         gossip_neighbours: None,
+        storage: config.storage,
     })
     .await
     {

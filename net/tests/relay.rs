@@ -17,6 +17,7 @@ async fn relay_only(seed: u8, relay: &str) -> Node {
         local_discovery: false,
         bind_addr: None,
         gossip_neighbours: None,
+        storage: None,
     };
     Node::spawn_with(config, |builder| {
         builder

@@ -57,6 +57,7 @@ async fn a_session_outside_any_world_joins_later_where_and_as_who_it_is_then() {
         local_discovery: false,
         bind_addr: Some("127.0.0.1:0".parse().unwrap()),
         world: config,
+        storage: None,
     })
     .unwrap();
     let (session, me) = wait_session(session, |event| match event {

@@ -463,6 +463,7 @@ async fn a_private_message_to_a_vanished_peer_does_not_stall_poses() {
         local_discovery: false,
         bind_addr: Some("127.0.0.1:0".parse().unwrap()),
         world: config,
+        storage: None,
     })
     .unwrap();
     let idb = keypair(2).peer_id();

@@ -185,11 +185,11 @@ impl fmt::Debug for Signature {
     }
 }
 
-fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+pub(crate) fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     bytes.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
 }
 
-fn hex_digit(c: u8) -> Result<u8, ParsePeerIdError> {
+pub(crate) fn hex_digit(c: u8) -> Result<u8, ParsePeerIdError> {
     match c {
         b'0'..=b'9' => Ok(c - b'0'),
         b'a'..=b'f' => Ok(c - b'a' + 10),

@@ -29,6 +29,7 @@ pub mod alpn;
 pub mod announce;
 pub mod app;
 mod bits;
+pub mod blob;
 mod fixed_bytes;
 pub mod fuzzing;
 pub mod identity;
@@ -42,6 +43,7 @@ pub mod world;
 
 pub use announce::{ParseAnnouncementError, WorldAnnouncement};
 pub use app::{AppMessage, AppName, AppPayload, PayloadTooLarge};
+pub use blob::{BlobHash, ParseBlobHashError};
 pub use identity::{Keypair, ParsePeerIdError, PeerId, RandomnessError, Signature, VerifyError};
 pub use message::{
     AvatarShape, Body, Channel, Chat, Context, DecodeError, DirectAddrs, Presence, Rgb, SignedEnvelope,

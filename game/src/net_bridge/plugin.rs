@@ -141,6 +141,7 @@ fn start_network(
     options: Res<NetOptions>,
     mut status: ResMut<NetStatus>,
     running: Option<Res<Bridge>>,
+    storage: Option<Res<crate::storage::StorageHandle>>,
 ) {
     if running.is_some() {
         return;
@@ -164,6 +165,7 @@ fn start_network(
         local_discovery: options.lan,
         bind_addr: options.bind,
         world: WorldConfig::default(),
+        storage: storage.and_then(|handle| handle.0.clone()),
     };
     match session::start(config) {
         Ok(handle) => commands.insert_resource(Bridge {

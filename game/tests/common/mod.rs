@@ -16,13 +16,24 @@ pub fn catalog() -> SpaceCatalog {
     SpaceCatalog::load(&default_assets_folder().join("spaces")).expect("the shipped spaces load")
 }
 
+/// A fresh data folder of this test process's own, so that tests running at once never
+/// share keys or a store.
+pub fn scratch_data_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sanctuary-world-{}-{n}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("a scratch data folder");
+    dir
+}
+
 /// The headless world started in `space`, on a fixed 60 Hz clock, not yet updated.
 pub fn world_in(space: &str) -> App {
     let plan = LaunchPlan {
         catalog: catalog(),
         start_space: space.to_owned(),
         assets: default_assets_folder(),
-        data_dir: std::env::temp_dir(),
+        data_dir: scratch_data_dir(),
         frames: None,
         screenshot: None,
         launched: Instant::now(),
@@ -32,4 +43,47 @@ pub fn world_in(space: &str) -> App {
     app.finish();
     app.cleanup();
     app
+}
+
+/// An Xvfb server on a display number it picks itself, stopped when dropped.
+pub struct VirtualDisplay {
+    server: std::process::Child,
+    /// The display, as `:N`.
+    pub display: String,
+}
+
+impl VirtualDisplay {
+    /// Starts Xvfb at 1280x720.
+    pub fn start() -> Self {
+        let mut server = std::process::Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x720x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb runs (./test.sh installs the xvfb package)");
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(server.stdout.take().expect("Xvfb's stdout"));
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("Xvfb reports its display number");
+        let number = line.trim();
+        assert!(!number.is_empty(), "Xvfb did not start");
+        Self {
+            server,
+            display: format!(":{number}"),
+        }
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        self.server.kill().ok();
+        self.server.wait().ok();
+    }
 }

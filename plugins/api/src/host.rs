@@ -14,6 +14,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use sanctuary_protocols::{AppMessage, AppName, AppPayload, PeerId, RateLimiter};
 
+pub use crate::blobs::{BlobLibrary, BlobMail};
 use crate::grants::{CapabilityError, Grants};
 use crate::manifest::Permission;
 use crate::messages::{IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
@@ -142,6 +143,8 @@ impl Plugin for AppsHostPlugin {
         app.insert_resource(grants)
             .insert_resource(AppsFolder(self.data_dir.as_ref().map(|dir| dir.join("apps"))))
             .init_resource::<AppMail>()
+            .init_resource::<crate::blobs::BlobMail>()
+            .init_resource::<crate::blobs::BlobLibrary>()
             .init_resource::<WorldView>()
             .init_resource::<InstalledApps>()
             .init_resource::<AppPanels>()

@@ -29,6 +29,7 @@
 //! The client's side of the API (delivering messages, drawing panels, keeping the
 //! [`WorldView`] up to date) is in [`host`].
 
+mod blobs;
 mod data;
 mod grants;
 pub mod host;
@@ -38,6 +39,10 @@ mod panels;
 mod setup;
 mod world;
 
+pub use blobs::{
+    BLOB_READ_MAX, BLOB_REPLIES_MAX, BLOB_REQUESTS_MAX, BlobInfo, BlobLibrary, BlobMail, BlobReply,
+    BlobRequest, Blobs, FetchStatus,
+};
 pub use data::{AppData, AppDataError};
 pub use grants::{CapabilityError, Grants, GrantsError};
 pub use manifest::{Manifest, Permission};
@@ -53,12 +58,13 @@ pub use bevy_egui::egui;
 /// The largest app message, in bytes.
 pub use sanctuary_protocols::limits::APP_PAYLOAD_MAX;
 /// The wire protocol's plain types an app may need: ids and names.
-pub use sanctuary_protocols::{AppName, PeerId};
+pub use sanctuary_protocols::{AppName, BlobHash, PeerId};
 
 /// What most apps need, in one `use`.
 pub mod prelude {
     pub use crate::{
-        AppData, AppEntity, AppMessages, AppSetup, AppSpawner, CapabilityError, EnteredSpace, Manifest,
-        PanelSpec, Permission, SanctuaryApp, WorldView, egui,
+        AppData, AppEntity, AppMessages, AppSetup, AppSpawner, BlobHash, BlobInfo, BlobLibrary, BlobReply,
+        BlobRequest, Blobs, CapabilityError, EnteredSpace, Manifest, PanelSpec, Permission, SanctuaryApp,
+        WorldView, egui,
     };
 }

@@ -29,6 +29,9 @@ pub enum Permission {
     Panels,
     /// Send messages to its copies on the other peers of the world, and receive theirs.
     Messages,
+    /// Read and add the person's files through the storage app's store: add, fetch, share,
+    /// serve, pin and delete blobs ([`crate::Blobs`]).
+    Blobs,
     /// Place its own objects in these spaces (by space name).
     Spawn {
         /// The spaces.
@@ -43,6 +46,7 @@ impl Permission {
         match self {
             Self::Panels => "panels".into(),
             Self::Messages => "messages".into(),
+            Self::Blobs => "blobs".into(),
             Self::Spawn { spaces } => format!("spawn:{}", spaces.join(",")),
         }
     }
@@ -58,6 +62,7 @@ impl fmt::Display for Permission {
         match self {
             Self::Panels => f.write_str("show panels"),
             Self::Messages => f.write_str("send and receive its messages in the world"),
+            Self::Blobs => f.write_str("read, add and share your stored files"),
             Self::Spawn { spaces } => write!(f, "place objects in {}", spaces.join(", ")),
         }
     }

@@ -9,7 +9,10 @@
 //! Both take `--lan` instead of `--join TICKET`: they then join the first world announced
 //! on the local network (by `sanctuary --lan --host`).
 //! - `latency --seconds S`: pose latency between two peers on loopback, p50 and p99.
+//! - `blobs add FILE | get TICKET [--out FILE] | list | serve`: the storage app's store
+//!   (see [`blobs`]).
 
+mod blobs;
 mod bots;
 mod latency;
 mod spaces;
@@ -68,6 +71,13 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Content-addressed files: add, fetch by ticket, list, serve.
+    Blobs {
+        #[command(subcommand)]
+        action: blobs::BlobsCommand,
+        #[command(flatten)]
+        store: blobs::StoreOptions,
+    },
     /// Watch a world and print its events as JSON lines.
     Watch {
         #[command(flatten)]
@@ -103,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             })
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
+        Command::Blobs { action, store } => runtime.block_on(blobs::run(action, store)),
         Command::Watch { peer, json: _, space } => {
             let spaces = match space {
                 Some(space) => vec![space],
@@ -183,6 +194,7 @@ async fn spawn_node(bind: Option<SocketAddr>, local_discovery: bool) -> anyhow::
         local_discovery,
         bind_addr: bind,
         gossip_neighbours: None,
+        storage: None,
     })
     .await?)
 }
