@@ -344,3 +344,44 @@ fn a_picture_hung_by_another_peer_shows_on_the_easel_in_a_real_window() {
         shot.display()
     );
 }
+
+#[test]
+fn a_file_dropped_on_the_window_is_added_to_storage_even_offline() {
+    let dir = folder("drop");
+    allow_storage(&dir);
+    let plan = LaunchPlan {
+        catalog: SpaceCatalog::load(&default_assets_folder().join("spaces")).unwrap(),
+        start_space: "lobby".into(),
+        assets: default_assets_folder(),
+        data_dir: dir.clone(),
+        frames: None,
+        screenshot: None,
+        launched: Instant::now(),
+    };
+    let mut app = headless_app(&plan);
+    app.add_message::<bevy::window::FileDragAndDrop>();
+    app.finish();
+    app.cleanup();
+    app.update();
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, b"shopping: bread, figs").unwrap();
+    app.world_mut()
+        .write_message(bevy::window::FileDragAndDrop::DroppedFile {
+            window: Entity::PLACEHOLDER,
+            path_buf: file,
+        });
+    run_until(
+        &mut [&mut app],
+        "the dropped file in storage, and the panel's word",
+        |apps| {
+            library(apps[0])
+                .blobs
+                .iter()
+                .any(|blob| blob.name == "notes.txt" && blob.size == 21)
+                && apps[0].world().resource::<StoragePanel>().message.is_some()
+        },
+    );
+    assert!(!library(&app).online, "no network was started");
+    let message = app.world().resource::<StoragePanel>().message.clone();
+    assert_eq!(message, Some(("added notes.txt (21 B)".into(), false)));
+}

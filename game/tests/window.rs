@@ -386,14 +386,14 @@ fn the_apps_panel_grants_and_takes_back_permissions() {
     x_tool(&display, "xdotool", &["mousemove", "658", "255", "click", "1"]);
     settle();
     let all = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "468", "386", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "468", "299", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let granted = chess_grants();
         (granted.len() == 3).then(|| granted.join(" "))
     });
     assert_eq!(all.as_deref(), Some("panels messages spawn:market"));
     let fewer = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "394", "428", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "394", "341", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let granted = chess_grants();
         (granted.len() == 2).then(|| granted.join(" "))
@@ -403,4 +403,97 @@ fn the_apps_panel_grants_and_takes_back_permissions() {
         Some("panels spawn:market"),
         "messages taken back"
     );
+}
+
+#[test]
+fn the_storage_panel_shares_a_file_and_its_ticket_fetches_it_from_the_client() {
+    let display = VirtualDisplay::start();
+    let folder = scratch("storage-share");
+    let data = folder.join("client");
+    std::fs::remove_dir_all(&folder).ok();
+    std::fs::create_dir_all(&data).expect("data folder");
+    let mut grants = sanctuary_plugin_api::Grants::load(&data);
+    for permission in sanctuary_storage::StorageApp::MANIFEST.permissions {
+        grants.grant("storage", permission);
+    }
+    grants.save().expect("grants saved");
+    // A file in the client's store, added with the headless tool on the same store format.
+    let node_tool = Path::new(CLIENT).with_file_name("sanctuary-node");
+    let file = folder.join("photo.bin");
+    let bytes: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).expect("writes the file");
+    let added = Command::new(&node_tool)
+        .args(["blobs", "--data-dir"])
+        .arg(&data)
+        .arg("add")
+        .arg(&file)
+        .output()
+        .expect("sanctuary-node runs");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let hash = String::from_utf8_lossy(&added.stdout)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let _client = Running(
+        client()
+            .env("DISPLAY", &display.display)
+            .args([
+                "--space",
+                "lobby",
+                "--host",
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the client runs"),
+    );
+    let window = poll(std::time::Duration::from_secs(60), || {
+        let found = x_tool(&display, "xdotool", &["search", "--name", "^Sanctuary$"]);
+        found.lines().next().map(str::to_owned)
+    })
+    .expect("the client opens its window");
+    let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
+    settle();
+    // Tab, then the Storage tab (the last); Share on the file's row, then Copy beside the
+    // ticket that appears above the list.
+    x_tool(&display, "xdotool", &["windowfocus", &window]);
+    x_tool(&display, "xdotool", &["key", "Tab"]);
+    settle();
+    x_tool(&display, "xdotool", &["mousemove", "761", "255", "click", "1"]);
+    settle();
+    x_tool(&display, "xdotool", &["mousemove", "774", "440", "click", "1"]);
+    settle();
+    let copied = poll(std::time::Duration::from_secs(40), || {
+        x_tool(&display, "xdotool", &["mousemove", "885", "408", "click", "1"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let text = x_tool(&display, "xclip", &["-o", "-selection", "clipboard"]);
+        text.starts_with("blob").then_some(text)
+    })
+    .expect("a ticket on the clipboard");
+    let (ticket_hash, _) = sanctuary_net::storage::parse_ticket(&copied).expect("a BlobTicket");
+    assert_eq!(ticket_hash.to_string(), hash);
+    // Anyone with the ticket fetches the file from the running client.
+    let out = folder.join("fetched.bin");
+    let fetched = Command::new(&node_tool)
+        .args(["blobs", "--data-dir"])
+        .arg(folder.join("fetcher"))
+        .args(["--bind", "127.0.0.1:0", "get", &copied, "--out"])
+        .arg(&out)
+        .output()
+        .expect("sanctuary-node runs");
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert_eq!(std::fs::read(&out).expect("the fetched file"), bytes);
 }

@@ -6,6 +6,6 @@ use sanctuary_plugin_api::SanctuaryAppExt;
 
 /// Installs every built-in app and mod.
 pub fn install(app: &mut App) {
-    app.add_sanctuary_app(sanctuary_storage::StorageApp);
     app.add_sanctuary_app(sanctuary_chess::ChessApp);
+    app.add_sanctuary_app(sanctuary_storage::StorageApp);
 }

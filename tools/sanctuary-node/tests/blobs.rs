@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 fn node_tool() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sanctuary-node"));
-    command.env("RUST_LOG", "error");
+    // No backtraces: an error is the one line a person would see.
+    command
+        .env("RUST_LOG", "error")
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0");
     command
 }
 
