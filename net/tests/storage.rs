@@ -21,7 +21,7 @@ fn folder(name: &str) -> PathBuf {
     dir
 }
 
-async fn open(dir: &PathBuf, quota: u64) -> Storage {
+async fn open(dir: &std::path::Path, quota: u64) -> Storage {
     Storage::open(dir, quota).await.unwrap().0
 }
 
@@ -195,10 +195,10 @@ async fn a_fetch_that_stopped_resumes_after_a_restart() {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut stop_tx = Some(stop_tx);
         let fetch = b.fetch(request(added.hash, vec![node_a.addr()]), move |p| {
-            if p.done > total / 8 {
-                if let Some(stop) = stop_tx.take() {
-                    stop.send(()).ok();
-                }
+            if p.done > total / 8
+                && let Some(stop) = stop_tx.take()
+            {
+                stop.send(()).ok();
             }
         });
         tokio::select! {

@@ -328,7 +328,7 @@ fn library(storage: &Storage, fetching: &Fetching) -> BlobLibrary {
         .iter()
         .map(|(peer, bytes)| (*peer, *bytes))
         .collect();
-    served_to.sort_by(|a, b| b.1.cmp(&a.1));
+    served_to.sort_by_key(|(_, bytes)| std::cmp::Reverse(*bytes));
     let mut fetches: Vec<_> = fetching
         .lock()
         .map(|f| f.values().cloned().collect())
