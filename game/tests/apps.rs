@@ -4,26 +4,16 @@
 
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
-use sanctuary::app::{LaunchPlan, headless_app};
-use sanctuary::net_bridge::{NetBridgePlugin, NetMode, NetOptions};
+use sanctuary::net_bridge::NetMode;
 use sanctuary::people::InviteTicket;
-use sanctuary::spaces::SpaceCatalog;
-use sanctuary::spaces::catalog::default_assets_folder;
 use sanctuary_chess::game::{GameKey, PackedMove};
 use sanctuary_chess::wire::ChessMessage;
 use sanctuary_chess::{ChessAction, ChessApp, ChessPiece, ChessState};
 use sanctuary_plugin_api::{AppMessages, Grants, PeerId, SanctuaryApp, WorldView};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sanctuary-apps-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{folder, networked_client, run_until};
 
 /// Allows chess everything it asks for, as a person would in the Apps panel.
 fn allow_chess(dir: &Path) {
@@ -35,40 +25,7 @@ fn allow_chess(dir: &Path) {
 }
 
 fn client(dir: &Path, mode: NetMode) -> App {
-    let plan = LaunchPlan {
-        catalog: SpaceCatalog::load(&default_assets_folder().join("spaces")).unwrap(),
-        start_space: "market".into(),
-        assets: default_assets_folder(),
-        data_dir: dir.to_path_buf(),
-        frames: None,
-        screenshot: None,
-        launched: Instant::now(),
-    };
-    let mut app = headless_app(&plan);
-    app.insert_resource(sanctuary::identity::load_or_create(dir).unwrap());
-    app.add_plugins(NetBridgePlugin {
-        options: NetOptions {
-            mode,
-            relay: None,
-            lan: false,
-            bind: Some("127.0.0.1:0".parse().unwrap()),
-        },
-    });
-    app.finish();
-    app.cleanup();
-    app
-}
-
-/// Runs both apps until `done` says so, or fails after [`PATIENCE`].
-fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done(apps) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        for app in apps.iter_mut() {
-            app.update();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    networked_client("market", dir, mode)
 }
 
 fn me(app: &App) -> Option<PeerId> {

@@ -5,27 +5,19 @@
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use sanctuary::app::{LaunchPlan, headless_app};
-use sanctuary::net_bridge::{NetBridgePlugin, NetMode, NetOptions};
+use sanctuary::net_bridge::NetMode;
 use sanctuary::people::InviteTicket;
 use sanctuary::spaces::SpaceCatalog;
 use sanctuary::spaces::catalog::default_assets_folder;
 use sanctuary_plugin_api::{AppMessages, BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView};
 use sanctuary_storage::wire::StorageMessage;
 use sanctuary_storage::{Easel, StorageAction, StorageApp, StoragePanel};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sanctuary-storage-app-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{folder, networked_client, run_until};
 
 fn allow_storage(dir: &Path) {
     let mut grants = Grants::load(dir);
@@ -40,39 +32,7 @@ fn client(dir: &Path, mode: NetMode) -> App {
 }
 
 fn client_in(space: &str, dir: &Path, mode: NetMode) -> App {
-    let plan = LaunchPlan {
-        catalog: SpaceCatalog::load(&default_assets_folder().join("spaces")).unwrap(),
-        start_space: space.into(),
-        assets: default_assets_folder(),
-        data_dir: dir.to_path_buf(),
-        frames: None,
-        screenshot: None,
-        launched: Instant::now(),
-    };
-    let mut app = headless_app(&plan);
-    app.insert_resource(sanctuary::identity::load_or_create(dir).unwrap());
-    app.add_plugins(NetBridgePlugin {
-        options: NetOptions {
-            mode,
-            relay: None,
-            lan: false,
-            bind: Some("127.0.0.1:0".parse().unwrap()),
-        },
-    });
-    app.finish();
-    app.cleanup();
-    app
-}
-
-fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done(apps) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        for app in apps.iter_mut() {
-            app.update();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    networked_client(space, dir, mode)
 }
 
 fn library(app: &App) -> &BlobLibrary {

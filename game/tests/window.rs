@@ -238,6 +238,28 @@ fn poll(limit: std::time::Duration, mut read: impl FnMut() -> Option<String>) ->
     None
 }
 
+/// Starts the client in a window on `display` with `args` and the data folder `data`,
+/// and waits for its window: the running client and the window's id.
+fn open_client(display: &VirtualDisplay, args: &[&str], data: &Path) -> (Running, String) {
+    let client = Running(
+        client()
+            .env("DISPLAY", &display.display)
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the client runs"),
+    );
+    let window = poll(std::time::Duration::from_secs(60), || {
+        let found = x_tool(display, "xdotool", &["search", "--name", "^Sanctuary$"]);
+        found.lines().next().map(str::to_owned)
+    })
+    .expect("the client opens its window");
+    (client, window)
+}
+
 /// The client, killed when dropped.
 struct Running(Child);
 
@@ -261,21 +283,7 @@ fn the_copy_button_puts_your_id_on_the_clipboard() {
     let expected = sanctuary_protocols::identity::Keypair::from_bytes(&key)
         .peer_id()
         .to_string();
-    let _client = Running(
-        client()
-            .env("DISPLAY", &display.display)
-            .args(["--space", "market", "--data-dir"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the client runs"),
-    );
-    let window = poll(std::time::Duration::from_secs(60), || {
-        let found = x_tool(&display, "xdotool", &["search", "--name", "^Sanctuary$"]);
-        found.lines().next().map(str::to_owned)
-    })
-    .expect("the client opens its window");
+    let (_client, window) = open_client(&display, &["--space", "market"], &data);
     let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
     settle();
     // Tab opens the panels as an overlay, centred in the 1280x720 window; "Your profile"
@@ -352,21 +360,7 @@ fn the_apps_panel_grants_and_takes_back_permissions() {
     let display = VirtualDisplay::start();
     let data = scratch("apps-panel");
     std::fs::remove_file(data.join("grants.ron")).ok();
-    let _client = Running(
-        client()
-            .env("DISPLAY", &display.display)
-            .args(["--space", "market", "--data-dir"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the client runs"),
-    );
-    let window = poll(std::time::Duration::from_secs(60), || {
-        let found = x_tool(&display, "xdotool", &["search", "--name", "^Sanctuary$"]);
-        found.lines().next().map(str::to_owned)
-    })
-    .expect("the client opens its window");
+    let (_client, window) = open_client(&display, &["--space", "market"], &data);
     let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
     let chess_grants = || {
         let grants = sanctuary_plugin_api::Grants::load(&data);
@@ -439,28 +433,11 @@ fn the_storage_panel_shares_a_file_and_its_ticket_fetches_it_from_the_client() {
         .next()
         .unwrap_or_default()
         .to_owned();
-    let _client = Running(
-        client()
-            .env("DISPLAY", &display.display)
-            .args([
-                "--space",
-                "lobby",
-                "--host",
-                "--bind",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the client runs"),
+    let (_client, window) = open_client(
+        &display,
+        &["--space", "lobby", "--host", "--bind", "127.0.0.1:0"],
+        &data,
     );
-    let window = poll(std::time::Duration::from_secs(60), || {
-        let found = x_tool(&display, "xdotool", &["search", "--name", "^Sanctuary$"]);
-        found.lines().next().map(str::to_owned)
-    })
-    .expect("the client opens its window");
     let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
     settle();
     // Tab, then the Storage tab (the last); Share on the file's row, then Copy beside the

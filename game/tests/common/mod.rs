@@ -87,3 +87,53 @@ impl Drop for VirtualDisplay {
         self.server.wait().ok();
     }
 }
+
+/// How long a networked test waits for something before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A fresh folder for one test, named after it and this process.
+pub fn folder(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sanctuary-test-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("a test folder");
+    dir
+}
+
+/// A headless client with its data in `dir`, starting in `space`, online as `mode` on
+/// loopback (the network thread is real), set up but not yet updated.
+pub fn networked_client(space: &str, dir: &std::path::Path, mode: sanctuary::net_bridge::NetMode) -> App {
+    let plan = LaunchPlan {
+        catalog: catalog(),
+        start_space: space.into(),
+        assets: default_assets_folder(),
+        data_dir: dir.to_path_buf(),
+        frames: None,
+        screenshot: None,
+        launched: Instant::now(),
+    };
+    let mut app = headless_app(&plan);
+    app.insert_resource(sanctuary::identity::load_or_create(dir).expect("an identity"));
+    app.add_plugins(sanctuary::net_bridge::NetBridgePlugin {
+        options: sanctuary::net_bridge::NetOptions {
+            mode,
+            relay: None,
+            lan: false,
+            bind: Some("127.0.0.1:0".parse().expect("an address")),
+        },
+    });
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// Updates every app until `done` says so, or fails after [`PATIENCE`].
+pub fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done(apps) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        for app in apps.iter_mut() {
+            app.update();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

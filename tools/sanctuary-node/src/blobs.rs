@@ -3,7 +3,7 @@
 //!
 //! - `add FILE [--serve]` adds a file and prints its hash;
 //! - `get TICKET [--out FILE]` fetches by ticket (progress on stderr), resuming what an
-//!   earlier fetch left, and writes the file;
+//!   earlier fetch left (Ctrl-C stops it cleanly), and writes the file;
 //! - `list` prints one line per blob;
 //! - `serve` serves the blobs marked for serving and prints a ticket for each.
 
@@ -144,29 +144,37 @@ async fn get(
         holders: vec![holder],
         pin: true,
     };
-    let fetched = store
-        .fetch(request, |progress| {
-            match first {
-                None => first = Some((progress.done, std::time::Duration::ZERO)),
-                Some((at_start, time)) if time.is_zero() && progress.done > at_start => {
-                    first = Some((at_start, started.elapsed()));
-                }
-                Some(_) => {}
+    let fetch = store.fetch(request, |progress| {
+        match first {
+            None => first = Some((progress.done, std::time::Duration::ZERO)),
+            Some((at_start, time)) if time.is_zero() && progress.done > at_start => {
+                first = Some((at_start, started.elapsed()));
             }
-            last_done = progress.done;
-            let due = last_shown.is_none_or(|at| at.elapsed().as_millis() >= 250);
-            if due || progress.done == progress.total {
-                last_shown = Some(std::time::Instant::now());
-                eprint!(
-                    "\r{} of {} bytes ({:.1} MiB/s)   ",
-                    progress.done,
-                    progress.total,
-                    progress.bytes_per_second / f64::from(1 << 20)
-                );
-                std::io::stderr().flush().ok();
-            }
-        })
-        .await;
+            Some(_) => {}
+        }
+        last_done = progress.done;
+        let due = last_shown.is_none_or(|at| at.elapsed().as_millis() >= 100);
+        if due || progress.done == progress.total {
+            last_shown = Some(std::time::Instant::now());
+            eprint!(
+                "\r{} of {} bytes ({:.1} MiB/s)   ",
+                progress.done,
+                progress.total,
+                progress.bytes_per_second / f64::from(1 << 20)
+            );
+            std::io::stderr().flush().ok();
+        }
+    });
+    // Ctrl-C stops the fetch cleanly: the store records what arrived, and the same
+    // command goes on from there.
+    let fetched = tokio::select! {
+        fetched = fetch => fetched,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!();
+            node.shutdown().await;
+            anyhow::bail!("stopped; what arrived is kept, and the same command goes on from there");
+        }
+    };
     eprintln!();
     node.shutdown().await;
     let entry = fetched.map_err(|error| anyhow::anyhow!("{error}"))?;

@@ -1,5 +1,5 @@
 //! `sanctuary-node blobs` as separate processes: a file added and served by one is
-//! fetched by ticket by another, byte for byte; a fetch killed with SIGKILL part way
+//! fetched by ticket by another, byte for byte; a fetch stopped part way (Ctrl-C)
 //! resumes from where it was; bad tickets and unreadable files are one-line errors.
 
 use std::io::Read;
@@ -71,7 +71,7 @@ fn progress_of(child: &mut Child) -> mpsc::Receiver<(u64, u64)> {
 }
 
 #[test]
-fn a_file_served_by_one_process_is_fetched_by_another_and_a_killed_fetch_resumes() {
+fn a_file_served_by_one_process_is_fetched_by_another_and_a_stopped_fetch_resumes() {
     let (seeder, fetcher) = (folder("seeder"), folder("fetcher"));
     let file = seeder.join("film.bin");
     let bytes: Vec<u8> = (0..(160u32 << 20))
@@ -108,7 +108,7 @@ fn a_file_served_by_one_process_is_fetched_by_another_and_a_killed_fetch_resumes
     let ticket = line.split(' ').next().unwrap().trim().to_owned();
     assert!(ticket.starts_with("blob"), "{line}");
 
-    // The first fetch is killed part way.
+    // The first fetch is stopped part way, as Ctrl-C would.
     let mut get = blobs(&fetcher)
         .args(["get", &ticket])
         .stderr(Stdio::piped())
@@ -126,8 +126,13 @@ fn a_file_served_by_one_process_is_fetched_by_another_and_a_killed_fetch_resumes
             break;
         }
     }
-    get.kill().unwrap();
-    get.wait().unwrap();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &get.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let stopped = get.wait().unwrap();
+    assert!(!stopped.success(), "a stopped fetch is not a finished one");
     let listed = blobs(&fetcher).arg("list").output().unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.contains(&format!("{hash} {total} partial")), "{listed}");
