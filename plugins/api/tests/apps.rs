@@ -2,7 +2,7 @@
 //! taking effect at once, and a failing app stopped without taking the client down.
 
 use bevy::prelude::*;
-use sanctuary_plugin_api::host::{AppMail, AppPanels, AppsHostPlugin, Delivery, draw_panel};
+use sanctuary_plugin_api::host::{AppMail, AppPanels, AppsHostPlugin, BlobMail, Delivery, draw_panel};
 use sanctuary_plugin_api::prelude::*;
 use sanctuary_plugin_api::{AppName, AppStatus, Grants, InstalledApps, PeerId, SanctuaryAppExt};
 use sanctuary_protocols::{AppMessage, AppPayload};
@@ -283,4 +283,91 @@ fn panels_draw_only_when_allowed_and_a_panicking_panel_stops_its_app() {
         AppStatus::Stopped { reason } if reason.contains("panel fails on purpose")
     ));
     assert!(installed.is_running("talker"));
+}
+
+/// Asks for one blob each frame and keeps what each request returned and what came back.
+struct Filer;
+
+#[derive(Resource, Default)]
+struct Asked(Vec<Result<(), CapabilityError>>, Vec<BlobReply>, Vec<bool>);
+
+impl SanctuaryApp for Filer {
+    const MANIFEST: Manifest = Manifest {
+        name: "filer",
+        title: "Filer",
+        version: "1",
+        author: "tests",
+        description: "Reads files.",
+        permissions: &[Permission::Blobs],
+    };
+
+    fn build(&self, setup: &mut AppSetup) {
+        setup
+            .init_resource::<Asked>()
+            .add_system(|mut blobs: Blobs<Filer>, mut asked: ResMut<Asked>| {
+                let result = blobs.request(BlobRequest::Read(BlobHash::from_bytes([1; 32])));
+                asked.0.push(result);
+                let replies = blobs.replies();
+                asked.1.extend(replies);
+                let sees_library = blobs.library().is_ok();
+                asked.2.push(sees_library);
+            });
+    }
+}
+
+#[test]
+fn blobs_need_a_grant_and_answers_stop_when_it_is_revoked() {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins(AppsHostPlugin {
+            data_dir: Some(folder("blobs")),
+        })
+        .add_sanctuary_app(Filer);
+    app.update();
+    let asked = |app: &App| {
+        let asked = app.world().resource::<Asked>();
+        (asked.0.last().cloned(), asked.1.len(), asked.2.last().copied())
+    };
+    let refused = CapabilityError::NotGranted {
+        app: "filer".into(),
+        permission: Permission::Blobs.to_string(),
+    };
+    assert_eq!(asked(&app), (Some(Err(refused.clone())), 0, Some(false)));
+    assert!(
+        app.world_mut()
+            .resource_mut::<BlobMail>()
+            .take_requests()
+            .is_empty()
+    );
+
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .grant("filer", &Permission::Blobs);
+    app.update();
+    assert_eq!(asked(&app), (Some(Ok(())), 0, Some(true)));
+    let requests = app.world_mut().resource_mut::<BlobMail>().take_requests();
+    assert_eq!(
+        requests,
+        vec![(
+            "filer".to_owned(),
+            BlobRequest::Read(BlobHash::from_bytes([1; 32]))
+        )]
+    );
+    let answer = BlobReply::Failed {
+        hash: None,
+        error: "no blob".into(),
+    };
+    app.world_mut()
+        .resource_mut::<BlobMail>()
+        .reply("filer", answer.clone());
+    app.update();
+    assert_eq!(app.world().resource::<Asked>().1, vec![answer.clone()]);
+
+    // Taken back: refused again, and answers that arrive are not handed over.
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .revoke("filer", &Permission::Blobs);
+    app.world_mut().resource_mut::<BlobMail>().reply("filer", answer);
+    app.update();
+    assert_eq!(asked(&app), (Some(Err(refused)), 1, Some(false)));
 }
