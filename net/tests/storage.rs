@@ -1,6 +1,7 @@
 //! Storage between real nodes on loopback: a blob added on one node is fetched by ticket
 //! on another, byte for byte; a holder that sends wrong bytes is refused and the next one
-//! asked; a fetch that stopped resumes after a restart; only served blobs are given out;
+//! asked, and so is one that cuts its answer short (keeping what it did send); a fetch
+//! that stopped resumes after a restart; only served blobs are given out;
 //! the quota, bad tickets and unreadable files each fail with one clear line.
 
 mod common;
@@ -175,6 +176,122 @@ async fn wrong_bytes_from_one_holder_are_refused_and_the_next_holder_asked() {
     assert!(!error.to_string().contains('\n'));
     assert!(b.read(other.hash, 1 << 20).await.is_err());
     liar.shutdown().await.ok();
+}
+
+/// A holder that passes requests on to an honest one but cuts every answer short after
+/// [`Truncator::LIMIT`] bytes, as a holder with a truncated copy (or one that gives up)
+/// would.
+#[derive(Debug, Clone)]
+struct Truncator {
+    endpoint: iroh::Endpoint,
+    honest: iroh::EndpointAddr,
+}
+
+impl Truncator {
+    const LIMIT: usize = 1 << 20;
+}
+
+impl ProtocolHandler for Truncator {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let Ok(upstream) = self.endpoint.connect(self.honest.clone(), iroh_blobs::ALPN).await else {
+            return Ok(());
+        };
+        while let Ok((mut send, mut recv)) = connection.accept_bi().await {
+            let Ok(request) = recv.read_to_end(8192).await else {
+                break;
+            };
+            let Ok((mut up_send, mut up_recv)) = upstream.open_bi().await else {
+                break;
+            };
+            if up_send.write_all(&request).await.is_err() || up_send.finish().is_err() {
+                break;
+            }
+            let mut passed = 0;
+            let mut buffer = vec![0u8; 64 << 10];
+            while passed < Self::LIMIT {
+                match up_recv.read(&mut buffer).await {
+                    Ok(Some(n)) => {
+                        let n = n.min(Self::LIMIT - passed);
+                        if send.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                        passed += n;
+                    }
+                    _ => break,
+                }
+            }
+            let _ = send.finish();
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_truncated_answer_is_refused_and_the_rest_fetched_from_the_next_holder() {
+    init_tracing();
+    let (dir_a, dir_b) = (folder("cut-a"), folder("cut-b"));
+    let (a, b) = (open(&dir_a, 1 << 30).await, open(&dir_b, 1 << 30).await);
+    let (node_a, _node_b) = (node_with(10, &a).await, node_with(11, &b).await);
+    let bytes = sample(6 << 20);
+    let added = a.add_bytes("atlas.bin", bytes.clone()).await.unwrap();
+    a.set_serving(added.hash, true).unwrap();
+
+    let cutter_endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(&keypair(67).to_bytes()))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .clear_ip_transports()
+        .bind_addr("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap())
+        .unwrap()
+        .bind()
+        .await
+        .unwrap();
+    let cutter = Router::builder(cutter_endpoint.clone())
+        .accept(
+            iroh_blobs::ALPN,
+            Truncator {
+                endpoint: cutter_endpoint.clone(),
+                honest: node_a.addr(),
+            },
+        )
+        .spawn();
+    wait_until("the cutter to have an address", || {
+        cutter_endpoint.addr().ip_addrs().next().is_some()
+    })
+    .await;
+
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let holders = vec![cutter_endpoint.addr(), node_a.addr()];
+    let fetched = b
+        .fetch(request(added.hash, holders), move |p| {
+            seen.lock().unwrap().push((p.from, p.done))
+        })
+        .await
+        .unwrap();
+    assert_eq!(b.read(added.hash, 16 << 20).await.unwrap().as_ref(), &bytes[..]);
+    assert_eq!(
+        fetched.origin,
+        sanctuary_net::BlobOrigin::Fetched {
+            from: node_a.peer_id()
+        }
+    );
+    // What the cutter gave was verified and kept: the honest holder only sent the rest.
+    let reports = reports.lock().unwrap().clone();
+    let cutter_id = sanctuary_protocols::PeerId::from_bytes(*cutter_endpoint.id().as_bytes());
+    assert!(
+        reports.iter().any(|(from, done)| *from == cutter_id && *done > 0),
+        "{reports:?}"
+    );
+    let honest_start = reports
+        .iter()
+        .find(|(from, _)| *from == node_a.peer_id())
+        .unwrap()
+        .1;
+    assert!(
+        honest_start > 0 && honest_start < bytes.len() as u64,
+        "the honest holder started at {honest_start}"
+    );
+    cutter.shutdown().await.ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
