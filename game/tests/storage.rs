@@ -345,3 +345,58 @@ fn a_file_dropped_on_the_window_is_added_to_storage_even_offline() {
     let message = app.world().resource::<StoragePanel>().message.clone();
     assert_eq!(message, Some(("added notes.txt (21 B)".into(), false)));
 }
+
+#[test]
+fn a_fetch_cut_off_by_closing_the_client_goes_on_by_itself_after_a_restart() {
+    let (host_dir, guest_dir) = (folder("resume-host"), folder("resume-guest"));
+    allow_storage(&host_dir);
+    allow_storage(&guest_dir);
+    let mut host = client(&host_dir, NetMode::Host);
+    run_until(&mut [&mut host], "the host online", |apps| {
+        apps[0].world().resource::<InviteTicket>().0.is_some() && library(apps[0]).online
+    });
+    let world_ticket = host.world().resource::<InviteTicket>().0.clone().unwrap();
+    let file = host_dir.join("film.bin");
+    let bytes: Vec<u8> = (0..(96u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(&file, &bytes).unwrap();
+    drop(bytes);
+    act(&mut host, StorageAction::Request(BlobRequest::AddFile(file)));
+    run_until(&mut [&mut host], "the film in the host's storage", |apps| {
+        !library(apps[0]).blobs.is_empty()
+    });
+    let hash = library(&host).blobs[0].hash;
+    act(&mut host, StorageAction::Request(BlobRequest::Share(hash)));
+    run_until(&mut [&mut host], "the film's ticket", |apps| {
+        apps[0].world().resource::<StoragePanel>().shared.is_some()
+    });
+    let blob_ticket = host.world().resource::<StoragePanel>().shared.clone().unwrap().1;
+
+    // The guest starts fetching, and closes as soon as the first bytes are in.
+    let mut guest = client(&guest_dir, NetMode::Join(world_ticket.parse().unwrap()));
+    run_until(&mut [&mut host, &mut guest], "the guest online", |apps| {
+        library(apps[1]).online
+    });
+    act(
+        &mut guest,
+        StorageAction::Request(BlobRequest::FetchTicket(blob_ticket)),
+    );
+    run_until(&mut [&mut host, &mut guest], "the first bytes", |apps| {
+        library(apps[1]).fetching.iter().any(|fetch| fetch.done > 0)
+    });
+    drop(guest);
+
+    // Restarted, it lists the film as partial, and finishes it without being asked again.
+    let mut guest = client(&guest_dir, NetMode::Join(world_ticket.parse().unwrap()));
+    run_until(&mut [&mut host, &mut guest], "the guest's storage", |apps| {
+        library(apps[1]).get(hash).is_some()
+    });
+    assert!(
+        !library(&guest).get(hash).unwrap().complete,
+        "the first run was cut off part way"
+    );
+    run_until(&mut [&mut host, &mut guest], "the film complete", |apps| {
+        library(apps[1]).get(hash).is_some_and(|blob| blob.complete)
+    });
+}
