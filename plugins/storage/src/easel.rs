@@ -383,6 +383,18 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_pictures_decode_at_their_size() {
+        let picture =
+            image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 200]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&picture)
+            .unwrap();
+        assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
+        assert_eq!(decode(&jpeg).unwrap().size(), UVec2::new(40, 30));
+    }
+
+    #[test]
     fn only_pictures_decode() {
         assert!(decode(b"GIF89a....").is_err());
         assert!(is_picture("Sunset.JPG") && !is_picture("notes.txt"));
