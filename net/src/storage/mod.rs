@@ -478,7 +478,10 @@ impl Storage {
                 pinned: request.pin,
                 serving: false,
                 origin: BlobOrigin::Fetched {
-                    from: PeerId::from_bytes([0; 32]),
+                    from: request
+                        .holders
+                        .first()
+                        .map_or(PeerId::from_bytes([0; 32]), |h| peer_id(h.id)),
                 },
                 added_ms: unix_ms(),
                 holders: Vec::new(),

@@ -30,6 +30,8 @@ const WIDTH: f32 = 2.4;
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(15);
 /// How long a picture that could not be fetched or shown waits before it is asked again.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
+/// People asked for a picture, at most (whoever hung it first).
+const HOLDERS_ASKED: usize = 8;
 /// People whose hangings are remembered, at most.
 const HANGINGS_MAX: usize = 64;
 
@@ -243,7 +245,13 @@ pub fn follow(mut easel: ResMut<Easel>, mut blobs: Blobs<StorageApp>, view: Res<
     } else {
         // Whoever hung it first, then everyone else who may have fetched it.
         let mut holders = vec![wanted.by];
-        holders.extend(view.people.iter().map(|p| p.id).filter(|id| *id != wanted.by));
+        holders.extend(
+            view.people
+                .iter()
+                .map(|p| p.id)
+                .filter(|id| *id != wanted.by)
+                .take(HOLDERS_ASKED - 1),
+        );
         BlobRequest::FetchFrom {
             hash: wanted.hash,
             name: wanted.name.clone(),
