@@ -100,6 +100,24 @@ async fn a_blob_shared_by_ticket_arrives_identical_and_is_counted_as_served() {
     assert!(matches!(late, Err(StorageError::NoHolder { .. })), "{late:?}");
 }
 
+/// A bare iroh endpoint on loopback, for holders that do not follow the rules.
+async fn bare_endpoint(seed: u8) -> iroh::Endpoint {
+    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(&keypair(seed).to_bytes()))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .clear_ip_transports()
+        .bind_addr("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap())
+        .unwrap()
+        .bind()
+        .await
+        .unwrap();
+    wait_until("a bare endpoint's address", || {
+        endpoint.addr().ip_addrs().next().is_some()
+    })
+    .await;
+    endpoint
+}
+
 /// A holder that answers every blob request with the right length of wrong bytes.
 #[derive(Debug, Clone)]
 struct Liar;
@@ -127,15 +145,7 @@ async fn wrong_bytes_from_one_holder_are_refused_and_the_next_holder_asked() {
     let added = a.add_bytes("map.bin", bytes.clone()).await.unwrap();
     a.set_serving(added.hash, true).unwrap();
 
-    let liar_endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
-        .secret_key(iroh::SecretKey::from_bytes(&keypair(66).to_bytes()))
-        .relay_mode(iroh::RelayMode::Disabled)
-        .clear_ip_transports()
-        .bind_addr("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap())
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
+    let liar_endpoint = bare_endpoint(66).await;
     let liar = Router::builder(liar_endpoint.clone())
         .accept(iroh_blobs::ALPN, Liar)
         .spawn();
@@ -236,15 +246,7 @@ async fn a_truncated_answer_is_refused_and_the_rest_fetched_from_the_next_holder
     let added = a.add_bytes("atlas.bin", bytes.clone()).await.unwrap();
     a.set_serving(added.hash, true).unwrap();
 
-    let cutter_endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
-        .secret_key(iroh::SecretKey::from_bytes(&keypair(67).to_bytes()))
-        .relay_mode(iroh::RelayMode::Disabled)
-        .clear_ip_transports()
-        .bind_addr("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap())
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
+    let cutter_endpoint = bare_endpoint(67).await;
     let cutter = Router::builder(cutter_endpoint.clone())
         .accept(
             iroh_blobs::ALPN,

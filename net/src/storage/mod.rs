@@ -175,7 +175,7 @@ struct Inner {
     dir: PathBuf,
     quota: u64,
     store: FsStore,
-    catalogue: Mutex<Catalogue>,
+    catalogue: Arc<Mutex<Catalogue>>,
     gate: Arc<Gatekeeper>,
     protocol: BlobsProtocol,
     /// The endpoint of the node we are attached to, while online.
@@ -225,23 +225,15 @@ impl Storage {
                 },
             );
         }
-        let gate = Arc::new(Gatekeeper::default());
-        if let Ok(mut serving) = gate.serving.lock() {
-            serving.extend(
-                catalogue
-                    .entries
-                    .values()
-                    .filter(|e| e.serving && e.complete)
-                    .map(|e| e.hash),
-            );
-        }
+        let catalogue = Arc::new(Mutex::new(catalogue));
+        let gate = Arc::new(Gatekeeper::new(catalogue.clone()));
         let protocol = BlobsProtocol::new(&store, Some(serve::spawn_gate(gate.clone())));
         let storage = Self {
             inner: Arc::new(Inner {
                 dir: dir.to_owned(),
                 quota,
                 store,
-                catalogue: Mutex::new(catalogue),
+                catalogue,
                 gate,
                 protocol,
                 endpoint: Mutex::new(None),
@@ -375,9 +367,7 @@ impl Storage {
     /// Starts or stops serving a blob to peers who ask for it. Stopping refuses the next
     /// request at once.
     pub fn set_serving(&self, hash: BlobHash, serving: bool) -> Result<(), StorageError> {
-        self.update_existing(hash, |entry| entry.serving = serving)?;
-        self.refresh_serving();
-        Ok(())
+        self.update_existing(hash, |entry| entry.serving = serving)
     }
 
     /// Renames a blob in the catalogue.
@@ -392,7 +382,6 @@ impl Storage {
         if !existed {
             return Err(StorageError::NotFound(hash));
         }
-        self.refresh_serving();
         self.inner
             .store
             .tags()
@@ -689,7 +678,6 @@ impl Storage {
         })?;
         result?;
         if !evicted.is_empty() {
-            self.refresh_serving();
             let store = self.inner.store.clone();
             tokio::spawn(async move {
                 for hash in evicted {
@@ -734,19 +722,6 @@ impl Storage {
 
     fn save(&self) -> Result<(), StorageError> {
         self.update_catalogue(|_| ())
-    }
-
-    fn refresh_serving(&self) {
-        let serving: Vec<BlobHash> = self
-            .entries()
-            .into_iter()
-            .filter(|entry| entry.serving && entry.complete)
-            .map(|entry| entry.hash)
-            .collect();
-        if let Ok(mut set) = self.inner.gate.serving.lock() {
-            set.clear();
-            set.extend(serving);
-        }
     }
 
     /// Stops the store, writing what it holds in memory.

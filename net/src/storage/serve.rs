@@ -14,6 +14,7 @@ use iroh_blobs::provider::events::{
 };
 use sanctuary_protocols::{BlobHash, PeerId};
 
+use super::catalogue::Catalogue;
 use crate::node::peer_id;
 
 /// Most blob connections open at once from one peer.
@@ -59,20 +60,34 @@ impl ServedReport {
 }
 
 /// Decides which requests are answered and counts what was sent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Gatekeeper {
-    /// Hashes being served now.
-    pub serving: Mutex<std::collections::HashSet<BlobHash>>,
+    /// The storage's catalogue: a blob is served while its entry is complete and marked
+    /// for serving.
+    pub catalogue: Arc<Mutex<Catalogue>>,
     pub served: Mutex<ServedReport>,
     /// Open connections: connection id to peer.
     connections: Mutex<HashMap<u64, PeerId>>,
 }
 
 impl Gatekeeper {
+    pub fn new(catalogue: Arc<Mutex<Catalogue>>) -> Self {
+        Self {
+            catalogue,
+            served: Mutex::default(),
+            connections: Mutex::default(),
+        }
+    }
+
     fn is_served(&self, hash: BlobHash) -> bool {
-        self.serving
+        self.catalogue
             .lock()
-            .map(|set| set.contains(&hash))
+            .map(|catalogue| {
+                catalogue
+                    .entries
+                    .get(&hash)
+                    .is_some_and(|entry| entry.serving && entry.complete)
+            })
             .unwrap_or(false)
     }
 

@@ -200,7 +200,7 @@ pub fn draw(
     mut actions: MessageWriter<StorageAction>,
 ) {
     let library = match blobs.library() {
-        Ok(library) => library.clone(),
+        Ok(library) => library,
         Err(error) => {
             ui.label(error.to_string());
             return;
