@@ -6,5 +6,6 @@ cd "$(dirname "$0")"
 source scripts/common.sh
 
 ensure_packages "${CLIENT_PACKAGES[@]}"
+ensure_anvil
 cargo build --bin sanctuary
 exec "$CARGO_TARGET_DIR/debug/sanctuary" "$@"

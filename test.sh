@@ -6,6 +6,7 @@ cd "$(dirname "$0")"
 source scripts/common.sh
 
 ensure_packages "${CLIENT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_anvil
 
 echo "== format"
 cargo fmt --all --check

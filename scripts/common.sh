@@ -29,3 +29,32 @@ ensure_packages() {
 
 # One build folder outside the clone, so clones and CI runs on one machine share builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sanctuary/target}"
+
+# The local test chain (anvil), a static binary published on the npm registry. The
+# tarball's checksum is pinned: a different file is refused.
+ANVIL_VERSION=1.7.1
+ANVIL_SHA256=5727dd8f08f3bf6dde4ec1d9832e87c43f9315ef824bff1ab18486bf51bc7af3
+SANCTUARY_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/sanctuary/tools"
+
+# Installs anvil into the tools folder when missing and exports SANCTUARY_ANVIL.
+ensure_anvil() {
+  local dir="$SANCTUARY_TOOLS/anvil-$ANVIL_VERSION"
+  if [ ! -x "$dir/anvil" ]; then
+    ensure_packages curl ca-certificates
+    echo "installing anvil $ANVIL_VERSION (the local test chain)"
+    local tmp
+    tmp="$(mktemp -d)"
+    curl -sSfL --retry 3 -o "$tmp/anvil.tgz" \
+      "https://registry.npmjs.org/@foundry-rs/anvil-linux-amd64/-/anvil-linux-amd64-$ANVIL_VERSION.tgz"
+    if ! echo "$ANVIL_SHA256  $tmp/anvil.tgz" | sha256sum --check --status; then
+      echo "the anvil download does not match its pinned checksum; not installed" >&2
+      rm -rf "$tmp"
+      return 1
+    fi
+    tar -xzf "$tmp/anvil.tgz" -C "$tmp"
+    mkdir -p "$dir"
+    install -m 0755 "$tmp/package/bin/anvil" "$dir/anvil"
+    rm -rf "$tmp"
+  fi
+  export SANCTUARY_ANVIL="$dir/anvil"
+}
