@@ -11,11 +11,13 @@
 //! - `latency --seconds S`: pose latency between two peers on loopback, p50 and p99.
 //! - `blobs add FILE | get TICKET [--out FILE] | list | serve`: the storage app's store
 //!   (see [`blobs`]).
+//! - `wallet new | address | balance | send TO AMOUNT | history …`: the wallet (see [`wallet`]).
 
 mod blobs;
 mod bots;
 mod latency;
 mod spaces;
+mod wallet;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -78,6 +80,13 @@ enum Command {
         #[command(flatten)]
         store: blobs::StoreOptions,
     },
+    /// The wallet: keys, balances, transfers and their history.
+    Wallet {
+        #[command(subcommand)]
+        action: wallet::WalletCommand,
+        #[command(flatten)]
+        options: wallet::WalletOptions,
+    },
     /// Watch a world and print its events as JSON lines.
     Watch {
         #[command(flatten)]
@@ -114,6 +123,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
         Command::Blobs { action, store } => runtime.block_on(blobs::run(action, store)),
+        Command::Wallet { action, options } => runtime.block_on(wallet::run(action, options)),
         Command::Watch { peer, json: _, space } => {
             let spaces = match space {
                 Some(space) => vec![space],

@@ -189,6 +189,25 @@ impl Chain {
         Ok(chain)
     }
 
+    /// Connects to whatever chain the RPC at `rpc_url` serves, named after its address (the
+    /// local test chain's label when it serves that chain's id).
+    pub async fn probe(rpc_url: &str) -> Result<Self, WalletError> {
+        let mut network = Network::local(rpc_url);
+        network.chain_id = 0;
+        match Self::connect(network.clone()).await {
+            Err(WalletError::WrongChain { actual, .. }) if actual == crate::network::LOCAL_CHAIN_ID => {
+                Self::connect(Network::local(rpc_url)).await
+            }
+            Err(WalletError::WrongChain { actual, .. }) => {
+                network.chain_id = actual;
+                network.name = format!("chain {actual} at {rpc_url}");
+                network.test = false;
+                Self::connect(network).await
+            }
+            other => other,
+        }
+    }
+
     /// The network this client is on.
     pub fn network(&self) -> &Network {
         &self.network

@@ -30,8 +30,17 @@ async fn funded_wallet(name: &str) -> (LocalChain, Chain, Wallet) {
     let local = LocalChain::start(None).await.unwrap();
     let chain = Chain::connect(local.network()).await.unwrap();
     let (wallet, _) = Wallet::create(&scratch(name), "a good passphrase", KdfStrength::TEST).unwrap();
-    assert!(LocalChain::fund_if_empty(&chain, wallet.accounts()[0].address).await.unwrap());
-    assert!(!LocalChain::fund_if_empty(&chain, wallet.accounts()[0].address).await.unwrap(), "funded once");
+    assert!(
+        LocalChain::fund_if_empty(&chain, wallet.accounts()[0].address)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !LocalChain::fund_if_empty(&chain, wallet.accounts()[0].address)
+            .await
+            .unwrap(),
+        "funded once"
+    );
     (local, chain, wallet)
 }
 
@@ -45,7 +54,11 @@ async fn a_transfer_moves_exactly_what_was_confirmed_and_only_once() {
     let value = parse_amount("1.5", 18).unwrap();
     let plan = chain.plan(from, to, eth(), value).await.unwrap();
     assert_eq!((plan.to, plan.value, plan.chain_id), (to, value, 31337));
-    assert!(plan.summary().contains("1.5 ETH") && plan.summary().contains("not real money"), "{}", plan.summary());
+    assert!(
+        plan.summary().contains("1.5 ETH") && plan.summary().contains("not real money"),
+        "{}",
+        plan.summary()
+    );
     let signed = sign(&plan, &wallet.signer(0).unwrap()).unwrap();
     wallet.record(signed.record(1, Some("a test".into()))).unwrap();
     assert_eq!(chain.broadcast(&signed).await.unwrap(), signed.hash);
@@ -55,7 +68,11 @@ async fn a_transfer_moves_exactly_what_was_confirmed_and_only_once() {
 
     assert_eq!(chain.balance(to).await.unwrap(), value);
     let spent = start - chain.balance(from).await.unwrap();
-    assert!(spent > value && spent <= value + plan.max_fee(), "spent {spent}, fee cap {}", plan.max_fee());
+    assert!(
+        spent > value && spent <= value + plan.max_fee(),
+        "spent {spent}, fee cap {}",
+        plan.max_fee()
+    );
 
     // Sending the same signed transfer again (a retry after a lost answer) moves nothing more.
     let _ = chain.broadcast(&signed).await;
@@ -65,7 +82,10 @@ async fn a_transfer_moves_exactly_what_was_confirmed_and_only_once() {
     // The history remembers it, across a reopen.
     let reopened = Wallet::open(&folder("transfer")).unwrap();
     let entry = &reopened.history()[0];
-    assert_eq!((entry.hash, entry.to, entry.value, &entry.status), (signed.hash, to, value, &status));
+    assert_eq!(
+        (entry.hash, entry.to, entry.value, &entry.status),
+        (signed.hash, to, value, &status)
+    );
     local.stop().await;
 }
 
@@ -73,9 +93,23 @@ async fn a_transfer_moves_exactly_what_was_confirmed_and_only_once() {
 async fn more_than_the_balance_is_refused_before_anything_is_signed() {
     let (local, chain, wallet) = funded_wallet("too-much").await;
     let from = wallet.accounts()[0].address;
-    let error = chain.plan(from, Address::repeat_byte(7), eth(), parse_amount("100", 18).unwrap()).await.unwrap_err();
-    assert!(matches!(&error, WalletError::InsufficientFunds(m) if m.contains("100")), "{error}");
-    let error = chain.plan(from, Address::ZERO, eth(), U256::from(1)).await.unwrap_err();
+    let error = chain
+        .plan(
+            from,
+            Address::repeat_byte(7),
+            eth(),
+            parse_amount("100", 18).unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, WalletError::InsufficientFunds(m) if m.contains("100")),
+        "{error}"
+    );
+    let error = chain
+        .plan(from, Address::ZERO, eth(), U256::from(1))
+        .await
+        .unwrap_err();
     assert!(matches!(error, WalletError::BadAddress(_)));
     assert_eq!(chain.balance(Address::repeat_byte(7)).await.unwrap(), U256::ZERO);
     local.stop().await;
@@ -87,14 +121,23 @@ async fn a_reverted_transfer_is_shown_as_reverted_and_moves_nothing() {
     let from = wallet.accounts()[0].address;
     // A contract that refuses every call: PUSH1 0, PUSH1 0, REVERT.
     let refuser = Address::repeat_byte(0x66);
-    let _: serde_json::Value = chain.raw("anvil_setCode", (refuser, "0x60006000fd")).await.unwrap();
+    let _: serde_json::Value = chain
+        .raw("anvil_setCode", (refuser, "0x60006000fd"))
+        .await
+        .unwrap();
 
     let value = parse_amount("1", 18).unwrap();
     let refused = chain.plan(from, refuser, eth(), value).await.unwrap_err();
-    assert!(matches!(&refused, WalletError::Rejected(m) if m.contains("revert")), "{refused}");
+    assert!(
+        matches!(&refused, WalletError::Rejected(m) if m.contains("revert")),
+        "{refused}"
+    );
 
     // Signed anyway with a gas limit of its own, it is mined and reverts.
-    let mut plan = chain.plan(from, Address::repeat_byte(1), eth(), value).await.unwrap();
+    let mut plan = chain
+        .plan(from, Address::repeat_byte(1), eth(), value)
+        .await
+        .unwrap();
     plan.to = refuser;
     plan.gas_limit = 100_000;
     let before = chain.balance(from).await.unwrap();
@@ -104,7 +147,10 @@ async fn a_reverted_transfer_is_shown_as_reverted_and_moves_nothing() {
     assert!(matches!(status, TransferStatus::Reverted { .. }), "{status:?}");
     assert_eq!(chain.balance(refuser).await.unwrap(), U256::ZERO);
     let spent = before - chain.balance(from).await.unwrap();
-    assert!(spent > U256::ZERO && spent <= plan.max_fee(), "only the fee is spent: {spent}");
+    assert!(
+        spent > U256::ZERO && spent <= plan.max_fee(),
+        "only the fee is spent: {spent}"
+    );
     wallet.record(signed.record(2, None)).unwrap();
     local.stop().await;
 }
@@ -122,7 +168,10 @@ async fn the_local_chain_keeps_its_state_across_restarts() {
 
     let again = LocalChain::start(Some(&state)).await.unwrap();
     let chain = Chain::connect(again.network()).await.unwrap();
-    assert_eq!(chain.balance(someone).await.unwrap(), U256::from(sanctuary_wallet_core::local_chain::TEST_FUNDS_WEI));
+    assert_eq!(
+        chain.balance(someone).await.unwrap(),
+        U256::from(sanctuary_wallet_core::local_chain::TEST_FUNDS_WEI)
+    );
     assert!(!LocalChain::fund_if_empty(&chain, someone).await.unwrap());
     again.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
@@ -131,14 +180,39 @@ async fn the_local_chain_keeps_its_state_across_restarts() {
 #[tokio::test]
 async fn rpcs_that_are_down_or_on_another_chain_are_named() {
     // Nothing listens on a port just released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let down = Chain::connect(Network::local(format!("http://127.0.0.1:{port}"))).await.unwrap_err();
-    assert!(matches!(&down, WalletError::Unreachable { url, .. } if url.contains(&port.to_string())), "{down}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Chain::connect(Network::local(format!("http://127.0.0.1:{port}")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&down, WalletError::Unreachable { url, .. } if url.contains(&port.to_string())),
+        "{down}"
+    );
 
     let local = LocalChain::start(None).await.unwrap();
-    let mainnet = Network { name: "Ethereum".into(), chain_id: 1, rpc_url: local.rpc_url().into(), symbol: "ETH".into(), test: false };
+    let mainnet = Network {
+        name: "Ethereum".into(),
+        chain_id: 1,
+        rpc_url: local.rpc_url().into(),
+        symbol: "ETH".into(),
+        test: false,
+    };
     let wrong = Chain::connect(mainnet).await.unwrap_err();
-    assert!(matches!(wrong, WalletError::WrongChain { expected: 1, actual: 31337, .. }), "{wrong}");
+    assert!(
+        matches!(
+            wrong,
+            WalletError::WrongChain {
+                expected: 1,
+                actual: 31337,
+                ..
+            }
+        ),
+        "{wrong}"
+    );
     let bad_url = Chain::connect(Network::local("not a url")).await.unwrap_err();
     assert!(matches!(bad_url, WalletError::BadConfig(_)));
     local.stop().await;
@@ -153,12 +227,16 @@ async fn lying_rpc() -> String {
     tokio::spawn(async move {
         // A bounded number of requests: the test needs a handful.
         for _ in 0..64 {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buffer = [0u8; 4096];
                 loop {
-                    let Ok(read) = socket.read(&mut buffer).await else { return };
+                    let Ok(read) = socket.read(&mut buffer).await else {
+                        return;
+                    };
                     if read == 0 {
                         return;
                     }
@@ -167,22 +245,36 @@ async fn lying_rpc() -> String {
                     if let Some(end) = text.find("\r\n\r\n") {
                         let length = text[..end]
                             .lines()
-                            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|line| {
+                                line.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if request.len() >= end + 4 + length {
-                            let body: serde_json::Value = serde_json::from_slice(&request[end + 4..end + 4 + length]).unwrap();
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&request[end + 4..end + 4 + length]).unwrap();
                             let result = match body["method"].as_str().unwrap_or("") {
                                 "eth_chainId" => serde_json::json!("0x7a69"),
                                 "eth_getBalance" => serde_json::json!("0xffffffffffffffffffffffffffffffff"),
                                 "eth_getTransactionCount" => serde_json::json!("0x0"),
                                 "eth_estimateGas" => serde_json::json!("0x5208"),
-                                "eth_feeHistory" => serde_json::json!({"oldestBlock": "0x1", "baseFeePerGas": ["0x1", "0x1"], "gasUsedRatio": [0.5], "reward": [["0x1"]]}),
+                                "eth_feeHistory" => {
+                                    serde_json::json!({"oldestBlock": "0x1", "baseFeePerGas": ["0x1", "0x1"], "gasUsedRatio": [0.5], "reward": [["0x1"]]})
+                                }
                                 "eth_getBlockByNumber" => serde_json::Value::Null,
-                                "eth_sendRawTransaction" => serde_json::json!(format!("0x{}", "ab".repeat(32))),
+                                "eth_sendRawTransaction" => {
+                                    serde_json::json!(format!("0x{}", "ab".repeat(32)))
+                                }
                                 _ => serde_json::Value::Null,
                             };
-                            let reply = serde_json::json!({"jsonrpc": "2.0", "id": body["id"], "result": result}).to_string();
-                            let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}", reply.len());
+                            let reply =
+                                serde_json::json!({"jsonrpc": "2.0", "id": body["id"], "result": result})
+                                    .to_string();
+                            let response = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+                                reply.len()
+                            );
                             let _ = socket.write_all(response.as_bytes()).await;
                             request.clear();
                         }
@@ -202,12 +294,26 @@ async fn an_rpc_that_lies_is_caught_where_it_can_be_and_sends_nothing_twice() {
     let from = wallet.accounts()[0].address;
     // It claims a fortune, so the plan goes ahead; the lie shows when it answers for the
     // transaction with a hash that is not the signed one's.
-    let plan = chain.plan(from, Address::repeat_byte(3), eth(), parse_amount("1", 18).unwrap()).await.unwrap();
+    let plan = chain
+        .plan(
+            from,
+            Address::repeat_byte(3),
+            eth(),
+            parse_amount("1", 18).unwrap(),
+        )
+        .await
+        .unwrap();
     let signed = sign(&plan, &wallet.signer(0).unwrap()).unwrap();
     let error = chain.broadcast(&signed).await.unwrap_err();
-    assert!(matches!(&error, WalletError::Rpc(m) if m.contains("answered with transaction")), "{error}");
+    assert!(
+        matches!(&error, WalletError::Rpc(m) if m.contains("answered with transaction")),
+        "{error}"
+    );
     // Its receipts are null: the transfer stays pending, never confirmed.
-    assert_eq!(chain.status(signed.hash).await.unwrap().0, TransferStatus::Pending);
+    assert_eq!(
+        chain.status(signed.hash).await.unwrap().0,
+        TransferStatus::Pending
+    );
     wallet.record(signed.record(3, None)).unwrap();
     assert_eq!(wallet.history().len(), 1);
 }

@@ -22,13 +22,17 @@ fn a_wallet_is_created_once_and_restored_from_its_words() {
 
     // Never replaced.
     let keystore = std::fs::read(dir.join("keystore.json")).unwrap();
-    assert!(matches!(Wallet::create(&dir, "another passphrase", KdfStrength::TEST), Err(WalletError::AlreadyExists(_))));
+    assert!(matches!(
+        Wallet::create(&dir, "another passphrase", KdfStrength::TEST),
+        Err(WalletError::AlreadyExists(_))
+    ));
     assert_eq!(std::fs::read(dir.join("keystore.json")).unwrap(), keystore);
 
     // The words, typed into another machine, give the same accounts.
     let elsewhere = scratch("restore");
     let typed = RecoveryPhrase::parse(&phrase.words()).unwrap();
-    let mut restored = Wallet::restore(&elsewhere, &typed, "different passphrase", KdfStrength::TEST).unwrap();
+    let mut restored =
+        Wallet::restore(&elsewhere, &typed, "different passphrase", KdfStrength::TEST).unwrap();
     assert_eq!(restored.accounts()[0].address, first);
     assert_eq!(restored.add_account().unwrap().address, second.address);
     assert!(restored.backed_up());
@@ -42,7 +46,10 @@ fn a_wallet_is_created_once_and_restored_from_its_words() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("keystore.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("keystore.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "the keystore is readable by others: {mode:o}");
     }
     assert!(matches!(
@@ -61,24 +68,45 @@ fn signing_needs_the_passphrase_and_stops_when_the_unlock_runs_out() {
     drop(created);
 
     let mut wallet = Wallet::open(&dir).unwrap();
-    assert_eq!(wallet.accounts()[0].address, address, "the address shows while locked");
+    assert_eq!(
+        wallet.accounts()[0].address,
+        address,
+        "the address shows while locked"
+    );
     assert!(matches!(wallet.signer(0), Err(WalletError::Locked)));
-    assert!(matches!(wallet.unlock("a good passphrase!", Duration::from_secs(60)), Err(WalletError::WrongPassphrase)));
+    assert!(matches!(
+        wallet.unlock("a good passphrase!", Duration::from_secs(60)),
+        Err(WalletError::WrongPassphrase)
+    ));
     assert!(matches!(wallet.signer(0), Err(WalletError::Locked)));
 
-    wallet.unlock("a good passphrase", Duration::from_millis(300)).unwrap();
+    wallet
+        .unlock("a good passphrase", Duration::from_millis(300))
+        .unwrap();
     assert_eq!(wallet.signer(0).unwrap().address(), address);
     std::thread::sleep(Duration::from_millis(400));
     assert!(!wallet.is_unlocked());
     assert!(matches!(wallet.signer(0), Err(WalletError::Locked)));
 
-    wallet.unlock("a good passphrase", Duration::from_secs(60)).unwrap();
+    wallet
+        .unlock("a good passphrase", Duration::from_secs(60))
+        .unwrap();
     wallet.lock();
     assert!(matches!(wallet.add_account(), Err(WalletError::Locked)));
 
     // Revealing the words asks for the passphrase again.
-    assert!(matches!(wallet.reveal_phrase("wrong passphrase"), Err(WalletError::WrongPassphrase)));
-    assert_eq!(wallet.reveal_phrase("a good passphrase").unwrap().address(0).unwrap(), address);
+    assert!(matches!(
+        wallet.reveal_phrase("wrong passphrase"),
+        Err(WalletError::WrongPassphrase)
+    ));
+    assert_eq!(
+        wallet
+            .reveal_phrase("a good passphrase")
+            .unwrap()
+            .address(0)
+            .unwrap(),
+        address
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -91,12 +119,24 @@ fn damaged_files_lose_nothing() {
 
     std::fs::write(dir.join("wallet.json"), b"{ not json").unwrap();
     let mut reopened = Wallet::open(&dir).unwrap();
-    assert_eq!(reopened.accounts()[0].address, address, "the keystore names the first account");
-    assert_eq!(std::fs::read(dir.join("wallet.json.unreadable")).unwrap(), b"{ not json");
-    reopened.unlock("a good passphrase", Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        reopened.accounts()[0].address,
+        address,
+        "the keystore names the first account"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("wallet.json.unreadable")).unwrap(),
+        b"{ not json"
+    );
+    reopened
+        .unlock("a good passphrase", Duration::from_secs(5))
+        .unwrap();
 
     std::fs::write(dir.join("keystore.json"), b"[]").unwrap();
     assert!(matches!(Wallet::open(&dir), Err(WalletError::BadKeystore(_))));
-    assert!(matches!(Wallet::open(&scratch("none")), Err(WalletError::NoWallet)));
+    assert!(matches!(
+        Wallet::open(&scratch("none")),
+        Err(WalletError::NoWallet)
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
