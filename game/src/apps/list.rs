@@ -8,4 +8,5 @@ use sanctuary_plugin_api::SanctuaryAppExt;
 pub fn install(app: &mut App) {
     app.add_sanctuary_app(sanctuary_chess::ChessApp);
     app.add_sanctuary_app(sanctuary_storage::StorageApp);
+    app.add_sanctuary_app(sanctuary_wallet::WalletApp);
 }

@@ -86,7 +86,7 @@ pub struct WalletOptions {
     /// A JSON-RPC address to use instead of the configured networks.
     #[arg(long, value_name = "URL", global = true)]
     rpc: Option<String>,
-    /// Which configured network (by name) when several are in wallet/networks.json.
+    /// Which configured network (by name) when several are in apps/wallet/networks.json.
     #[arg(long, value_name = "NAME", global = true)]
     network: Option<String>,
 }
@@ -308,7 +308,7 @@ async fn connect(
         let network = networks
             .into_iter()
             .find(|network| &network.name == name)
-            .with_context(|| format!("no network named \"{name}\" in wallet/networks.json"))?;
+            .with_context(|| format!("no network named \"{name}\" in apps/wallet/networks.json"))?;
         return Ok((Chain::connect(network).await?, None));
     }
     if let Some(network) = networks.into_iter().next() {

@@ -278,6 +278,36 @@ impl Chain {
             max_fee_per_gas: fees.max_fee_per_gas,
             max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
         };
+        if let Asset::Token {
+            contract,
+            symbol,
+            decimals,
+        } = &plan.asset
+        {
+            let held = self.token_balance(*contract, from).await?;
+            if held < plan.value {
+                return Err(WalletError::InsufficientFunds(format!(
+                    "{} holds {} {symbol}, not {}",
+                    from,
+                    format_amount(held, *decimals),
+                    format_amount(plan.value, *decimals)
+                )));
+            }
+        }
+        if matches!(plan.asset, Asset::Native { .. }) {
+            let held = self.balance(from).await?;
+            if held < plan.value {
+                return Err(WalletError::InsufficientFunds(format!(
+                    "{} holds {} {}, not {}",
+                    from,
+                    format_amount(held, 18),
+                    self.network.symbol,
+                    format_amount(plan.value, 18)
+                )));
+            }
+        }
+        // Estimated only once the amount is known to be there: an estimate of a transfer
+        // beyond the balance fails with the chain's less helpful words.
         let transaction = plan.transaction();
         let request = TransactionRequest::default()
             .from(from)
@@ -309,22 +339,6 @@ impl Chain {
                 self.network.symbol,
                 format_amount(native_needed, 18)
             )));
-        }
-        if let Asset::Token {
-            contract,
-            symbol,
-            decimals,
-        } = &plan.asset
-        {
-            let held = self.token_balance(*contract, from).await?;
-            if held < plan.value {
-                return Err(WalletError::InsufficientFunds(format!(
-                    "{} holds {} {symbol}, not {}",
-                    from,
-                    format_amount(held, *decimals),
-                    format_amount(plan.value, *decimals)
-                )));
-            }
         }
         Ok(plan)
     }

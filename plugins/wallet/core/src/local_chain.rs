@@ -91,6 +91,7 @@ impl LocalChain {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        stop_with_parent(&mut command);
         let mut child = command.spawn().map_err(|error| {
             WalletError::NoLocalChain(format!("{} would not start: {error}", anvil.display()))
         })?;
@@ -189,3 +190,25 @@ impl LocalChain {
         let _ = self.child.kill().await;
     }
 }
+
+/// Asks Linux to send anvil SIGTERM (on which it saves its state) when the thread that
+/// started it ends, so a client that crashes or is killed leaves no chain running.
+#[cfg(target_os = "linux")]
+fn stop_with_parent(command: &mut Command) {
+    #[expect(
+        unsafe_code,
+        reason = "prctl between fork and exec; it touches nothing of the parent's"
+    )]
+    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_command: &mut Command) {}

@@ -1,8 +1,8 @@
 //! Networks as configuration: a name, a chain id and an RPC address.
 //!
 //! With none configured the wallet uses the local test chain the client starts itself
-//! (see [`crate::local_chain`]). A real network is one entry in `wallet/networks.json`:
-//! `[{"name": "Sepolia", "chain_id": 11155111, "rpc_url": "https://…", "symbol": "ETH"}]`.
+//! (see [`crate::local_chain`]). A real network is one entry in `apps/wallet/networks.json`
+//! of the data folder: `[{"name": "Sepolia", "chain_id": 11155111, "rpc_url": "https://…", "symbol": "ETH"}]`.
 
 use std::path::Path;
 

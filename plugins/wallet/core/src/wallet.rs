@@ -84,9 +84,10 @@ impl std::fmt::Debug for Wallet {
 }
 
 impl Wallet {
-    /// The wallet folder inside a data folder.
+    /// The wallet folder inside a data folder: the wallet app's own folder, shared with
+    /// `sanctuary-node wallet`.
     pub fn dir_in(data_dir: &Path) -> PathBuf {
-        data_dir.join("wallet")
+        data_dir.join("apps").join("wallet")
     }
 
     /// Whether `dir` holds a wallet.

@@ -317,3 +317,78 @@ async fn an_rpc_that_lies_is_caught_where_it_can_be_and_sends_nothing_twice() {
     wallet.record(signed.record(3, None)).unwrap();
     assert_eq!(wallet.history().len(), 1);
 }
+
+/// A minimal ERC-20 for tests, assembled by hand: `balanceOf`, `transfer` (reverting
+/// beyond the balance), `decimals` (6) and `symbol` ("TST"); an account's balance is kept
+/// in the storage slot numbered by its address.
+///
+/// ```text
+/// selector = calldata[0..4]; jump to balanceOf | transfer | decimals | symbol, else revert
+/// balanceOf: return sload(arg0)
+/// transfer:  if sload(caller) < arg1 revert; sstore(caller, sload(caller) - arg1);
+///            sstore(arg0, sload(arg0) + arg1); return 1
+/// decimals:  return 6          symbol: return abi-encoded "TST"
+/// ```
+const TEST_TOKEN: &str = "0x60003560e01c806370a0823114610036578063a9059cbb14610043578063313ce5671461006d57806395d89b411461007857600080fd5b6004355460005260206000f35b6024353354818110610068578190033355600435540160043555600160005260206000f35b600080fd5b600660005260206000f35b602060005260036020526254535460e81b60405260606000f3";
+
+#[tokio::test]
+async fn tokens_are_followed_and_sent_like_the_coin() {
+    let (local, chain, mut wallet) = funded_wallet("token").await;
+    let from = wallet.accounts()[0].address;
+    let token = Address::repeat_byte(0x70);
+    let _: serde_json::Value = chain.raw("anvil_setCode", (token, TEST_TOKEN)).await.unwrap();
+    let slot = alloy::primitives::B256::left_padding_from(from.as_slice());
+    let ten = parse_amount("10", 6).unwrap();
+    let _: serde_json::Value = chain
+        .raw(
+            "anvil_setStorageAt",
+            (token, slot, alloy::primitives::B256::from(ten)),
+        )
+        .await
+        .unwrap();
+
+    let (symbol, decimals) = chain.token_info(token).await.unwrap();
+    assert_eq!((symbol.as_str(), decimals), ("TST", 6));
+    assert_eq!(chain.token_balance(token, from).await.unwrap(), ten);
+    let not_a_token = chain.token_info(Address::repeat_byte(0x71)).await.unwrap_err();
+    assert!(not_a_token.to_string().contains("ERC-20"), "{not_a_token}");
+
+    let asset = Asset::Token {
+        contract: token,
+        symbol,
+        decimals,
+    };
+    let to = Address::repeat_byte(0x42);
+    let too_much = chain
+        .plan(from, to, asset.clone(), parse_amount("11", 6).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&too_much, WalletError::InsufficientFunds(m) if m.contains("TST")),
+        "{too_much}"
+    );
+
+    let value = parse_amount("2.5", 6).unwrap();
+    let plan = chain.plan(from, to, asset, value).await.unwrap();
+    assert!(plan.summary().contains("2.5 TST"), "{}", plan.summary());
+    let signed = sign(&plan, &wallet.signer(0).unwrap()).unwrap();
+    chain.broadcast(&signed).await.unwrap();
+    assert!(matches!(
+        chain.wait(signed.hash, WAIT).await.unwrap(),
+        TransferStatus::Confirmed { .. }
+    ));
+    assert_eq!(chain.token_balance(token, to).await.unwrap(), value);
+    assert_eq!(chain.token_balance(token, from).await.unwrap(), ten - value);
+    assert_eq!(
+        chain.balance(to).await.unwrap(),
+        U256::ZERO,
+        "no coin moved, only the token"
+    );
+    wallet.record(signed.record(4, None)).unwrap();
+    assert_eq!(
+        wallet.history()[0].to,
+        to,
+        "the history names the person paid, not the contract"
+    );
+    local.stop().await;
+}
