@@ -380,14 +380,14 @@ fn the_apps_panel_grants_and_takes_back_permissions() {
     x_tool(&display, "xdotool", &["mousemove", "658", "255", "click", "1"]);
     settle();
     let all = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "468", "299", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "468", "289", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let granted = chess_grants();
         (granted.len() == 3).then(|| granted.join(" "))
     });
     assert_eq!(all.as_deref(), Some("panels messages spawn:market"));
     let fewer = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "394", "341", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "394", "331", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let granted = chess_grants();
         (granted.len() == 2).then(|| granted.join(" "))
@@ -473,4 +473,63 @@ fn the_storage_panel_shares_a_file_and_its_ticket_fetches_it_from_the_client() {
         String::from_utf8_lossy(&fetched.stderr)
     );
     assert_eq!(std::fs::read(&out).expect("the fetched file"), bytes);
+}
+
+#[test]
+fn the_wallet_panel_shows_the_local_chain_wallet_and_copies_its_address() {
+    let display = VirtualDisplay::start();
+    let data = scratch("wallet");
+    std::fs::remove_dir_all(&data).ok();
+    std::fs::create_dir_all(&data).expect("data folder");
+    let mut grants = sanctuary_plugin_api::Grants::load(&data);
+    for permission in sanctuary_wallet::WalletApp::MANIFEST.permissions {
+        grants.grant("wallet", permission);
+    }
+    grants.save().expect("grants saved");
+    // A wallet made with the headless tool, on the same keystore the panel opens.
+    let node_tool = Path::new(CLIENT).with_file_name("sanctuary-node");
+    let made = Command::new(&node_tool)
+        .args(["wallet", "new", "--data-dir"])
+        .arg(&data)
+        .env("SANCTUARY_WALLET_PASSPHRASE", "a good passphrase")
+        .stdin(Stdio::null())
+        .output()
+        .expect("sanctuary-node runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let address = String::from_utf8_lossy(&made.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("address: ").map(str::to_owned))
+        .expect("the new wallet's address");
+    let (_client, window) = open_client(&display, &["--space", "market"], &data);
+    let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
+    settle();
+    // Tab, then the Wallet tab (the last); the overlay then grows to the panel and its
+    // Copy button stands after the address, beside the QR code.
+    x_tool(&display, "xdotool", &["windowfocus", &window]);
+    x_tool(&display, "xdotool", &["key", "Tab"]);
+    settle();
+    x_tool(&display, "xdotool", &["mousemove", "818", "255", "click", "1"]);
+    settle();
+    let copied = poll(std::time::Duration::from_secs(40), || {
+        x_tool(&display, "xdotool", &["mousemove", "878", "314", "click", "1"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let text = x_tool(&display, "xclip", &["-o", "-selection", "clipboard"]);
+        text.starts_with("0x").then_some(text)
+    })
+    .expect("an address on the clipboard");
+    assert_eq!(copied, address);
+    // With no network configured the client started the local test chain and gave the
+    // wallet its test funds; the chain's state was saved in the wallet's folder.
+    drop(_client);
+    let state = data.join("apps/wallet/chain-state.json");
+    let saved = poll(std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(&state)
+            .ok()
+            .filter(|text| text.contains(&address[2..].to_lowercase()))
+    });
+    assert!(
+        saved.is_some(),
+        "the local chain saved the funded account in {}",
+        state.display()
+    );
 }
