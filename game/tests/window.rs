@@ -260,6 +260,15 @@ fn open_client(display: &VirtualDisplay, args: &[&str], data: &Path) -> (Running
     (client, window)
 }
 
+/// Allows app `A` everything it asks for in the data folder `data`, as the Apps panel would.
+fn allow_all<A: SanctuaryApp>(data: &Path) {
+    let mut grants = sanctuary_plugin_api::Grants::load(data);
+    for permission in A::MANIFEST.permissions {
+        grants.grant(A::MANIFEST.name, permission);
+    }
+    grants.save().expect("grants saved");
+}
+
 /// The client, killed when dropped.
 struct Running(Child);
 
@@ -406,11 +415,7 @@ fn the_storage_panel_shares_a_file_and_its_ticket_fetches_it_from_the_client() {
     let data = folder.join("client");
     std::fs::remove_dir_all(&folder).ok();
     std::fs::create_dir_all(&data).expect("data folder");
-    let mut grants = sanctuary_plugin_api::Grants::load(&data);
-    for permission in sanctuary_storage::StorageApp::MANIFEST.permissions {
-        grants.grant("storage", permission);
-    }
-    grants.save().expect("grants saved");
+    allow_all::<sanctuary_storage::StorageApp>(&data);
     // A file in the client's store, added with the headless tool on the same store format.
     let node_tool = Path::new(CLIENT).with_file_name("sanctuary-node");
     let file = folder.join("photo.bin");
@@ -481,11 +486,7 @@ fn the_wallet_panel_shows_the_local_chain_wallet_and_copies_its_address() {
     let data = scratch("wallet");
     std::fs::remove_dir_all(&data).ok();
     std::fs::create_dir_all(&data).expect("data folder");
-    let mut grants = sanctuary_plugin_api::Grants::load(&data);
-    for permission in sanctuary_wallet::WalletApp::MANIFEST.permissions {
-        grants.grant("wallet", permission);
-    }
-    grants.save().expect("grants saved");
+    allow_all::<sanctuary_wallet::WalletApp>(&data);
     // A wallet made with the headless tool, on the same keystore the panel opens.
     let node_tool = Path::new(CLIENT).with_file_name("sanctuary-node");
     let made = Command::new(&node_tool)

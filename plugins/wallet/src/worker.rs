@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sanctuary_wallet_core::wallet::DEFAULT_UNLOCK;
 use sanctuary_wallet_core::{
-    Address, Asset, Chain, KdfStrength, LocalChain, Network, RecoveryPhrase, Token, Transfer, TransferPlan,
-    TransferStatus, U256, Wallet, WalletError, load_networks, parse_amount, sign,
+    Address, Chain, KdfStrength, LocalChain, Network, RecoveryPhrase, Token, Transfer, TransferPlan,
+    TransferStatus, U256, Wallet, WalletError, load_networks,
 };
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
@@ -268,10 +268,10 @@ impl Worker {
         let (Some(chain), Some(wallet)) = (&self.chain, &self.wallet) else {
             return;
         };
-        if let (true, Some(first)) = (chain.network().is_local(), wallet.address(0)) {
-            if let Err(error) = LocalChain::fund_if_empty(chain, first).await {
-                self.events.send(Event::Problem(error.to_string())).ok();
-            }
+        if let (true, Some(first)) = (chain.network().is_local(), wallet.address(0))
+            && let Err(error) = LocalChain::fund_if_empty(chain, first).await
+        {
+            self.events.send(Event::Problem(error.to_string())).ok();
         }
     }
 
@@ -325,25 +325,7 @@ impl Worker {
                 let from = self.wallet()?.address(account).ok_or_else(|| {
                     WalletError::BadAddress(format!("account {account} is not in this wallet"))
                 })?;
-                let chain = self.chain()?;
-                let asset = match token {
-                    None => Asset::Native {
-                        symbol: chain.network().symbol.clone(),
-                    },
-                    Some(contract) => {
-                        let (symbol, decimals) = chain.token_info(contract).await?;
-                        Asset::Token {
-                            contract,
-                            symbol,
-                            decimals,
-                        }
-                    }
-                };
-                let value = parse_amount(&amount, asset.decimals())?;
-                if value == U256::ZERO {
-                    return Err(WalletError::BadAmount("sending nothing is not a transfer".into()));
-                }
-                let plan = chain.plan(from, to, asset, value).await?;
+                let plan = self.chain()?.plan_typed(from, to, token, &amount).await?;
                 self.events.send(Event::Planned { plan, memo }).ok();
             }
             Command::Send {
@@ -355,27 +337,7 @@ impl Worker {
                     self.wallet()?.unlock(&passphrase, DEFAULT_UNLOCK)?;
                 }
                 let chain = self.chain()?.clone();
-                let account = self
-                    .wallet()?
-                    .accounts()
-                    .iter()
-                    .find(|account| account.address == plan.from)
-                    .map(|account| account.index)
-                    .ok_or_else(|| {
-                        WalletError::BadAddress("the plan's sender is not in this wallet".into())
-                    })?;
-                let signed = sign(&plan, &self.wallet()?.signer(account)?)?;
-                let record = signed.record(now_ms(), memo);
-                self.wallet()?.record(record.clone())?;
-                if let Err(error) = chain.broadcast(&signed).await {
-                    self.wallet()?.set_status(
-                        signed.hash,
-                        TransferStatus::Failed {
-                            reason: error.to_string(),
-                        },
-                    )?;
-                    return Err(error);
-                }
+                let record = self.wallet()?.send(&chain, &plan, memo, now_ms()).await?;
                 self.events.send(Event::Sent(record)).ok();
                 self.refresh().await;
             }

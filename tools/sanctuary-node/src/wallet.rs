@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use sanctuary_wallet_core::wallet::DEFAULT_UNLOCK;
 use sanctuary_wallet_core::{
-    Address, Asset, Chain, KdfStrength, LocalChain, RecoveryPhrase, Token, TransferStatus, Wallet,
-    format_amount, load_networks, parse_amount, sign,
+    Address, Chain, KdfStrength, LocalChain, RecoveryPhrase, Token, TransferStatus, Wallet, format_amount,
+    load_networks,
 };
 
 /// How long `send` waits for its block before leaving the transfer pending.
@@ -120,10 +120,10 @@ pub async fn run(command: WalletCommand, options: WalletOptions) -> anyhow::Resu
 
     let mut wallet = Wallet::open(&dir)?;
     let (chain, local) = connect(&options, &data_dir).await?;
-    if let Some(first) = wallet.address(0).filter(|_| local.is_some()) {
-        if LocalChain::fund_if_empty(&chain, first).await? {
-            println!("test funds: 100 {} given to {first}", chain.network().symbol);
-        }
+    if let Some(first) = wallet.address(0).filter(|_| local.is_some())
+        && LocalChain::fund_if_empty(&chain, first).await?
+    {
+        println!("test funds: 100 {} given to {first}", chain.network().symbol);
     }
     let result = chain_command(command, &mut wallet, &chain).await;
     if let Some(local) = local {
@@ -189,44 +189,26 @@ async fn chain_command(command: WalletCommand, wallet: &mut Wallet, chain: &Chai
             let to: Address = to
                 .parse()
                 .map_err(|_| anyhow::anyhow!("\"{to}\" is not an address (0x and 40 hex digits)"))?;
-            let asset = match token {
-                None => Asset::Native {
-                    symbol: network.symbol.clone(),
-                },
-                Some(contract) => {
-                    let contract: Address = contract
-                        .parse()
-                        .map_err(|_| anyhow::anyhow!("\"{contract}\" is not an address"))?;
-                    let (symbol, decimals) = chain.token_info(contract).await?;
-                    Asset::Token {
-                        contract,
-                        symbol,
-                        decimals,
-                    }
-                }
+            let token = match token {
+                None => None,
+                Some(contract) => Some(
+                    contract
+                        .parse::<Address>()
+                        .map_err(|_| anyhow::anyhow!("\"{contract}\" is not an address"))?,
+                ),
             };
-            let value = parse_amount(&amount, asset.decimals())?;
-            let plan = chain.plan(from, to, asset, value).await?;
+            let plan = chain.plan_typed(from, to, token, &amount).await?;
             println!("plan: {}", plan.summary());
             if !yes && !confirm("Sign and send? [y/N] ")? {
                 bail!("not sent");
             }
             wallet.unlock(&passphrase("Passphrase: ")?, Duration::from_secs(30))?;
-            let signed = sign(&plan, &wallet.signer(account)?)?;
+            let sent = wallet.send(chain, &plan, memo, now_ms()).await;
             wallet.lock();
-            wallet.record(signed.record(now_ms(), memo))?;
-            if let Err(error) = chain.broadcast(&signed).await {
-                wallet.set_status(
-                    signed.hash,
-                    TransferStatus::Failed {
-                        reason: error.to_string(),
-                    },
-                )?;
-                return Err(error.into());
-            }
-            println!("sent: {}", signed.hash);
-            let status = chain.wait(signed.hash, CONFIRM_WAIT).await?;
-            wallet.set_status(signed.hash, status.clone())?;
+            let transfer = sent?;
+            println!("sent: {}", transfer.hash);
+            let status = chain.wait(transfer.hash, CONFIRM_WAIT).await?;
+            wallet.set_status(transfer.hash, status.clone())?;
             println!("status: {}", describe(&status));
             if let TransferStatus::Reverted { .. } = status {
                 bail!("the transfer reverted: nothing was sent but the fee");

@@ -343,6 +343,39 @@ impl Chain {
         Ok(plan)
     }
 
+    /// What `token` is: the network's coin when `None`, else the ERC-20 token at that contract.
+    pub async fn asset(&self, token: Option<Address>) -> Result<Asset, WalletError> {
+        Ok(match token {
+            None => Asset::Native {
+                symbol: self.network.symbol.clone(),
+            },
+            Some(contract) => {
+                let (symbol, decimals) = self.token_info(contract).await?;
+                Asset::Token {
+                    contract,
+                    symbol,
+                    decimals,
+                }
+            }
+        })
+    }
+
+    /// Plans sending `amount` as a person typed it ("1.5") of the coin or `token`.
+    pub async fn plan_typed(
+        &self,
+        from: Address,
+        to: Address,
+        token: Option<Address>,
+        amount: &str,
+    ) -> Result<TransferPlan, WalletError> {
+        let asset = self.asset(token).await?;
+        let value = crate::amount::parse_amount(amount, asset.decimals())?;
+        if value == U256::ZERO {
+            return Err(WalletError::BadAmount("sending nothing is not a transfer".into()));
+        }
+        self.plan(from, to, asset, value).await
+    }
+
     /// Broadcasts a signed transfer. Sending the same one twice is harmless: it is the same
     /// transaction, with the same nonce.
     pub async fn broadcast(&self, signed: &SignedTransfer) -> Result<TxHash, WalletError> {

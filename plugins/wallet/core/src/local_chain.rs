@@ -51,12 +51,9 @@ impl LocalChain {
         let cache = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
-        if let Some(installed) =
-            cache.map(|cache| cache.join(format!("sanctuary/tools/anvil-{ANVIL_VERSION}/anvil")))
-        {
-            if installed.is_file() {
-                return Ok(installed);
-            }
+        let installed = cache.map(|cache| cache.join(format!("sanctuary/tools/anvil-{ANVIL_VERSION}/anvil")));
+        if let Some(installed) = installed.filter(|path| path.is_file()) {
+            return Ok(installed);
         }
         std::env::var_os("PATH")
             .into_iter()

@@ -353,6 +353,37 @@ impl Wallet {
         }
     }
 
+    /// Signs `plan` (while unlocked), records it as pending before it leaves (so a crash
+    /// cannot lose track of it), broadcasts it, and records a refusal as failed.
+    pub async fn send(
+        &mut self,
+        chain: &crate::Chain,
+        plan: &crate::TransferPlan,
+        memo: Option<String>,
+        sent_at_ms: u64,
+    ) -> Result<Transfer, WalletError> {
+        let account = self
+            .state
+            .accounts
+            .iter()
+            .find(|account| account.address == plan.from)
+            .map(|account| account.index)
+            .ok_or_else(|| WalletError::BadAddress("the plan's sender is not in this wallet".into()))?;
+        let signed = crate::chain::sign(plan, &self.signer(account)?)?;
+        let record = signed.record(sent_at_ms, memo);
+        self.record(record.clone())?;
+        if let Err(error) = chain.broadcast(&signed).await {
+            self.set_status(
+                signed.hash,
+                TransferStatus::Failed {
+                    reason: error.to_string(),
+                },
+            )?;
+            return Err(error);
+        }
+        Ok(record)
+    }
+
     fn phrase(&mut self) -> Result<&RecoveryPhrase, WalletError> {
         if !self.is_unlocked() {
             return Err(WalletError::Locked);
