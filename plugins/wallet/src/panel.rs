@@ -3,9 +3,8 @@
 use bevy::prelude::*;
 use sanctuary_plugin_api::prelude::*;
 use sanctuary_wallet_core::{
-    Address, LOCAL_CHAIN_LABEL, Transfer, TransferPlan, TransferStatus, format_amount,
+    Address, LOCAL_CHAIN_LABEL, Secret, Transfer, TransferPlan, TransferStatus, format_amount,
 };
-use zeroize::Zeroizing;
 
 use crate::directory::Directory;
 use crate::plugin::WalletLink;
@@ -18,21 +17,21 @@ pub enum WalletAction {
     /// Make a new wallet with this passphrase.
     Create {
         /// The passphrase.
-        passphrase: Zeroizing<String>,
+        passphrase: Secret,
     },
     /// Restore a wallet from its words.
     Restore {
         /// The words as typed.
-        words: Zeroizing<String>,
+        words: Secret,
         /// The new passphrase.
-        passphrase: Zeroizing<String>,
+        passphrase: Secret,
     },
     /// The person typed back the asked words of the new phrase.
     ConfirmBackup,
     /// Unlock.
     Unlock {
         /// The passphrase.
-        passphrase: Zeroizing<String>,
+        passphrase: Secret,
     },
     /// Lock now.
     Lock,
@@ -54,7 +53,7 @@ pub enum WalletAction {
     /// Sign and send the plan being shown, unlocking first when a passphrase is given.
     Confirm {
         /// The passphrase, if the wallet is locked.
-        passphrase: Option<Zeroizing<String>>,
+        passphrase: Option<Secret>,
     },
     /// Drop the plan being shown.
     Cancel,
@@ -77,7 +76,7 @@ pub struct WalletState {
     /// The wallet's state.
     pub snapshot: WalletSnapshot,
     /// A new wallet's words, shown until the person confirms them.
-    pub words: Option<Zeroizing<String>>,
+    pub words: Option<Secret>,
     /// A transfer waiting for confirmation.
     pub plan: Option<PendingPlan>,
     /// Who the next plan pays, as named.
@@ -103,12 +102,12 @@ impl WalletState {
 /// What the person is typing.
 #[derive(Resource, Default)]
 pub struct WalletPanel {
-    passphrase: Zeroizing<String>,
-    passphrase_again: Zeroizing<String>,
-    words: Zeroizing<String>,
+    passphrase: Secret,
+    passphrase_again: Secret,
+    words: Secret,
     restoring: bool,
     check: Option<[usize; 2]>,
-    check_words: [Zeroizing<String>; 2],
+    check_words: [Secret; 2],
     to: String,
     amount: String,
     memo: String,
@@ -262,7 +261,7 @@ fn draw_setup(ui: &mut egui::Ui, panel: &mut WalletPanel, actions: &mut MessageW
     if panel.restoring {
         ui.label("Recovery phrase (12 to 24 words):");
         ui.add(
-            egui::TextEdit::multiline(&mut *panel.words)
+            egui::TextEdit::multiline(panel.words.edit())
                 .desired_rows(2)
                 .desired_width(600.0),
         );
@@ -280,7 +279,7 @@ fn draw_setup(ui: &mut egui::Ui, panel: &mut WalletPanel, actions: &mut MessageW
             .clicked()
         {
             let passphrase = std::mem::take(&mut panel.passphrase);
-            panel.passphrase_again = Zeroizing::default();
+            panel.passphrase_again = Secret::default();
             if panel.restoring {
                 let words = std::mem::take(&mut panel.words);
                 actions.write(WalletAction::Restore { words, passphrase });
@@ -336,7 +335,7 @@ fn draw_words(
     for (slot, index) in check.iter().enumerate() {
         ui.horizontal(|ui| {
             ui.label(format!("word {}:", index + 1));
-            ui.add(egui::TextEdit::singleline(&mut *panel.check_words[slot]).desired_width(160.0));
+            ui.add(egui::TextEdit::singleline(panel.check_words[slot].edit()).desired_width(160.0));
         });
     }
     let right = check.iter().zip(&panel.check_words).all(|(index, typed)| {
@@ -564,11 +563,11 @@ pub fn history_line(transfer: &Transfer) -> String {
     )
 }
 
-fn passphrase_field(ui: &mut egui::Ui, label: &str, text: &mut Zeroizing<String>) {
+fn passphrase_field(ui: &mut egui::Ui, label: &str, text: &mut Secret) {
     ui.horizontal(|ui| {
         ui.label(label);
         ui.add(
-            egui::TextEdit::singleline(&mut **text)
+            egui::TextEdit::singleline(text.edit())
                 .password(true)
                 .desired_width(220.0),
         );

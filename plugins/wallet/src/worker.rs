@@ -3,18 +3,17 @@
 //!
 //! The frame loop sends [`Command`]s and takes [`Event`]s; a [`WalletSnapshot`] after each
 //! change (and every few seconds, for balances and pending transfers) is all the panel
-//! draws from. Passphrases and words cross the channel wrapped in [`Zeroizing`].
+//! draws from. Passphrases and words cross the channel wrapped in [`Secret`]s, which never show in a log.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sanctuary_wallet_core::wallet::DEFAULT_UNLOCK;
 use sanctuary_wallet_core::{
-    Address, Chain, KdfStrength, LocalChain, Network, RecoveryPhrase, Token, Transfer, TransferPlan,
+    Address, Chain, KdfStrength, LocalChain, Network, RecoveryPhrase, Secret, Token, Transfer, TransferPlan,
     TransferStatus, U256, Wallet, WalletError, load_networks,
 };
 use tokio::sync::mpsc;
-use zeroize::Zeroizing;
 
 /// How often balances and pending transfers are refreshed without being asked.
 const REFRESH: Duration = Duration::from_secs(2);
@@ -25,21 +24,21 @@ pub enum Command {
     /// Make a new wallet; its words come back once as [`Event::Words`].
     Create {
         /// The new passphrase.
-        passphrase: Zeroizing<String>,
+        passphrase: Secret,
     },
     /// Restore a wallet from its words.
     Restore {
         /// The recovery phrase as typed.
-        words: Zeroizing<String>,
+        words: Secret,
         /// The new passphrase.
-        passphrase: Zeroizing<String>,
+        passphrase: Secret,
     },
     /// The person typed back words of the phrase correctly.
     ConfirmBackup,
     /// Unlock with the passphrase.
     Unlock {
         /// The passphrase.
-        passphrase: Zeroizing<String>,
+        passphrase: Secret,
     },
     /// Lock now.
     Lock,
@@ -68,7 +67,7 @@ pub enum Command {
         /// The plan, exactly as shown.
         plan: TransferPlan,
         /// The passphrase, when the wallet was locked at the confirm step.
-        passphrase: Option<Zeroizing<String>>,
+        passphrase: Option<Secret>,
         /// What it is for.
         memo: Option<String>,
     },
@@ -82,7 +81,7 @@ pub enum Event {
     /// The wallet's state changed.
     Snapshot(WalletSnapshot),
     /// A new wallet's words, to be shown once.
-    Words(Zeroizing<String>),
+    Words(Secret),
     /// A plan to confirm.
     Planned {
         /// The plan.

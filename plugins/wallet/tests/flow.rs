@@ -10,8 +10,7 @@ use sanctuary_plugin_api::host::AppsHostPlugin;
 use sanctuary_plugin_api::{Grants, PeerId, Person, SanctuaryApp, SanctuaryAppExt, WorldView};
 use sanctuary_wallet::wire::WalletMessage;
 use sanctuary_wallet::{Directory, WalletAction, WalletApp, WalletState};
-use sanctuary_wallet_core::{Address, Chain, LocalChain, TransferStatus, U256, parse_amount};
-use zeroize::Zeroizing;
+use sanctuary_wallet_core::{Address, Chain, LocalChain, Secret, TransferStatus, U256, parse_amount};
 
 const PASSPHRASE: &str = "a good passphrase";
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -65,8 +64,8 @@ fn act(app: &mut App, action: WalletAction) {
     app.world_mut().write_message(action);
 }
 
-fn secret(text: &str) -> Zeroizing<String> {
-    Zeroizing::new(text.to_string())
+fn secret(text: &str) -> Secret {
+    Secret::new(text)
 }
 
 fn problem(state: &WalletState) -> Option<&str> {
@@ -104,7 +103,7 @@ fn a_person_makes_a_wallet_and_pays_someone_here_by_name_after_confirming() {
     assert_eq!(words.split(' ').count(), 12);
     for file in ["keystore.json", "wallet.json"] {
         let text = std::fs::read_to_string(data.join("apps/wallet").join(file)).unwrap();
-        assert!(!text.contains(words.as_str()), "the words are in {file}");
+        assert!(!text.contains(words.expose()), "the words are in {file}");
     }
     act(&mut app, WalletAction::ConfirmBackup);
     run_until(&mut app, "the backup noted", |state| {

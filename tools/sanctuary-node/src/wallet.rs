@@ -272,7 +272,7 @@ fn new_wallet(dir: &std::path::Path, restore: bool) -> anyhow::Result<()> {
     let (wallet, phrase) = Wallet::create(dir, &pass, KdfStrength::STANDARD)?;
     println!("address: {}", wallet.accounts()[0].address);
     println!("Your recovery phrase, shown this once. Write it down and keep it safe:");
-    println!("words: {}", phrase.words().as_str());
+    println!("words: {}", phrase.words().expose());
     println!("Anyone with these words has this wallet; without them a lost passphrase cannot be recovered.");
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod local_chain;
 pub mod network;
 pub mod phrase;
+mod secret;
 pub mod wallet;
 
 pub use alloy::primitives::{Address, TxHash, U256};
@@ -24,6 +25,7 @@ pub use keystore::{KdfStrength, KeystoreFile};
 pub use local_chain::LocalChain;
 pub use network::{LOCAL_CHAIN_LABEL, Network, load_networks};
 pub use phrase::RecoveryPhrase;
+pub use secret::Secret;
 pub use wallet::{Account, Token, Wallet};
 
 /// Everything the wallet can refuse, each in words a person can act on.

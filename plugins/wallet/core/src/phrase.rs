@@ -74,9 +74,9 @@ impl RecoveryPhrase {
         &self.entropy
     }
 
-    /// The words, for the one moment a person writes them down. Never log them.
-    pub fn words(&self) -> Zeroizing<String> {
-        Zeroizing::new(self.mnemonic().to_phrase())
+    /// The words, for the one moment a person writes them down.
+    pub fn words(&self) -> crate::Secret {
+        crate::Secret::new(self.mnemonic().to_phrase())
     }
 
     /// The signing key of account `index` (path `m/44'/60'/0'/0/index`).
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn typed_phrases_are_forgiving_about_spacing_and_case_only() {
         let messy = "  Test test\ttest test TEST test test test test test test\njunk ";
-        assert_eq!(RecoveryPhrase::parse(messy).unwrap().words().as_str(), DEV_PHRASE);
+        assert_eq!(RecoveryPhrase::parse(messy).unwrap().words().expose(), DEV_PHRASE);
         let swapped = "junk test test test test test test test test test test test";
         assert!(
             matches!(RecoveryPhrase::parse(swapped), Err(WalletError::BadPhrase(m)) if m.contains("order"))
@@ -179,6 +179,6 @@ mod tests {
         assert_eq!(restored.address(3).unwrap(), phrase.address(3).unwrap());
         assert_ne!(phrase.address(0).unwrap(), phrase.address(1).unwrap());
         assert_eq!(phrase.words().split(' ').count(), NEW_PHRASE_WORDS);
-        assert!(!format!("{phrase:?}").contains(phrase.words().as_str()));
+        assert!(!format!("{phrase:?}").contains(phrase.words().expose()));
     }
 }

@@ -35,7 +35,7 @@ fn phrases_match_the_bip39_reference_vectors_both_ways() {
     for (entropy_hex, words, seed_hex, master) in BIP39_VECTORS {
         let entropy = Zeroizing::new(alloy::hex::decode(entropy_hex).unwrap());
         let from_entropy = RecoveryPhrase::from_entropy(entropy.clone()).unwrap();
-        assert_eq!(from_entropy.words().as_str(), words);
+        assert_eq!(from_entropy.words().expose(), words);
         let from_words = RecoveryPhrase::parse(words).unwrap();
         assert_eq!(from_words.entropy(), &entropy[..]);
 

@@ -40,7 +40,7 @@ fn a_wallet_is_created_once_and_restored_from_its_words() {
     // The keystore holds no secret in the clear, and no file holds the words.
     for file in ["keystore.json", "wallet.json"] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert!(!text.contains(phrase.words().as_str()));
+        assert!(!text.contains(phrase.words().expose()));
         assert!(!text.contains(&alloy::hex::encode(phrase.entropy())));
     }
     #[cfg(unix)]
