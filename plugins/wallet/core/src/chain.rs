@@ -294,17 +294,15 @@ impl Chain {
                 )));
             }
         }
-        if matches!(plan.asset, Asset::Native { .. }) {
-            let held = self.balance(from).await?;
-            if held < plan.value {
-                return Err(WalletError::InsufficientFunds(format!(
-                    "{} holds {} {}, not {}",
-                    from,
-                    format_amount(held, 18),
-                    self.network.symbol,
-                    format_amount(plan.value, 18)
-                )));
-            }
+        let native = self.balance(from).await?;
+        if matches!(plan.asset, Asset::Native { .. }) && native < plan.value {
+            return Err(WalletError::InsufficientFunds(format!(
+                "{} holds {} {}, not {}",
+                from,
+                format_amount(native, 18),
+                self.network.symbol,
+                format_amount(plan.value, 18)
+            )));
         }
         // Estimated only once the amount is known to be there: an estimate of a transfer
         // beyond the balance fails with the chain's less helpful words.
@@ -326,7 +324,6 @@ impl Chain {
             plan.gas_limit = NATIVE_TRANSFER_GAS;
         }
 
-        let native = self.balance(from).await?;
         let native_needed = match plan.asset {
             Asset::Native { .. } => plan.value + plan.max_fee(),
             Asset::Token { .. } => plan.max_fee(),
