@@ -36,8 +36,13 @@ alloy::sol! {
         function transfer(address to, uint256 amount) external returns (bool);
         function decimals() external view returns (uint8);
         function symbol() external view returns (string);
+        event Transfer(address indexed from, address indexed to, uint256 value);
     }
 }
+
+/// Bytes a transfer may carry after its payment, to say what it pays for (a market order's
+/// id). Anyone can read them on chain.
+pub const REFERENCE_MAX: usize = 32;
 
 /// A transfer as it will be signed: what the confirm step shows, field for field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +67,9 @@ pub struct TransferPlan {
     pub max_fee_per_gas: u128,
     /// EIP-1559 tip per gas, wei.
     pub max_priority_fee_per_gas: u128,
+    /// What the payment is for, carried as the transaction's data (after the token call,
+    /// for tokens): at most [`REFERENCE_MAX`] bytes, empty for a plain transfer.
+    pub reference: Vec<u8>,
 }
 
 impl TransferPlan {
@@ -72,8 +80,12 @@ impl TransferPlan {
 
     /// One line a person can check before confirming.
     pub fn summary(&self) -> String {
+        let reference = match self.reference.is_empty() {
+            true => String::new(),
+            false => format!(", reference {}", Bytes::from(self.reference.clone())),
+        };
         format!(
-            "send {} {} to {} on {} (chain {}), fee at most {} {}",
+            "send {} {} to {} on {} (chain {}), fee at most {} {}{reference}",
             format_amount(self.value, self.asset.decimals()),
             self.asset.symbol(),
             self.to,
@@ -85,8 +97,8 @@ impl TransferPlan {
     }
 
     fn transaction(&self) -> TxEip1559 {
-        let (to, value, input) = match &self.asset {
-            Asset::Native { .. } => (self.to, self.value, Bytes::new()),
+        let (to, value, mut input) = match &self.asset {
+            Asset::Native { .. } => (self.to, self.value, Vec::new()),
             Asset::Token { contract, .. } => (
                 *contract,
                 U256::ZERO,
@@ -94,10 +106,11 @@ impl TransferPlan {
                     to: self.to,
                     amount: self.value,
                 }
-                .abi_encode()
-                .into(),
+                .abi_encode(),
             ),
         };
+        input.extend_from_slice(&self.reference);
+        let input = Bytes::from(input);
         TxEip1559 {
             chain_id: self.chain_id,
             nonce: self.nonce,
@@ -257,6 +270,26 @@ impl Chain {
         asset: Asset,
         value: U256,
     ) -> Result<TransferPlan, WalletError> {
+        self.plan_payment(from, to, asset, value, Vec::new()).await
+    }
+
+    /// Plans a payment that says what it pays for: like [`plan`](Self::plan), with
+    /// `reference` (at most [`REFERENCE_MAX`] bytes) in the transaction's data, where the
+    /// payee finds it ([`Chain::check_payment`]).
+    pub async fn plan_payment(
+        &self,
+        from: Address,
+        to: Address,
+        asset: Asset,
+        value: U256,
+        reference: Vec<u8>,
+    ) -> Result<TransferPlan, WalletError> {
+        if reference.len() > REFERENCE_MAX {
+            return Err(WalletError::TooMany(format!(
+                "a payment reference of {} bytes, over the limit of {REFERENCE_MAX}",
+                reference.len()
+            )));
+        }
         if to == Address::ZERO {
             return Err(WalletError::BadAddress(
                 "the zero address burns whatever is sent to it".into(),
@@ -277,6 +310,7 @@ impl Chain {
             gas_limit: NATIVE_TRANSFER_GAS,
             max_fee_per_gas: fees.max_fee_per_gas,
             max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            reference,
         };
         if let Asset::Token {
             contract,
@@ -451,6 +485,19 @@ impl Chain {
         R: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
     {
         self.rpc(self.provider.raw_request(method.into(), params)).await
+    }
+
+    /// Runs one RPC call with the client's deadline (for [`crate::payment`]).
+    pub(crate) async fn rpc_call<T>(
+        &self,
+        call: impl Future<Output = Result<T, RpcError<TransportErrorKind>>>,
+    ) -> Result<T, WalletError> {
+        self.rpc(call).await
+    }
+
+    /// The provider, for [`crate::payment`].
+    pub(crate) fn provider(&self) -> &RootProvider {
+        &self.provider
     }
 
     async fn call(&self, contract: Address, input: Vec<u8>) -> Result<Bytes, WalletError> {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use sanctuary_wallet_core::{
-    Asset, Chain, KdfStrength, LocalChain, Network, TransferStatus, Wallet, WalletError, parse_amount, sign,
+    Asset, Chain, ExpectedPayment, KdfStrength, LocalChain, Network, PaymentCheck, TransferStatus, Wallet,
+    WalletError, parse_amount, sign,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -326,26 +327,18 @@ async fn an_rpc_that_lies_is_caught_where_it_can_be_and_sends_nothing_twice() {
 /// selector = calldata[0..4]; jump to balanceOf | transfer | decimals | symbol, else revert
 /// balanceOf: return sload(arg0)
 /// transfer:  if sload(caller) < arg1 revert; sstore(caller, sload(caller) - arg1);
-///            sstore(arg0, sload(arg0) + arg1); return 1
+///            sstore(arg0, sload(arg0) + arg1); log Transfer(caller, arg0, arg1); return 1
 /// decimals:  return 6          symbol: return abi-encoded "TST"
 /// ```
-const TEST_TOKEN: &str = "0x60003560e01c806370a0823114610036578063a9059cbb14610043578063313ce5671461006d57806395d89b411461007857600080fd5b6004355460005260206000f35b6024353354818110610068578190033355600435540160043555600160005260206000f35b600080fd5b600660005260206000f35b602060005260036020526254535460e81b60405260606000f3";
+const TEST_TOKEN: &str = "0x60003560e01c806370a0823114610036578063a9059cbb14610043578063313ce5671461009d57806395d89b41146100a857600080fd5b6004355460005260206000f35b6024353354818110610098578190033355600435540160043555602435600052600435337fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef60206000a3600160005260206000f35b600080fd5b600660005260206000f35b602060005260036020526254535460e81b60405260606000f3";
 
 #[tokio::test]
 async fn tokens_are_followed_and_sent_like_the_coin() {
     let (local, chain, mut wallet) = funded_wallet("token").await;
     let from = wallet.accounts()[0].address;
     let token = Address::repeat_byte(0x70);
-    let _: serde_json::Value = chain.raw("anvil_setCode", (token, TEST_TOKEN)).await.unwrap();
-    let slot = alloy::primitives::B256::left_padding_from(from.as_slice());
     let ten = parse_amount("10", 6).unwrap();
-    let _: serde_json::Value = chain
-        .raw(
-            "anvil_setStorageAt",
-            (token, slot, alloy::primitives::B256::from(ten)),
-        )
-        .await
-        .unwrap();
+    install_token(&chain, token, from, ten).await;
 
     let (symbol, decimals) = chain.token_info(token).await.unwrap();
     assert_eq!((symbol.as_str(), decimals), ("TST", 6));
@@ -389,6 +382,145 @@ async fn tokens_are_followed_and_sent_like_the_coin() {
         wallet.history()[0].to,
         to,
         "the history names the person paid, not the contract"
+    );
+    local.stop().await;
+}
+
+/// Puts [`TEST_TOKEN`] at `token`, with `amount` held by `holder`.
+async fn install_token(chain: &Chain, token: Address, holder: Address, amount: U256) {
+    let _: serde_json::Value = chain.raw("anvil_setCode", (token, TEST_TOKEN)).await.unwrap();
+    let slot = alloy::primitives::B256::left_padding_from(holder.as_slice());
+    let _: serde_json::Value = chain
+        .raw(
+            "anvil_setStorageAt",
+            (token, slot, alloy::primitives::B256::from(amount)),
+        )
+        .await
+        .unwrap();
+}
+
+/// Signs and sends `plan` from the wallet's first account and waits for its block.
+async fn pay(
+    chain: &Chain,
+    wallet: &mut Wallet,
+    plan: &sanctuary_wallet_core::TransferPlan,
+) -> alloy::primitives::TxHash {
+    let signed = sign(plan, &wallet.signer(0).unwrap()).unwrap();
+    chain.broadcast(&signed).await.unwrap();
+    chain.wait(signed.hash, WAIT).await.unwrap();
+    signed.hash
+}
+
+#[tokio::test]
+async fn a_payee_accepts_only_a_payment_of_what_it_asked_for() {
+    let (local, chain, mut wallet) = funded_wallet("payment").await;
+    let from = wallet.accounts()[0].address;
+    let payee = Address::repeat_byte(0x51);
+    let price = parse_amount("0.25", 18).unwrap();
+    let order = b"order 0001".to_vec();
+    let expected = ExpectedPayment {
+        to: payee,
+        asset: eth(),
+        value: price,
+        reference: order.clone(),
+        confirmations: 1,
+    };
+
+    let plan = chain
+        .plan_payment(from, payee, eth(), price, order.clone())
+        .await
+        .unwrap();
+    assert!(plan.summary().contains("reference 0x"), "{}", plan.summary());
+    let paid = pay(&chain, &mut wallet, &plan).await;
+    assert!(
+        matches!(chain.check_payment(paid, &expected).await.unwrap(), PaymentCheck::Paid { from: payer, .. } if payer == from)
+    );
+    // Two blocks asked for, one so far: wait; after another block, paid.
+    let two = ExpectedPayment {
+        confirmations: 2,
+        ..expected.clone()
+    };
+    assert_eq!(
+        chain.check_payment(paid, &two).await.unwrap(),
+        PaymentCheck::Waiting { confirmations: 1 }
+    );
+    let _: serde_json::Value = chain.raw("anvil_mine", (1,)).await.unwrap();
+    assert!(matches!(
+        chain.check_payment(paid, &two).await.unwrap(),
+        PaymentCheck::Paid { .. }
+    ));
+
+    // The same payment does not pay for another order.
+    let other_order = ExpectedPayment {
+        reference: b"order 0002".to_vec(),
+        ..expected.clone()
+    };
+    assert!(
+        matches!(chain.check_payment(paid, &other_order).await.unwrap(), PaymentCheck::Wrong(why) if why.contains("reference"))
+    );
+
+    // Too little, or to someone else: wrong, never waiting.
+    let less = chain
+        .plan_payment(from, payee, eth(), price - U256::from(1), order.clone())
+        .await
+        .unwrap();
+    let less = pay(&chain, &mut wallet, &less).await;
+    assert!(
+        matches!(chain.check_payment(less, &expected).await.unwrap(), PaymentCheck::Wrong(why) if why.contains("not 0.25"))
+    );
+    let elsewhere = chain
+        .plan_payment(from, Address::repeat_byte(0x52), eth(), price, order.clone())
+        .await
+        .unwrap();
+    let elsewhere = pay(&chain, &mut wallet, &elsewhere).await;
+    assert!(
+        matches!(chain.check_payment(elsewhere, &expected).await.unwrap(), PaymentCheck::Wrong(why) if why.contains("not 0x5151"))
+    );
+
+    // A transaction the chain never saw is waited for (the payee gives up on its own clock).
+    assert_eq!(
+        chain
+            .check_payment(alloy::primitives::TxHash::repeat_byte(9), &expected)
+            .await
+            .unwrap(),
+        PaymentCheck::Waiting { confirmations: 0 }
+    );
+
+    // In a token: the token's Transfer event must show the payment.
+    let token = Address::repeat_byte(0x70);
+    install_token(&chain, token, from, parse_amount("10", 6).unwrap()).await;
+    let tst = chain.asset(Some(token)).await.unwrap();
+    let in_tokens = ExpectedPayment {
+        asset: tst.clone(),
+        value: parse_amount("3", 6).unwrap(),
+        ..expected.clone()
+    };
+    let plan = chain
+        .plan_payment(from, payee, tst, in_tokens.value, order.clone())
+        .await
+        .unwrap();
+    let paid_in_tokens = pay(&chain, &mut wallet, &plan).await;
+    assert!(matches!(
+        chain.check_payment(paid_in_tokens, &in_tokens).await.unwrap(),
+        PaymentCheck::Paid { .. }
+    ));
+    assert_eq!(chain.token_balance(token, payee).await.unwrap(), in_tokens.value);
+    assert!(
+        matches!(chain.check_payment(paid, &in_tokens).await.unwrap(), PaymentCheck::Wrong(why) if why.contains("TST")),
+        "a coin payment does not pay a token price"
+    );
+
+    // A token payment beyond the balance is mined and reverts: nothing was paid.
+    let mut beyond = plan.clone();
+    beyond.value = parse_amount("100", 6).unwrap();
+    beyond.nonce += 1;
+    let reverted = pay(&chain, &mut wallet, &beyond).await;
+    let asked = ExpectedPayment {
+        value: beyond.value,
+        ..in_tokens.clone()
+    };
+    assert!(
+        matches!(chain.check_payment(reverted, &asked).await.unwrap(), PaymentCheck::Wrong(why) if why.contains("reverted"))
     );
     local.stop().await;
 }
