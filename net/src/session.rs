@@ -49,6 +49,8 @@ pub enum SessionCommand {
     Chat(ChatTo, ChatText),
     /// An app's message to its copies on the other peers.
     App(AppMessage),
+    /// An app's message to its copy on one peer, privately (over a direct connection).
+    AppTo(PeerId, AppMessage),
     /// The person changed their name, colour or shape.
     Profile(Presence),
     /// Enter the world of this ticket (e.g. [`NearbyWorld::ticket`]). Only while in no
@@ -247,7 +249,7 @@ async fn run(
                         }
                     }
                     (Some(world), ChatTo::Direct(peer)) => {
-                        send_direct(&world.directs, &in_flight, &session.events, peer, text);
+                        send_direct(&world.directs, &in_flight, &session.events, peer, Private::Chat(text));
                     }
                 },
                 Some(SessionCommand::App(message)) => {
@@ -257,6 +259,12 @@ async fn run(
                         tracing::warn!("network: app message not sent: {error}");
                     }
                 }
+                Some(SessionCommand::AppTo(peer, message)) => match &session.world {
+                    None => tracing::warn!("network: app message not sent: not in a world"),
+                    Some(world) => {
+                        send_direct(&world.directs, &in_flight, &session.events, peer, Private::App(message));
+                    }
+                },
             },
             event = next_world_event(&mut session.world) => {
                 let Some(event) = event else { break };
@@ -421,12 +429,18 @@ impl Session {
 }
 
 /// Sends a private message in its own task, or reports at once that too many are waiting.
+/// What goes to one peer privately.
+enum Private {
+    Chat(ChatText),
+    App(AppMessage),
+}
+
 fn send_direct(
     directs: &DirectSender,
     in_flight: &Arc<Semaphore>,
     events: &mpsc::Sender<SessionEvent>,
     peer: PeerId,
-    text: ChatText,
+    message: Private,
 ) {
     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
         events
@@ -440,7 +454,10 @@ fn send_direct(
     let directs = directs.clone();
     let events = events.clone();
     tokio::spawn(async move {
-        let result = directs.send(peer, text).await;
+        let result = match message {
+            Private::Chat(text) => directs.send(peer, text).await,
+            Private::App(message) => directs.send_app(peer, message).await,
+        };
         drop(permit);
         if let Err(error) = result {
             tracing::warn!("network: private message to {peer} not sent: {error}");

@@ -95,9 +95,25 @@ async fn a_blob_shared_by_ticket_arrives_identical_and_is_counted_as_served() {
     a.set_serving(added.hash, false).unwrap();
     let dir_c = folder("share-c");
     let c = open(&dir_c, 1 << 30).await;
-    let _node_c = node_with(3, &c).await;
-    let late = c.fetch(request(hash, vec![holder]), |_| {}).await;
+    let node_c = node_with(3, &c).await;
+    let late = c.fetch(request(hash, vec![holder.clone()]), |_| {}).await;
     assert!(matches!(late, Err(StorageError::NoHolder { .. })), "{late:?}");
+
+    // Served to c alone (a buyer): c gets it, d still does not.
+    a.serve_to(added.hash, node_c.peer_id()).unwrap();
+    let bought = c
+        .fetch(request(hash, vec![holder.clone()]), |_| {})
+        .await
+        .unwrap();
+    assert!(bought.complete);
+    let dir_d = folder("share-d");
+    let d = open(&dir_d, 1 << 30).await;
+    let _node_d = node_with(4, &d).await;
+    let refused = d.fetch(request(hash, vec![holder]), |_| {}).await;
+    assert!(
+        matches!(refused, Err(StorageError::NoHolder { .. })),
+        "{refused:?}"
+    );
 }
 
 /// A bare iroh endpoint on loopback, for holders that do not follow the rules.

@@ -328,10 +328,42 @@ async fn app_messages_reach_every_space_of_the_world_with_their_author() {
             event,
             WorldEvent::App {
                 peer: nodes[0].peer_id(),
-                message: message.clone()
+                message: message.clone(),
+                direct: false,
             }
         );
     }
+
+    // One app message to c alone: c hears it as direct, b never does.
+    let private = AppMessage {
+        app: AppName::new("chess").unwrap(),
+        payload: AppPayload::new(b"for c".to_vec()).unwrap(),
+    };
+    a.direct_sender()
+        .send_app(nodes[2].peer_id(), private.clone())
+        .await
+        .unwrap();
+    let event = wait_event(&mut c, "c's private app message", |e| {
+        matches!(e, WorldEvent::App { direct: true, .. })
+    })
+    .await;
+    assert_eq!(
+        event,
+        WorldEvent::App {
+            peer: nodes[0].peer_id(),
+            message: private,
+            direct: true,
+        }
+    );
+    a.send_app(message.clone()).await.unwrap();
+    let next = wait_event(&mut b, "b's next app message", |e| {
+        matches!(e, WorldEvent::App { .. })
+    })
+    .await;
+    assert!(
+        matches!(next, WorldEvent::App { direct: false, .. }),
+        "b hears the next world message, not c's private one: {next:?}"
+    );
     for node in &nodes {
         node.shutdown().await;
     }

@@ -269,7 +269,7 @@ fn receive(
                     to: ChatTarget::Direct(status.me.unwrap_or(peer)),
                     text: text.as_str().to_owned(),
                 }),
-                WorldEvent::App { peer, message } => {
+                WorldEvent::App { peer, message, .. } => {
                     if let (Some(mail), Some(installed), Some(grants)) = (&mut mail, &installed, &grants) {
                         mail.deliver(peer, message, installed, grants);
                     }

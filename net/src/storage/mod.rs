@@ -32,7 +32,9 @@ use n0_future::StreamExt;
 use sanctuary_protocols::{BlobHash, PeerId};
 
 pub use catalogue::{BlobEntry, BlobOrigin};
-pub use serve::{MAX_BLOB_CONNECTIONS, MAX_BLOB_CONNECTIONS_PER_PEER, MAX_SERVED_PEERS, ServedReport};
+pub use serve::{
+    MAX_BLOB_CONNECTIONS, MAX_BLOB_CONNECTIONS_PER_PEER, MAX_PRIVATE_SERVES, MAX_SERVED_PEERS, ServedReport,
+};
 
 use crate::node::{endpoint_id, peer_id, unix_ms};
 use catalogue::Catalogue;
@@ -370,6 +372,17 @@ impl Storage {
         self.update_existing(hash, |entry| entry.serving = serving)
     }
 
+    /// Serves a blob held here to `peer` alone (a buyer), even while it is not served to
+    /// everyone; until the client stops, or [`MAX_PRIVATE_SERVES`]
+    /// later pairs push it out.
+    pub fn serve_to(&self, hash: BlobHash, peer: PeerId) -> Result<(), StorageError> {
+        if self.entry(hash).is_none() {
+            return Err(StorageError::NotFound(hash));
+        }
+        self.inner.gate.serve_to(hash, peer);
+        Ok(())
+    }
+
     /// Renames a blob in the catalogue.
     pub fn rename(&self, hash: BlobHash, name: &str) -> Result<(), StorageError> {
         self.update_existing(hash, |entry| entry.name = name.to_owned())
@@ -427,7 +440,8 @@ impl Storage {
     }
 
     /// A ticket for a blob held here, naming this node as its holder. Others can fetch
-    /// with it while the blob is served ([`set_serving`](Self::set_serving)).
+    /// with it while the blob is served ([`set_serving`](Self::set_serving)), or served to
+    /// them ([`serve_to`](Self::serve_to)).
     pub fn ticket(&self, hash: BlobHash) -> Result<String, StorageError> {
         if self.entry(hash).is_none() {
             return Err(StorageError::NotFound(hash));

@@ -25,6 +25,10 @@ pub const MAX_BLOB_CONNECTIONS: usize = 256;
 /// folded into [`ServedReport::others`].
 pub const MAX_SERVED_PEERS: usize = 256;
 
+/// Most (blob, peer) pairs served privately at once ([`Gatekeeper::serve_to`]); past it the
+/// oldest pair is forgotten.
+pub const MAX_PRIVATE_SERVES: usize = 4096;
+
 /// Bytes served since the client started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServedReport {
@@ -68,6 +72,8 @@ pub(crate) struct Gatekeeper {
     pub served: Mutex<ServedReport>,
     /// Open connections: connection id to peer.
     connections: Mutex<HashMap<u64, PeerId>>,
+    /// Blobs served to one peer each, whatever their serving flag, oldest first.
+    private: Mutex<std::collections::VecDeque<(BlobHash, PeerId)>>,
 }
 
 impl Gatekeeper {
@@ -76,19 +82,45 @@ impl Gatekeeper {
             catalogue,
             served: Mutex::default(),
             connections: Mutex::default(),
+            private: Mutex::default(),
         }
     }
 
-    fn is_served(&self, hash: BlobHash) -> bool {
-        self.catalogue
+    /// Serves `hash` to `peer` from now on, whether or not it is served to everyone.
+    pub fn serve_to(&self, hash: BlobHash, peer: PeerId) {
+        let Ok(mut private) = self.private.lock() else {
+            return;
+        };
+        if private.contains(&(hash, peer)) {
+            return;
+        }
+        if private.len() >= MAX_PRIVATE_SERVES {
+            private.pop_front();
+        }
+        private.push_back((hash, peer));
+    }
+
+    /// Whether `peer` may have `hash`: it is complete, and served to everyone or to them.
+    fn is_served(&self, hash: BlobHash, peer: Option<PeerId>) -> bool {
+        let (complete, public) = self
+            .catalogue
             .lock()
-            .map(|catalogue| {
+            .ok()
+            .and_then(|catalogue| {
                 catalogue
                     .entries
                     .get(&hash)
-                    .is_some_and(|entry| entry.serving && entry.complete)
+                    .map(|entry| (entry.complete, entry.serving))
             })
-            .unwrap_or(false)
+            .unwrap_or((false, false));
+        let private = || {
+            peer.is_some_and(|peer| {
+                self.private
+                    .lock()
+                    .is_ok_and(|private| private.contains(&(hash, peer)))
+            })
+        };
+        complete && (public || private())
     }
 
     fn connected(&self, connection_id: u64, peer: Option<PeerId>) -> bool {
@@ -171,15 +203,15 @@ pub(crate) fn spawn_gate(gate: Arc<Gatekeeper>) -> EventSender {
                 ProviderMessage::ConnectionClosed(msg) => gate.closed(msg.inner.connection_id),
                 ProviderMessage::GetRequestReceived(msg) => {
                     let hash = BlobHash::from_bytes(*msg.inner.request.hash.as_bytes());
+                    let peer = gate.peer(msg.inner.connection_id);
                     // Only whole-blob requests: a request for "children" would read a
                     // served blob as a list of other hashes and send those.
-                    if !msg.inner.request.ranges.is_blob() || !gate.is_served(hash) {
+                    if !msg.inner.request.ranges.is_blob() || !gate.is_served(hash, peer) {
                         gate.refused();
                         msg.tx.send(Err(AbortReason::Permission)).await.ok();
                         continue;
                     }
                     msg.tx.send(Ok(())).await.ok();
-                    let peer = gate.peer(msg.inner.connection_id);
                     let gate = gate.clone();
                     let mut updates = msg.rx;
                     tokio::spawn(async move {
@@ -198,7 +230,7 @@ pub(crate) fn spawn_gate(gate: Arc<Gatekeeper>) -> EventSender {
                 }
                 ProviderMessage::ObserveRequestReceived(msg) => {
                     let hash = BlobHash::from_bytes(*msg.inner.request.hash.as_bytes());
-                    let answer = match gate.is_served(hash) {
+                    let answer = match gate.is_served(hash, gate.peer(msg.inner.connection_id)) {
                         true => Ok(()),
                         false => Err(AbortReason::Permission),
                     };

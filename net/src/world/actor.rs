@@ -421,6 +421,11 @@ impl Actor {
                             peer: accepted.author,
                             text: chat.text,
                         }),
+                        Body::App(message) => self.emit(WorldEvent::App {
+                            peer: accepted.author,
+                            message,
+                            direct: true,
+                        }),
                         _ => self.reject(Some(from), RejectReason::Unexpected, now_ms),
                     },
                     Some(Err(rejection)) => self.rejected(rejection),
@@ -615,7 +620,11 @@ impl Actor {
             Body::App(message) => {
                 // Like chat, app messages are taken only from people in the roster.
                 if self.in_roster(&peer) {
-                    self.emit(WorldEvent::App { peer, message });
+                    self.emit(WorldEvent::App {
+                        peer,
+                        message,
+                        direct: false,
+                    });
                 } else {
                     self.reject(None, RejectReason::Stranger, now_ms);
                 }

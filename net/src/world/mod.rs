@@ -178,6 +178,8 @@ pub enum WorldEvent {
         peer: PeerId,
         /// The app and what it said.
         message: AppMessage,
+        /// Sent to us alone, over a direct connection, rather than to the whole world.
+        direct: bool,
     },
     /// A peer's pose.
     Pose {
@@ -477,9 +479,17 @@ impl DirectSender {
     /// Sends a private message to `peer`, signed for them alone, and waits until they have
     /// received it (or an error, after at most about 20 s for an unreachable peer).
     pub async fn send(&self, peer: PeerId, text: ChatText) -> Result<(), NetError> {
-        let envelope = self
-            .node
-            .sign(&Context::direct(self.world, peer), Body::Chat(Chat { text }));
+        self.send_body(peer, Body::Chat(Chat { text })).await
+    }
+
+    /// Sends an app's message to its copy on `peer` alone, like a private message (signed
+    /// for them, over a direct connection), and waits until they have received it.
+    pub async fn send_app(&self, peer: PeerId, message: AppMessage) -> Result<(), NetError> {
+        self.send_body(peer, Body::App(message)).await
+    }
+
+    async fn send_body(&self, peer: PeerId, body: Body) -> Result<(), NetError> {
+        let envelope = self.node.sign(&Context::direct(self.world, peer), body);
         crate::node::send_stream(&self.node, peer, ALPN_DM, &envelope.encode()).await
     }
 }

@@ -108,7 +108,7 @@ pub async fn run(
                 }
                 // App messages travel on the world topic, so every watcher hears them: the
                 // first space's watcher reports them.
-                WorldEvent::App { peer, message } => {
+                WorldEvent::App { peer, message, .. } => {
                     if spaces.first() != Some(&space) {
                         continue;
                     }
