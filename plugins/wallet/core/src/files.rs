@@ -7,7 +7,7 @@ use crate::WalletError;
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it over
 /// `path`. With `private`, the file is readable by its owner only (on Unix).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), WalletError> {
+pub fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), WalletError> {
     let io_error = |error| WalletError::Io(path.display().to_string(), error);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io_error)?;

@@ -8,7 +8,7 @@
 
 pub mod amount;
 pub mod chain;
-mod files;
+pub mod files;
 pub mod history;
 pub mod keystore;
 pub mod local_chain;
