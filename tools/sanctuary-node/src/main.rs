@@ -12,10 +12,12 @@
 //! - `blobs add FILE | get TICKET [--out FILE] | list | serve`: the storage app's store
 //!   (see [`blobs`]).
 //! - `wallet new | address | balance | send TO AMOUNT | history …`: the wallet (see [`wallet`]).
+//! - `market sell | serve | list | buy LISTING | history …`: the market (see [`market`]).
 
 mod blobs;
 mod bots;
 mod latency;
+mod market;
 mod spaces;
 mod wallet;
 mod watch;
@@ -87,6 +89,13 @@ enum Command {
         #[command(flatten)]
         options: wallet::WalletOptions,
     },
+    /// The market: sell files, keep a stall open, list and buy.
+    Market {
+        #[command(subcommand)]
+        action: market::MarketCommand,
+        #[command(flatten)]
+        options: wallet::WalletOptions,
+    },
     /// Watch a world and print its events as JSON lines.
     Watch {
         #[command(flatten)]
@@ -124,6 +133,7 @@ fn main() -> anyhow::Result<()> {
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
         Command::Blobs { action, store } => runtime.block_on(blobs::run(action, store)),
         Command::Wallet { action, options } => runtime.block_on(wallet::run(action, options)),
+        Command::Market { action, options } => runtime.block_on(market::run(action, options)),
         Command::Watch { peer, json: _, space } => {
             let spaces = match space {
                 Some(space) => vec![space],

@@ -82,21 +82,27 @@ pub enum WalletCommand {
 pub struct WalletOptions {
     /// The data folder (the client's, by default: ~/.local/share/sanctuary).
     #[arg(long, value_name = "DIR", global = true)]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// A JSON-RPC address to use instead of the configured networks.
     #[arg(long, value_name = "URL", global = true)]
-    rpc: Option<String>,
+    pub rpc: Option<String>,
     /// Which configured network (by name) when several are in apps/wallet/networks.json.
     #[arg(long, value_name = "NAME", global = true)]
-    network: Option<String>,
+    pub network: Option<String>,
+}
+
+impl WalletOptions {
+    /// The data folder: `--data-dir`, else the client's.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(sanctuary_net::data_dir::default_data_dir)
+    }
 }
 
 /// Runs one `wallet` command.
 pub async fn run(command: WalletCommand, options: WalletOptions) -> anyhow::Result<()> {
-    let data_dir = options
-        .data_dir
-        .clone()
-        .unwrap_or_else(sanctuary_net::data_dir::default_data_dir);
+    let data_dir = options.data_dir();
     let dir = Wallet::dir_in(&data_dir);
     match command {
         WalletCommand::New { restore } => return new_wallet(&dir, restore),
@@ -278,7 +284,7 @@ fn new_wallet(dir: &std::path::Path, restore: bool) -> anyhow::Result<()> {
 }
 
 /// Starts the chain the options name: `--rpc`, a configured network, or the local test chain.
-async fn connect(
+pub async fn connect(
     options: &WalletOptions,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<(Chain, Option<LocalChain>)> {
@@ -310,14 +316,15 @@ fn describe(status: &TransferStatus) -> String {
     }
 }
 
-fn now_ms() -> u64 {
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)
 }
 
 /// The passphrase: from the environment, a silent prompt, or standard input.
-fn passphrase(prompt: &str) -> anyhow::Result<String> {
+pub fn passphrase(prompt: &str) -> anyhow::Result<String> {
     if let Ok(pass) = std::env::var("SANCTUARY_WALLET_PASSPHRASE") {
         return Ok(pass);
     }
@@ -363,7 +370,8 @@ fn secret_line(prompt: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn confirm(prompt: &str) -> anyhow::Result<bool> {
+/// Asks a yes/no question on the terminal; refuses to go on without one.
+pub fn confirm(prompt: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("not sent: pass --yes to send without a terminal to confirm in");
     }

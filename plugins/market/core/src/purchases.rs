@@ -227,13 +227,15 @@ impl Purchases {
         Some(MarketMessage::Paid { order, transaction })
     }
 
-    /// The goods of `order` are in storage: the trade is complete.
-    pub fn received(&mut self, order: OrderId, goods: BlobHash) {
-        if let Some(purchase) = self.list.iter_mut().find(|p| p.order == order)
-            && let PurchaseState::Delivered { transaction, .. } = purchase.state
-        {
-            purchase.state = PurchaseState::Received { transaction, goods };
-        }
+    /// The goods of `order` are in storage: the trade is complete. Returns the receipt to
+    /// send the seller.
+    pub fn received(&mut self, order: OrderId, goods: BlobHash) -> Option<MarketMessage> {
+        let purchase = self.list.iter_mut().find(|p| p.order == order)?;
+        let PurchaseState::Delivered { transaction, .. } = purchase.state else {
+            return None;
+        };
+        purchase.state = PurchaseState::Received { transaction, goods };
+        Some(MarketMessage::Received { order })
     }
 
     /// `order` failed here (the person declined to pay, the payment failed); why.

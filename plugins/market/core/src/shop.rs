@@ -236,8 +236,8 @@ impl Shop {
 
     /// A buyer says `transaction` pays for `order`. `Ok(None)` means the chain will be
     /// asked ([`payments_to_check`](Self::payments_to_check)); `Ok(Some(step))` is a
-    /// delivery to make again (the buyer claims a delivered order again: they lost it);
-    /// `Err` is the refusal to send.
+    /// delivery to make again (the buyer claims a paid order again: the goods did not
+    /// reach them, or they lost them); `Err` is the refusal to send.
     pub fn take_payment(
         &mut self,
         buyer: PeerId,
@@ -373,6 +373,19 @@ impl Shop {
             return Some(MarketMessage::Withdrawn(id));
         }
         Some(MarketMessage::Listing(listing.clone()))
+    }
+
+    /// The buyer of `order` says the goods arrived: the same as [`delivered`](Self::delivered),
+    /// for a delivery whose sending was not confirmed. Heard only from the order's buyer.
+    pub fn received(&mut self, buyer: PeerId, order: OrderId, now_ms: u64) -> Option<MarketMessage> {
+        if !self
+            .sales
+            .iter()
+            .any(|sale| sale.order == order && sale.buyer == buyer)
+        {
+            return None;
+        }
+        self.delivered(order, now_ms)
     }
 
     /// Refuses orders whose time to pay ran out, freeing their units. Returns what to tell

@@ -65,6 +65,11 @@ pub enum MarketMessage {
         /// The BlobTicket text.
         ticket: String,
     },
+    /// Buyer to seller: the goods arrived whole; the trade is complete.
+    Received {
+        /// The order.
+        order: OrderId,
+    },
 }
 
 /// Bytes that are not a market message.
@@ -169,6 +174,7 @@ mod tests {
                 order,
                 ticket: "blob…".into(),
             },
+            MarketMessage::Received { order },
         ] {
             let bytes = message.encode().unwrap();
             assert_eq!(MarketMessage::decode(&bytes).unwrap(), message);
