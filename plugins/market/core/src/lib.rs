@@ -17,7 +17,7 @@ mod order;
 mod purchases;
 mod records;
 mod shop;
-mod wire;
+pub mod wire;
 
 pub use book::{MarketBook, SELLERS_MAX};
 pub use listing::{

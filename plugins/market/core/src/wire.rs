@@ -123,9 +123,38 @@ impl MarketMessage {
     }
 }
 
+/// The fuzz target's entry point: decodes any bytes without panicking, and checks that
+/// what decodes encodes to bytes that decode to the same message. Returns `false` when that
+/// promise is broken.
+pub fn fuzz_decode(bytes: &[u8]) -> bool {
+    match MarketMessage::decode(bytes) {
+        Ok(message) => message
+            .encode()
+            .is_ok_and(|again| MarketMessage::decode(&again).as_ref() == Ok(&message)),
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            prop_assert!(fuzz_decode(&bytes));
+        }
+
+        #[test]
+        fn any_order_message_survives_a_flipped_byte(at in 0usize..60, flip in 1u8..=255) {
+            let mut bytes = MarketMessage::Paid { order: OrderId([3; 16]), transaction: [8; 32] }.encode().unwrap();
+            let at = at % bytes.len();
+            bytes[at] ^= flip;
+            prop_assert!(fuzz_decode(&bytes));
+        }
+    }
+
     use crate::listing::Price;
     use sanctuary_wallet_core::{Address, Asset, U256};
 
