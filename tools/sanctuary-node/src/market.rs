@@ -466,7 +466,7 @@ async fn serve(
                                 println!("order {order}: paid by 0x{}, checking on chain", hex(&transaction));
                                 due.extend(step);
                             }
-                            Err(refusal) => online.tell(from, &refusal, None),
+                            Err(reason) => online.tell(from, &MarketMessage::Refused { order, reason }, None),
                         }
                         records.save(&dir)?;
                     }
@@ -530,7 +530,10 @@ fn carry_out(online: &Online, step: SaleStep, delivered: &mpsc::Sender<(OrderId,
 
 async fn publish_all(online: &Online, records: &MarketRecords) {
     for listing in records.shop.live(now_ms()) {
-        if let Err(error) = online.publish(&MarketMessage::Listing(listing.clone())).await {
+        if let Err(error) = online
+            .publish(&MarketMessage::Listing(Box::new(listing.clone())))
+            .await
+        {
             eprintln!("could not publish {}: {error}", listing.id);
         }
     }
@@ -567,7 +570,7 @@ fn learn(book: &mut MarketBook, from: PeerId, message: MarketMessage) {
     match message {
         MarketMessage::Listing(listing) => {
             let id = listing.id;
-            if let Err(error) = book.learn(from, listing, now_ms()) {
+            if let Err(error) = book.learn(from, *listing, now_ms()) {
                 eprintln!("ignored listing {id} of {from}: {error}");
             }
         }
@@ -635,6 +638,8 @@ impl Purchase<'_> {
                 self.chain.network().name
             );
         }
+        // "Buy": from here to the goods in storage is the trade's time (`timing:` below).
+        let bought = std::time::Instant::now();
         let order_message = records.purchases.order(wanted.seller, &listing, now_ms())?;
         let MarketMessage::Order { order, .. } = order_message else {
             bail!("not an order");
@@ -647,7 +652,7 @@ impl Purchase<'_> {
         eprintln!("ordered {}: order {order}", listing.title);
 
         // Wait for the seller's answer; pay only on an acceptance at the listed price.
-        loop {
+        let accepted_at = loop {
             let (from, message, _) = tokio::time::timeout(ANSWER_WAIT, next_message(events, |_| {}))
                 .await
                 .context("the seller did not answer the order")?
@@ -655,14 +660,14 @@ impl Purchase<'_> {
             let step = records.purchases.on_message(from, &message, now_ms());
             records.save(&dir)?;
             if step == (PurchaseStep::Pay { order }) {
-                break;
+                break bought.elapsed();
             }
             if let Some(purchase) = records.purchases.get(order)
                 && let PurchaseState::Refused { reason } = &purchase.state
             {
                 bail!("not bought: {reason}");
             }
-        }
+        };
         let transaction = match self.pay(&listing, order).await {
             Ok(transaction) => transaction,
             Err(error) => {
@@ -676,11 +681,12 @@ impl Purchase<'_> {
             .paid(order, transaction)
             .context("the order was not waiting for payment")?;
         records.save(&dir)?;
+        let paid_at = bought.elapsed();
         println!("paid: 0x{}", hex(&transaction));
 
         // Tell the seller, again now and then until the goods come (they may have missed it).
         let mut remind = tokio::time::interval(Duration::from_secs(10));
-        let (ticket, goods) = loop {
+        let (ticket, goods, delivered_at) = loop {
             tokio::select! {
                 _ = remind.tick() => {
                     if let Err(error) = online.directs.send_app(wanted.seller, app_message(&paid)?).await {
@@ -692,7 +698,7 @@ impl Purchase<'_> {
                     let step = records.purchases.on_message(from, &message, now_ms());
                     records.save(&dir)?;
                     if let PurchaseStep::Fetch { ticket, goods, .. } = step {
-                        break (ticket, goods);
+                        break (ticket, goods, bought.elapsed());
                     }
                     if let Some(purchase) = records.purchases.get(order)
                         && let PurchaseState::Refused { reason } = &purchase.state
@@ -742,6 +748,14 @@ impl Purchase<'_> {
                 .with_context(|| format!("writing {}", out.display()))?;
         }
         println!("received {} {} {}", entry.hash, entry.size, listing.title);
+        let ms = |at: Duration| at.as_secs_f64() * 1000.0;
+        eprintln!(
+            "timing: accepted {:.0} ms, paid and in a block {:.0} ms, delivered {:.0} ms, goods stored {:.0} ms after Buy",
+            ms(accepted_at),
+            ms(paid_at),
+            ms(delivered_at),
+            ms(bought.elapsed())
+        );
         Ok(())
     }
 

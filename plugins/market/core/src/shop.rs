@@ -237,18 +237,16 @@ impl Shop {
     /// A buyer says `transaction` pays for `order`. `Ok(None)` means the chain will be
     /// asked ([`payments_to_check`](Self::payments_to_check)); `Ok(Some(step))` is a
     /// delivery to make again (the buyer claims a paid order again: the goods did not
-    /// reach them, or they lost them); `Err` is the refusal to send.
+    /// reach them, or they lost them); `Err` is why it is refused, for a
+    /// [`MarketMessage::Refused`] to the buyer.
     pub fn take_payment(
         &mut self,
         buyer: PeerId,
         order: OrderId,
         transaction: [u8; 32],
         now_ms: u64,
-    ) -> Result<Option<SaleStep>, MarketMessage> {
-        let refuse = |reason: &str| MarketMessage::Refused {
-            order,
-            reason: reason.into(),
-        };
+    ) -> Result<Option<SaleStep>, String> {
+        let refuse = |reason: &str| reason.to_owned();
         let used_elsewhere = self.sales.iter().any(|sale| {
             sale.order != order
                 && matches!(&sale.state, SaleState::Checking { transaction: t } | SaleState::Paid { transaction: t } | SaleState::Delivered { transaction: t, .. } if *t == transaction)
@@ -279,7 +277,7 @@ impl Shop {
             SaleState::Delivered { transaction: t, .. } if *t == transaction => {
                 Ok(sale.goods.map(|goods| SaleStep::Deliver { order, buyer, goods }))
             }
-            SaleState::Refused { reason } => Err(refuse(reason)),
+            SaleState::Refused { reason } => Err(reason.clone()),
             _ => Err(refuse("this order is already paid by another transaction")),
         }
     }
@@ -372,7 +370,7 @@ impl Shop {
             self.listings.remove(index);
             return Some(MarketMessage::Withdrawn(id));
         }
-        Some(MarketMessage::Listing(listing.clone()))
+        Some(MarketMessage::Listing(Box::new(listing.clone())))
     }
 
     /// The buyer of `order` says the goods arrived: the same as [`delivered`](Self::delivered),

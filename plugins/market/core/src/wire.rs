@@ -23,7 +23,7 @@ pub const TICKET_MAX: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MarketMessage {
     /// To everyone: a listing of the sender's, new or changed (same id replaces it).
-    Listing(Listing),
+    Listing(Box<Listing>),
     /// To everyone: the sender no longer offers this listing.
     Withdrawn(ListingId),
     /// Buyer to seller: "I want one of this listing". The order's id is the buyer's, random.
@@ -180,7 +180,7 @@ mod tests {
     fn every_message_round_trips_and_the_largest_listing_fits() {
         let order = OrderId([9; 16]);
         for message in [
-            MarketMessage::Listing(listing()),
+            MarketMessage::Listing(Box::new(listing())),
             MarketMessage::Withdrawn(ListingId(7)),
             MarketMessage::Order {
                 order,

@@ -195,7 +195,7 @@ fn replayed_orders_and_reused_payments_are_refused() {
     let second = OrderId([2; 16]);
     shop.take_order(buyer, second, ListingId(0xfeed), NOW);
     let reused = shop.take_payment(buyer, second, [1; 32], NOW).unwrap_err();
-    assert!(matches!(&reused, MarketMessage::Refused { reason, .. } if reason.contains("another order")));
+    assert!(reused.contains("another order"), "{reused}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::Encodable2718;
+use alloy::eips::{Decodable2718, Encodable2718};
 use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, Bytes, TxHash, TxKind, U256};
 use alloy::providers::{Provider, RootProvider};
@@ -136,6 +136,17 @@ pub struct SignedTransfer {
 }
 
 impl SignedTransfer {
+    /// Reads the sender back from the signed bytes, as a payee does: what its signature
+    /// proves, not what anyone says.
+    pub fn recover_sender(&self) -> Result<Address, WalletError> {
+        let envelope = TxEnvelope::decode_2718(&mut self.raw.as_slice())
+            .map_err(|error| WalletError::Rpc(format!("not a signed transaction: {error}")))?;
+        envelope
+            .signature()
+            .recover_address_from_prehash(&envelope.signature_hash())
+            .map_err(|_| WalletError::Rpc("a transaction without a valid signature".into()))
+    }
+
     /// The history entry for it, pending.
     pub fn record(&self, sent_at_ms: u64, memo: Option<String>) -> Transfer {
         Transfer {
