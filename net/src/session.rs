@@ -428,13 +428,13 @@ impl Session {
     }
 }
 
-/// Sends a private message in its own task, or reports at once that too many are waiting.
 /// What goes to one peer privately.
 enum Private {
     Chat(ChatText),
     App(AppMessage),
 }
 
+/// Sends a private message in its own task, or reports at once that too many are waiting.
 fn send_direct(
     directs: &DirectSender,
     in_flight: &Arc<Semaphore>,
