@@ -20,6 +20,7 @@ use crate::manifest::Permission;
 use crate::messages::{IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use crate::panels::{AppPanel, AppPanels, PanelDraw};
 use crate::setup::{AppSystems, InstalledApps, run_guarded};
+pub use crate::wallet::WalletMail;
 use crate::world::{AppEntity, EnteredSpace, WorldView};
 
 /// Messages waiting for one app, at most; older ones are dropped first.
@@ -145,6 +146,7 @@ impl Plugin for AppsHostPlugin {
             .init_resource::<AppMail>()
             .init_resource::<crate::blobs::BlobMail>()
             .init_resource::<crate::blobs::BlobLibrary>()
+            .init_resource::<crate::wallet::WalletMail>()
             .init_resource::<WorldView>()
             .init_resource::<InstalledApps>()
             .init_resource::<AppPanels>()

@@ -13,6 +13,8 @@
 //!   [`Permission::Messages`]): every message is signed by the person like all world
 //!   traffic, and arrives with its author's verified id;
 //! - place its own objects in the spaces it named ([`AppSpawner`], [`Permission::Spawn`]);
+//! - ask the person to make a payment, which they confirm in their wallet, and ask whether
+//!   a transaction pays them ([`WalletRequests`], [`Permission::Wallet`]);
 //! - keep files in its own folder of the data folder ([`AppData`], no permission needed);
 //! - read where the person is and who else is in the world ([`WorldView`]).
 //!
@@ -37,6 +39,7 @@ mod manifest;
 mod messages;
 mod panels;
 mod setup;
+mod wallet;
 mod world;
 
 pub use blobs::{
@@ -50,6 +53,10 @@ pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SE
 pub use panels::PanelSpec;
 pub use setup::{
     AppSetup, AppStatus, AppSystems, InstalledApp, InstalledApps, SanctuaryApp, SanctuaryAppExt,
+};
+pub use wallet::{
+    PAYMENT_REFERENCE_MAX, PaymentTerms, PaymentVerdict, WALLET_REPLIES_MAX, WALLET_REQUESTS_MAX, WalletMail,
+    WalletReply, WalletRequest, WalletRequests,
 };
 pub use world::{AppEntity, AppSpawner, EnteredSpace, Person, SpaceAnchor, WorldView};
 
@@ -65,6 +72,6 @@ pub mod prelude {
     pub use crate::{
         AppData, AppEntity, AppMessages, AppSetup, AppSpawner, BlobHash, BlobInfo, BlobLibrary, BlobReply,
         BlobRequest, Blobs, CapabilityError, EnteredSpace, Manifest, PanelSpec, Permission, SanctuaryApp,
-        WorldView, egui,
+        WalletReply, WalletRequest, WalletRequests, WorldView, egui,
     };
 }

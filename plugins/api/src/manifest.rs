@@ -32,6 +32,9 @@ pub enum Permission {
     /// Read and add the person's files through the storage app's store: add, fetch, share,
     /// serve, pin and delete blobs ([`crate::Blobs`]).
     Blobs,
+    /// Ask the person to make payments, each confirmed by them in the wallet, and ask the
+    /// chain whether a transaction pays them ([`crate::WalletRequests`]).
+    Wallet,
     /// Place its own objects in these spaces (by space name).
     Spawn {
         /// The spaces.
@@ -47,6 +50,7 @@ impl Permission {
             Self::Panels => "panels".into(),
             Self::Messages => "messages".into(),
             Self::Blobs => "blobs".into(),
+            Self::Wallet => "wallet".into(),
             Self::Spawn { spaces } => format!("spawn:{}", spaces.join(",")),
         }
     }
@@ -63,6 +67,9 @@ impl fmt::Display for Permission {
             Self::Panels => f.write_str("show panels"),
             Self::Messages => f.write_str("send and receive its messages in the world"),
             Self::Blobs => f.write_str("read, add and share your stored files"),
+            Self::Wallet => {
+                f.write_str("ask you to confirm payments from your wallet, and check payments to you")
+            }
             Self::Spawn { spaces } => write!(f, "place objects in {}", spaces.join(", ")),
         }
     }

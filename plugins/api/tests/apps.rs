@@ -2,7 +2,9 @@
 //! taking effect at once, and a failing app stopped without taking the client down.
 
 use bevy::prelude::*;
-use sanctuary_plugin_api::host::{AppMail, AppPanels, AppsHostPlugin, BlobMail, Delivery, draw_panel};
+use sanctuary_plugin_api::host::{
+    AppMail, AppPanels, AppsHostPlugin, BlobMail, Delivery, WalletMail, draw_panel,
+};
 use sanctuary_plugin_api::prelude::*;
 use sanctuary_plugin_api::{AppName, AppStatus, Grants, InstalledApps, PeerId, SanctuaryAppExt};
 use sanctuary_protocols::{AppMessage, AppPayload};
@@ -370,4 +372,115 @@ fn blobs_need_a_grant_and_answers_stop_when_it_is_revoked() {
     app.world_mut().resource_mut::<BlobMail>().reply("filer", answer);
     app.update();
     assert_eq!(asked(&app), (Some(Err(refused)), 1, Some(false)));
+}
+
+/// Asks to be paid once a frame, with a reference `len` bytes long, and keeps what each
+/// request returned and what came back.
+struct Payee;
+
+#[derive(Resource, Default)]
+struct Billed(Vec<Result<(), CapabilityError>>, Vec<WalletReply>, usize);
+
+impl SanctuaryApp for Payee {
+    const MANIFEST: Manifest = Manifest {
+        name: "payee",
+        title: "Payee",
+        version: "1",
+        author: "tests",
+        description: "Asks to be paid.",
+        permissions: &[Permission::Wallet],
+    };
+
+    fn build(&self, setup: &mut AppSetup) {
+        setup.init_resource::<Billed>().add_system(
+            |mut wallet: WalletRequests<Payee>, mut billed: ResMut<Billed>| {
+                let request = WalletRequest::Pay {
+                    id: 7,
+                    terms: sanctuary_plugin_api::PaymentTerms {
+                        to: [5; 20],
+                        chain_id: 31337,
+                        token: None,
+                        amount: [0; 32],
+                        reference: vec![1; billed.2],
+                    },
+                    memo: "rent".into(),
+                };
+                let result = wallet.request(request);
+                billed.0.push(result);
+                let replies = wallet.replies();
+                billed.1.extend(replies);
+            },
+        );
+    }
+}
+
+#[test]
+fn payment_requests_need_a_grant_a_short_reference_and_stop_when_revoked() {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins(AppsHostPlugin {
+            data_dir: Some(folder("wallet")),
+        })
+        .add_sanctuary_app(Payee);
+    app.update();
+    let refused = CapabilityError::NotGranted {
+        app: "payee".into(),
+        permission: Permission::Wallet.to_string(),
+    };
+    assert_eq!(
+        app.world().resource::<Billed>().0.last(),
+        Some(&Err(refused.clone()))
+    );
+    assert!(
+        app.world_mut()
+            .resource_mut::<WalletMail>()
+            .take_requests()
+            .is_empty()
+    );
+
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .grant("payee", &Permission::Wallet);
+    app.update();
+    assert_eq!(app.world().resource::<Billed>().0.last(), Some(&Ok(())));
+    let requests = app.world_mut().resource_mut::<WalletMail>().take_requests();
+    assert!(
+        matches!(&requests[..], [(app, WalletRequest::Pay { id: 7, memo, .. })] if app == "payee" && memo == "rent"),
+        "{requests:?}"
+    );
+    let answer = WalletReply::Declined {
+        id: 7,
+        reason: "you declined".into(),
+    };
+    app.world_mut()
+        .resource_mut::<WalletMail>()
+        .reply("payee", answer.clone());
+    app.update();
+    assert_eq!(app.world().resource::<Billed>().1, vec![answer.clone()]);
+
+    // A reference longer than a payment can carry is refused before it reaches the wallet.
+    app.world_mut().resource_mut::<Billed>().2 = sanctuary_plugin_api::PAYMENT_REFERENCE_MAX + 1;
+    app.world_mut().resource_mut::<WalletMail>().take_requests();
+    app.update();
+    assert!(matches!(
+        app.world().resource::<Billed>().0.last(),
+        Some(Err(CapabilityError::TooLarge { .. }))
+    ));
+    assert!(
+        app.world_mut()
+            .resource_mut::<WalletMail>()
+            .take_requests()
+            .is_empty()
+    );
+
+    // Taken back: refused again, and answers that arrive are not handed over.
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .revoke("payee", &Permission::Wallet);
+    app.world_mut()
+        .resource_mut::<WalletMail>()
+        .reply("payee", answer);
+    app.update();
+    assert_eq!(app.world().resource::<Billed>().0.last(), Some(&Err(refused)));
+    assert_eq!(app.world().resource::<Billed>().1.len(), 1);
 }

@@ -20,7 +20,7 @@ pub mod worker;
 use sanctuary_plugin_api::prelude::*;
 
 pub use directory::Directory;
-pub use panel::{WalletAction, WalletPanel, WalletState};
+pub use panel::{WaitingPayment, WalletAction, WalletPanel, WalletState};
 
 /// The wallet app.
 pub struct WalletApp;

@@ -1,7 +1,9 @@
 //! The Wallet panel, and the system that carries out what the person does there.
 
 use bevy::prelude::*;
+use sanctuary_plugin_api::host::WalletMail;
 use sanctuary_plugin_api::prelude::*;
+use sanctuary_plugin_api::{PaymentTerms, WalletReply};
 use sanctuary_wallet_core::{
     Address, LOCAL_CHAIN_LABEL, Secret, Transfer, TransferPlan, TransferStatus, format_amount,
 };
@@ -9,7 +11,23 @@ use sanctuary_wallet_core::{
 use crate::directory::Directory;
 use crate::plugin::WalletLink;
 use crate::qr;
-use crate::worker::{Command, WalletSnapshot};
+use crate::worker::{Command, RequestId, WalletSnapshot};
+
+/// Payment requests from apps kept waiting for the person, at most; more are declined.
+pub const WAITING_PAYMENTS_MAX: usize = 8;
+
+/// A payment an app asked for, waiting for the person to review or decline it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingPayment {
+    /// The app that asks.
+    pub app: String,
+    /// Its number for the request.
+    pub id: u64,
+    /// What it asks to pay.
+    pub terms: PaymentTerms,
+    /// What for, in its words.
+    pub memo: String,
+}
 
 /// Something the person does in the Wallet panel (or a test does for them).
 #[derive(Message, Debug, Clone)]
@@ -55,8 +73,15 @@ pub enum WalletAction {
         /// The passphrase, if the wallet is locked.
         passphrase: Option<Secret>,
     },
-    /// Drop the plan being shown.
+    /// Drop the plan being shown (declining it, if an app asked for it).
     Cancel,
+    /// Plan the first payment an app asked for, from this account, for the confirm step.
+    ReviewRequest {
+        /// From which account.
+        account: u32,
+    },
+    /// Decline the first payment an app asked for.
+    DeclineRequest,
 }
 
 /// A transfer waiting for the person's confirmation.
@@ -68,6 +93,8 @@ pub struct PendingPlan {
     pub memo: Option<String>,
     /// Who is paid, as the person named them.
     pub recipient: String,
+    /// The app's request it answers, if an app asked for it.
+    pub request: Option<RequestId>,
 }
 
 /// What the wallet thread last said, for the panel.
@@ -79,6 +106,8 @@ pub struct WalletState {
     pub words: Option<Secret>,
     /// A transfer waiting for confirmation.
     pub plan: Option<PendingPlan>,
+    /// Payments apps asked for, oldest first.
+    pub requests: std::collections::VecDeque<WaitingPayment>,
     /// Who the next plan pays, as named.
     pub recipient: Option<String>,
     /// The latest outcome, in one line, and whether it is a problem.
@@ -119,6 +148,7 @@ pub struct WalletPanel {
 pub fn act(
     mut actions: MessageReader<WalletAction>,
     link: Res<WalletLink>,
+    mut mail: ResMut<WalletMail>,
     mut state: ResMut<WalletState>,
     directory: Res<Directory>,
     view: Res<WorldView>,
@@ -182,20 +212,71 @@ pub fn act(
                     plan: pending.plan,
                     passphrase,
                     memo: pending.memo,
+                    request: pending.request,
                 }
             }
             WalletAction::Cancel => {
-                state.plan = None;
+                if let Some(PendingPlan {
+                    request: Some((app, id)),
+                    ..
+                }) = state.plan.take()
+                {
+                    let reason = "you declined".to_owned();
+                    mail.reply(&app, WalletReply::Declined { id, reason });
+                }
                 state.say("not sent");
                 continue;
             }
+            WalletAction::ReviewRequest { account } => {
+                let Some(waiting) = state.requests.pop_front() else {
+                    state.complain("no payment is asked for");
+                    continue;
+                };
+                state.recipient = Some(format!(
+                    "{} (asked by {})",
+                    Address::from(waiting.terms.to),
+                    waiting.app
+                ));
+                Command::PlanPayment {
+                    account,
+                    terms: waiting.terms,
+                    memo: waiting.memo,
+                    request: (waiting.app, waiting.id),
+                }
+            }
+            WalletAction::DeclineRequest => {
+                if let Some(waiting) = state.requests.pop_front() {
+                    let reason = "you declined".to_owned();
+                    mail.reply(
+                        &waiting.app,
+                        WalletReply::Declined {
+                            id: waiting.id,
+                            reason,
+                        },
+                    );
+                    state.say(format!("declined {}'s payment request", waiting.app));
+                }
+                continue;
+            }
         };
+        let request = command.request();
         match link.send(command) {
             Ok(()) => {
                 state.busy = true;
                 state.message = None;
             }
-            Err(problem) => state.complain(problem),
+            Err(problem) => {
+                if let Some(((app, id), false)) = request {
+                    mail.reply(
+                        &app,
+                        WalletReply::Declined {
+                            id,
+                            reason: problem.clone(),
+                        },
+                    );
+                }
+                state.complain(problem);
+            }
         }
     }
 }
@@ -240,6 +321,8 @@ pub fn draw(
         draw_setup(ui, &mut panel, &mut actions);
     } else if let Some(pending) = &state.plan {
         draw_confirm(ui, &mut panel, pending, snapshot.unlocked, &mut actions);
+    } else if let Some(waiting) = state.requests.front() {
+        draw_request(ui, &panel, waiting, state.requests.len(), &mut actions);
     } else {
         draw_wallet(ui, &mut panel, snapshot, &view, &mut actions);
     }
@@ -347,6 +430,53 @@ fn draw_words(
         panel.check_words = Default::default();
         actions.write(WalletAction::ConfirmBackup);
     }
+}
+
+/// An app's payment request, before its plan: who asks, for what, and how much.
+fn draw_request(
+    ui: &mut egui::Ui,
+    panel: &WalletPanel,
+    waiting: &WaitingPayment,
+    count: usize,
+    actions: &mut MessageWriter<WalletAction>,
+) {
+    ui.heading("A payment is asked for");
+    if count > 1 {
+        ui.label(format!("({} more waiting)", count - 1));
+    }
+    let value = sanctuary_wallet_core::U256::from_be_bytes(waiting.terms.amount);
+    let amount = match waiting.terms.token {
+        None => format!("{} of the network's coin", format_amount(value, 18)),
+        Some(token) => format!("{value} units of the token at {}", Address::from(token)),
+    };
+    egui::Grid::new("wallet-request")
+        .num_columns(2)
+        .spacing([16.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Asked by");
+            ui.strong(&waiting.app);
+            ui.end_row();
+            ui.label("For");
+            ui.label(&waiting.memo);
+            ui.end_row();
+            ui.label("Amount");
+            ui.label(amount);
+            ui.end_row();
+            ui.label("To");
+            ui.monospace(Address::from(waiting.terms.to).to_string());
+            ui.end_row();
+        });
+    ui.label("Review shows exactly what will be signed, with the fee, before anything is sent.");
+    ui.horizontal(|ui| {
+        if ui.button("Review").clicked() {
+            actions.write(WalletAction::ReviewRequest {
+                account: panel.account,
+            });
+        }
+        if ui.button("Decline").clicked() {
+            actions.write(WalletAction::DeclineRequest);
+        }
+    });
 }
 
 fn draw_confirm(

@@ -4,8 +4,9 @@
 use std::sync::Mutex;
 
 use bevy::prelude::*;
-use sanctuary_plugin_api::host::AppsFolder;
+use sanctuary_plugin_api::host::{AppsFolder, WalletMail};
 use sanctuary_plugin_api::prelude::*;
+use sanctuary_plugin_api::{WalletReply, WalletRequest};
 use tokio::sync::mpsc;
 
 use crate::directory::{self, Directory};
@@ -70,13 +71,49 @@ pub(crate) fn build(setup: &mut AppSetup) {
         .add_message::<WalletAction>()
         .add_system(panel::act)
         .add_system(take_events)
+        .add_system(take_requests)
         .add_system(directory::receive)
         .add_system(directory::announce)
         .add_panel(PanelSpec::standard("wallet", "Wallet"), panel::draw);
 }
 
-/// Takes what the wallet thread says and keeps it for the panel.
-fn take_events(link: Res<WalletLink>, mut state: ResMut<WalletState>) {
+/// Takes apps' wallet requests: payments wait for the person in the panel; checks go
+/// straight to the wallet thread (they move nothing).
+fn take_requests(link: Res<WalletLink>, mut mail: ResMut<WalletMail>, mut state: ResMut<WalletState>) {
+    for (app, request) in mail.take_requests() {
+        match request {
+            WalletRequest::Pay { id, terms, memo } => {
+                if state.requests.len() >= panel::WAITING_PAYMENTS_MAX {
+                    let reason = "too many payment requests are waiting for the person".to_owned();
+                    mail.reply(&app, WalletReply::Declined { id, reason });
+                    continue;
+                }
+                state
+                    .requests
+                    .push_back(panel::WaitingPayment { app, id, terms, memo });
+            }
+            WalletRequest::Check {
+                id,
+                transaction,
+                terms,
+                confirmations,
+            } => {
+                let command = Command::Check {
+                    request: (app.clone(), id),
+                    transaction,
+                    terms,
+                    confirmations,
+                };
+                if let Err(reason) = link.send(command) {
+                    mail.reply(&app, WalletReply::Unchecked { id, reason });
+                }
+            }
+        }
+    }
+}
+
+/// Takes what the wallet thread says and keeps it for the panel, and answers apps.
+fn take_events(link: Res<WalletLink>, mut mail: ResMut<WalletMail>, mut state: ResMut<WalletState>) {
     if state.problem.is_none() && link.problem.is_some() {
         state.problem.clone_from(&link.problem);
     }
@@ -91,15 +128,41 @@ fn take_events(link: Res<WalletLink>, mut state: ResMut<WalletState>) {
         match event {
             Event::Snapshot(snapshot) => state.snapshot = snapshot,
             Event::Words(words) => state.words = Some(words),
-            Event::Planned { plan, memo } => {
+            Event::Planned { plan, memo, request } => {
                 let recipient = state.recipient.take().unwrap_or_else(|| plan.to.to_string());
                 state.plan = Some(panel::PendingPlan {
                     plan,
                     memo,
                     recipient,
+                    request,
                 });
             }
-            Event::Sent(transfer) => {
+            Event::Checked {
+                request: (app, id),
+                verdict,
+            } => mail.reply(&app, WalletReply::Checked { id, verdict }),
+            Event::RequestFailed { app, reply } => {
+                // A failed plan or send ends the request, and the plan shown for it.
+                if let WalletReply::Declined { id, .. } = &reply
+                    && state
+                        .plan
+                        .as_ref()
+                        .is_some_and(|plan| plan.request.as_ref() == Some(&(app.clone(), *id)))
+                {
+                    state.plan = None;
+                }
+                mail.reply(&app, reply);
+            }
+            Event::Sent { transfer, request } => {
+                if let Some((app, id)) = request {
+                    mail.reply(
+                        &app,
+                        WalletReply::Paid {
+                            id,
+                            transaction: transfer.hash.0,
+                        },
+                    );
+                }
                 state.plan = None;
                 state.say(format!(
                     "sent; waiting for a block ({})",

@@ -8,15 +8,19 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sanctuary_plugin_api::{PaymentTerms, PaymentVerdict, WalletReply};
 use sanctuary_wallet_core::wallet::DEFAULT_UNLOCK;
 use sanctuary_wallet_core::{
-    Address, Chain, KdfStrength, LocalChain, Network, RecoveryPhrase, Secret, Token, Transfer, TransferPlan,
-    TransferStatus, U256, Wallet, WalletError, load_networks,
+    Address, Chain, ExpectedPayment, KdfStrength, LocalChain, Network, PaymentCheck, RecoveryPhrase, Secret,
+    Token, Transfer, TransferPlan, TransferStatus, TxHash, U256, Wallet, WalletError, load_networks,
 };
 use tokio::sync::mpsc;
 
 /// How often balances and pending transfers are refreshed without being asked.
 const REFRESH: Duration = Duration::from_secs(2);
+
+/// An app's request: its name and its own number for it.
+pub type RequestId = (String, u64);
 
 /// What the frame loop asks of the wallet thread.
 #[derive(Debug)]
@@ -62,6 +66,17 @@ pub enum Command {
         /// What it is for.
         memo: Option<String>,
     },
+    /// Plan the payment an app asked for, for the confirm step.
+    PlanPayment {
+        /// From which account.
+        account: u32,
+        /// What the app asked to pay.
+        terms: PaymentTerms,
+        /// What it is for.
+        memo: String,
+        /// The app's request.
+        request: RequestId,
+    },
     /// Sign and send a plan the person confirmed: unlocks first with `passphrase` when given.
     Send {
         /// The plan, exactly as shown.
@@ -70,9 +85,34 @@ pub enum Command {
         passphrase: Option<Secret>,
         /// What it is for.
         memo: Option<String>,
+        /// The app's request it answers, if any.
+        request: Option<RequestId>,
+    },
+    /// Ask the chain whether a transaction pays the person as an app expects.
+    Check {
+        /// The app's request.
+        request: RequestId,
+        /// The transaction.
+        transaction: [u8; 32],
+        /// What it must pay.
+        terms: PaymentTerms,
+        /// Blocks that must hold it.
+        confirmations: u64,
     },
     /// Refresh balances now.
     Refresh,
+}
+
+impl Command {
+    /// The app's request this command carries out, if any, and whether it is a check.
+    pub(crate) fn request(&self) -> Option<(RequestId, bool)> {
+        match self {
+            Self::PlanPayment { request, .. } => Some((request.clone(), false)),
+            Self::Check { request, .. } => Some((request.clone(), true)),
+            Self::Send { request, .. } => request.clone().map(|request| (request, false)),
+            _ => None,
+        }
+    }
 }
 
 /// What the wallet thread tells the frame loop.
@@ -88,9 +128,30 @@ pub enum Event {
         plan: TransferPlan,
         /// Its memo.
         memo: Option<String>,
+        /// The app's request it answers, if any.
+        request: Option<RequestId>,
     },
     /// A transfer was sent.
-    Sent(Transfer),
+    Sent {
+        /// What was sent.
+        transfer: Transfer,
+        /// The app's request it answers, if any.
+        request: Option<RequestId>,
+    },
+    /// The chain's word on a payment an app asked about.
+    Checked {
+        /// The app's request.
+        request: RequestId,
+        /// What the chain says.
+        verdict: PaymentVerdict,
+    },
+    /// An app's request could not be carried out: the reply that says why.
+    RequestFailed {
+        /// The app.
+        app: String,
+        /// The reply for it.
+        reply: WalletReply,
+    },
     /// Something was refused, in one line.
     Problem(String),
 }
@@ -210,7 +271,18 @@ impl Worker {
             tokio::select! {
                 command = commands.recv() => {
                     let Some(command) = command else { break };
+                    let request = command.request();
                     if let Err(error) = self.handle(command).await {
+                        // A mistyped passphrase leaves the plan on screen to try again.
+                        let retry = matches!(error, WalletError::WrongPassphrase | WalletError::Locked);
+                        if let Some(((app, id), check)) = request.filter(|_| !retry) {
+                            let reason = error.to_string();
+                            let reply = match check {
+                                true => WalletReply::Unchecked { id, reason },
+                                false => WalletReply::Declined { id, reason },
+                            };
+                            self.events.send(Event::RequestFailed { app, reply }).ok();
+                        }
                         self.events.send(Event::Problem(error.to_string())).ok();
                     }
                     self.publish();
@@ -325,20 +397,87 @@ impl Worker {
                     WalletError::BadAddress(format!("account {account} is not in this wallet"))
                 })?;
                 let plan = self.chain()?.plan_typed(from, to, token, &amount).await?;
-                self.events.send(Event::Planned { plan, memo }).ok();
+                self.events
+                    .send(Event::Planned {
+                        plan,
+                        memo,
+                        request: None,
+                    })
+                    .ok();
+            }
+            Command::PlanPayment {
+                account,
+                terms,
+                memo,
+                request,
+            } => {
+                let from = self.wallet()?.address(account).ok_or_else(|| {
+                    WalletError::BadAddress(format!("account {account} is not in this wallet"))
+                })?;
+                let chain = self.chain()?;
+                if terms.chain_id != chain.network().chain_id {
+                    return Err(WalletError::BadConfig(format!(
+                        "the payment is asked on chain {}, and this wallet is on chain {} ({})",
+                        terms.chain_id,
+                        chain.network().chain_id,
+                        chain.network().name
+                    )));
+                }
+                let asset = chain.asset(terms.token.map(Address::from)).await?;
+                let value = U256::from_be_bytes(terms.amount);
+                let plan = chain
+                    .plan_payment(from, Address::from(terms.to), asset, value, terms.reference)
+                    .await?;
+                self.events
+                    .send(Event::Planned {
+                        plan,
+                        memo: Some(memo),
+                        request: Some(request),
+                    })
+                    .ok();
             }
             Command::Send {
                 plan,
                 passphrase,
                 memo,
+                request,
             } => {
                 if let Some(passphrase) = passphrase {
                     self.wallet()?.unlock(&passphrase, DEFAULT_UNLOCK)?;
                 }
                 let chain = self.chain()?.clone();
-                let record = self.wallet()?.send(&chain, &plan, memo, now_ms()).await?;
-                self.events.send(Event::Sent(record)).ok();
+                let transfer = self.wallet()?.send(&chain, &plan, memo, now_ms()).await?;
+                self.events.send(Event::Sent { transfer, request }).ok();
                 self.refresh().await;
+            }
+            Command::Check {
+                request,
+                transaction,
+                terms,
+                confirmations,
+            } => {
+                let chain = self.chain()?;
+                let asset = chain.asset(terms.token.map(Address::from)).await?;
+                let expected = ExpectedPayment {
+                    to: Address::from(terms.to),
+                    asset,
+                    value: U256::from_be_bytes(terms.amount),
+                    reference: terms.reference,
+                    confirmations,
+                };
+                let verdict = if terms.chain_id == chain.network().chain_id {
+                    match chain.check_payment(TxHash::from(transaction), &expected).await? {
+                        PaymentCheck::Waiting { confirmations } => PaymentVerdict::Waiting { confirmations },
+                        PaymentCheck::Paid { .. } => PaymentVerdict::Paid,
+                        PaymentCheck::Wrong(why) => PaymentVerdict::Wrong(why),
+                    }
+                } else {
+                    PaymentVerdict::Wrong(format!(
+                        "it is asked on chain {}, not this wallet's",
+                        terms.chain_id
+                    ))
+                };
+                self.events.send(Event::Checked { request, verdict }).ok();
             }
             Command::Refresh => self.refresh().await,
         }

@@ -422,16 +422,10 @@ async fn serve(
             _ = &mut done => break,
             _ = republish.tick() => publish_all(&online, records).await,
             _ = check.tick() => {
-                let now = now_ms();
-                for (buyer, message) in records.shop.expire(now) {
+                for (buyer, message) in records.shop.expire(now_ms()) {
                     online.tell(buyer, &message, None);
                 }
-                for (order, hash, expected) in records.shop.payments_to_check(confirmations) {
-                    match chain.check_payment(hash, &expected).await {
-                        Ok(check) => due.push(records.shop.payment_checked(order, check, now)),
-                        Err(error) => eprintln!("could not check the payment for order {order}: {error}"),
-                    }
-                }
+                due.extend(check_payments(chain, records, confirmations, None).await);
                 records.save(&dir)?;
             }
             Some((order, sent)) = delivered.recv() => {
@@ -465,6 +459,8 @@ async fn serve(
                             Ok(step) => {
                                 println!("order {order}: paid by 0x{}, checking on chain", hex(&transaction));
                                 due.extend(step);
+                                // Asked at once; the next ticks ask again while it waits.
+                                due.extend(check_payments(chain, records, confirmations, Some(order)).await);
                             }
                             Err(reason) => online.tell(from, &MarketMessage::Refused { order, reason }, None),
                         }
@@ -499,6 +495,27 @@ async fn sale_complete(
         eprintln!("could not tell the world: {error}");
     }
     Ok(())
+}
+
+/// Asks the chain about the payments the shop waits for (or only `order`'s), and returns
+/// what to do about each answer.
+async fn check_payments(
+    chain: &Chain,
+    records: &mut MarketRecords,
+    confirmations: u64,
+    only: Option<OrderId>,
+) -> Vec<SaleStep> {
+    let mut steps = Vec::new();
+    for (order, hash, expected) in records.shop.payments_to_check(confirmations) {
+        if only.is_some_and(|only| only != order) {
+            continue;
+        }
+        match chain.check_payment(hash, &expected).await {
+            Ok(check) => steps.push(records.shop.payment_checked(order, check, now_ms())),
+            Err(error) => eprintln!("could not check the payment for order {order}: {error}"),
+        }
+    }
+    steps
 }
 
 /// Does what the shop asked: deliver goods or tell a buyer something.

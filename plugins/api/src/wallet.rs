@@ -1,0 +1,191 @@
+//! Payments: an app asks, the person confirms in their wallet.
+//!
+//! An app granted [`Permission::Wallet`] sends [`WalletRequest`]s with
+//! [`WalletRequests::request`]. A payment is never made by the app: the wallet app shows
+//! it to the person (who pays, how much, to whom, the fee, the network) and signs only
+//! what they confirm; the answer comes back as a [`WalletReply`] that only the asking app
+//! reads. An app can also ask whether a transaction pays what it expects (a seller
+//! checking a buyer's payment), which needs no confirmation: it moves nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
+
+use bevy::ecs::system::SystemParam;
+use bevy::prelude::*;
+
+use crate::grants::{CapabilityError, Grants};
+use crate::manifest::Permission;
+use crate::setup::SanctuaryApp;
+
+/// Requests waiting for the wallet, at most, for all apps together.
+pub const WALLET_REQUESTS_MAX: usize = 16;
+/// Replies waiting for one app, at most; older ones are dropped first.
+pub const WALLET_REPLIES_MAX: usize = 64;
+/// Most bytes a payment's reference may have.
+pub const PAYMENT_REFERENCE_MAX: usize = 32;
+
+/// What a payment must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentTerms {
+    /// Who is paid: a 20-byte EVM address.
+    pub to: [u8; 20],
+    /// The chain it is paid on.
+    pub chain_id: u64,
+    /// The ERC-20 token's contract, or `None` for the chain's own coin.
+    pub token: Option<[u8; 20]>,
+    /// How much, in the asset's smallest unit, big-endian.
+    pub amount: [u8; 32],
+    /// Bytes the payment carries in its transaction (at most
+    /// [`PAYMENT_REFERENCE_MAX`]), such as an order's id, so it pays for that alone.
+    pub reference: Vec<u8>,
+}
+
+/// Something an app asks of the wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletRequest {
+    /// Ask the person to make a payment. They see it in the Wallet panel and confirm or
+    /// decline it.
+    Pay {
+        /// The app's own number for the request; the reply carries it.
+        id: u64,
+        /// What to pay.
+        terms: PaymentTerms,
+        /// What it is for, shown to the person and kept in the wallet's history.
+        memo: String,
+    },
+    /// Ask the chain whether `transaction` pays `terms` to the person (moves nothing).
+    Check {
+        /// The app's own number for the request.
+        id: u64,
+        /// The transaction's hash.
+        transaction: [u8; 32],
+        /// What it must pay.
+        terms: PaymentTerms,
+        /// How many blocks must hold it.
+        confirmations: u64,
+    },
+}
+
+/// What the chain says about a payment, for [`WalletRequest::Check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentVerdict {
+    /// Not in enough blocks yet (or unknown): ask again later.
+    Waiting {
+        /// Blocks that hold it so far.
+        confirmations: u64,
+    },
+    /// Paid as asked, and confirmed.
+    Paid,
+    /// It does not pay what was asked, and never will; why.
+    Wrong(String),
+}
+
+/// The wallet's answer to one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletReply {
+    /// The person confirmed and the payment was sent (it may not be in a block yet).
+    Paid {
+        /// The request.
+        id: u64,
+        /// The transaction's hash.
+        transaction: [u8; 32],
+    },
+    /// Not paid: the person declined, or it could not be done; why, in one line.
+    Declined {
+        /// The request.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The answer to a [`WalletRequest::Check`].
+    Checked {
+        /// The request.
+        id: u64,
+        /// What the chain says.
+        verdict: PaymentVerdict,
+    },
+    /// A check could not be made (no wallet, the chain unreachable); why.
+    Unchecked {
+        /// The request.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Wallet requests on their way to the wallet app and replies on their way back.
+#[derive(Resource, Debug, Default)]
+pub struct WalletMail {
+    requests: VecDeque<(String, WalletRequest)>,
+    replies: HashMap<String, VecDeque<WalletReply>>,
+}
+
+impl WalletMail {
+    /// Takes the apps' requests, oldest first, each with the asking app's name (for the
+    /// wallet app).
+    pub fn take_requests(&mut self) -> Vec<(String, WalletRequest)> {
+        self.requests.drain(..).collect()
+    }
+
+    /// Hands `reply` to app `app` (for the wallet app).
+    pub fn reply(&mut self, app: &str, reply: WalletReply) {
+        let inbox = self.replies.entry(app.into()).or_default();
+        if inbox.len() >= WALLET_REPLIES_MAX {
+            inbox.pop_front();
+        }
+        inbox.push_back(reply);
+    }
+}
+
+/// App `A`'s door to the person's wallet. Needs [`Permission::Wallet`].
+#[derive(SystemParam)]
+pub struct WalletRequests<'w, A: SanctuaryApp> {
+    mail: ResMut<'w, WalletMail>,
+    grants: Res<'w, Grants>,
+    app: PhantomData<A>,
+}
+
+impl<A: SanctuaryApp> WalletRequests<'_, A> {
+    /// Asks the wallet for something; the answer comes later from
+    /// [`replies`](Self::replies).
+    pub fn request(&mut self, request: WalletRequest) -> Result<(), CapabilityError> {
+        let name = A::MANIFEST.name;
+        self.grants.check(name, &Permission::Wallet)?;
+        let reference = match &request {
+            WalletRequest::Pay { terms, .. } | WalletRequest::Check { terms, .. } => terms.reference.len(),
+        };
+        if reference > PAYMENT_REFERENCE_MAX {
+            return Err(CapabilityError::TooLarge {
+                app: name.into(),
+                len: reference,
+                max: PAYMENT_REFERENCE_MAX,
+            });
+        }
+        if self.mail.requests.len() >= WALLET_REQUESTS_MAX {
+            return Err(CapabilityError::TooFast { app: name.into() });
+        }
+        self.mail.requests.push_back((name.into(), request));
+        Ok(())
+    }
+
+    /// Takes the answers that arrived since the last call, oldest first. Nothing arrives
+    /// while the permission is not granted.
+    pub fn replies(&mut self) -> Vec<WalletReply> {
+        let name = A::MANIFEST.name;
+        let replies: Vec<WalletReply> = self
+            .mail
+            .replies
+            .get_mut(name)
+            .map(|inbox| inbox.drain(..).collect())
+            .unwrap_or_default();
+        match self.grants.is_granted(name, &Permission::Wallet) {
+            true => replies,
+            false => Vec::new(),
+        }
+    }
+
+    /// Whether the person lets this app ask their wallet.
+    pub fn allowed(&self) -> bool {
+        self.grants.is_granted(A::MANIFEST.name, &Permission::Wallet)
+    }
+}
