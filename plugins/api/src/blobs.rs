@@ -5,7 +5,6 @@
 //! [`BlobReply`]s that only the asking app reads. Every app granted blobs also sees the
 //! [`BlobLibrary`]: what the store holds, the quota, and what was served to whom.
 
-use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use bevy::prelude::*;
 use sanctuary_protocols::{BlobHash, PeerId};
 
 use crate::grants::{CapabilityError, Grants};
+use crate::mailbox::Mailbox;
 use crate::manifest::Permission;
 use crate::setup::SanctuaryApp;
 
@@ -149,25 +149,12 @@ impl BlobLibrary {
 }
 
 /// Blob requests on their way to the host and replies on their way back.
-#[derive(Resource, Debug, Default)]
-pub struct BlobMail {
-    requests: VecDeque<(String, BlobRequest)>,
-    replies: HashMap<String, VecDeque<BlobReply>>,
-}
+pub type BlobMail = Mailbox<BlobRequest, BlobReply>;
 
 impl BlobMail {
-    /// Takes the apps' requests, oldest first, each with the asking app's name.
-    pub fn take_requests(&mut self) -> Vec<(String, BlobRequest)> {
-        self.requests.drain(..).collect()
-    }
-
     /// Hands `reply` to app `app`.
     pub fn reply(&mut self, app: &str, reply: BlobReply) {
-        let inbox = self.replies.entry(app.into()).or_default();
-        if inbox.len() >= BLOB_REPLIES_MAX {
-            inbox.pop_front();
-        }
-        inbox.push_back(reply);
+        self.reply_within(app, reply, BLOB_REPLIES_MAX);
     }
 }
 
@@ -185,23 +172,16 @@ impl<A: SanctuaryApp> Blobs<'_, A> {
     pub fn request(&mut self, request: BlobRequest) -> Result<(), CapabilityError> {
         let name = A::MANIFEST.name;
         self.grants.check(name, &Permission::Blobs)?;
-        if self.mail.requests.len() >= BLOB_REQUESTS_MAX {
-            return Err(CapabilityError::TooFast { app: name.into() });
-        }
-        self.mail.requests.push_back((name.into(), request));
-        Ok(())
+        self.mail
+            .ask(name, request, BLOB_REQUESTS_MAX)
+            .map_err(|_| CapabilityError::TooFast { app: name.into() })
     }
 
     /// Takes the answers that arrived since the last call, oldest first. Nothing arrives
     /// while the permission is not granted.
     pub fn replies(&mut self) -> Vec<BlobReply> {
         let name = A::MANIFEST.name;
-        let replies: Vec<BlobReply> = self
-            .mail
-            .replies
-            .get_mut(name)
-            .map(|inbox| inbox.drain(..).collect())
-            .unwrap_or_default();
+        let replies = self.mail.take_replies(name);
         match self.grants.is_granted(name, &Permission::Blobs) {
             true => replies,
             false => Vec::new(),

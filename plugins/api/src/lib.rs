@@ -35,6 +35,7 @@ mod blobs;
 mod data;
 mod grants;
 pub mod host;
+mod mailbox;
 mod manifest;
 mod messages;
 mod panels;
@@ -48,6 +49,7 @@ pub use blobs::{
 };
 pub use data::{AppData, AppDataError};
 pub use grants::{CapabilityError, Grants, GrantsError};
+pub use mailbox::Mailbox;
 pub use manifest::{Manifest, Permission};
 pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use panels::PanelSpec;

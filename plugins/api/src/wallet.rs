@@ -7,13 +7,13 @@
 //! reads. An app can also ask whether a transaction pays what it expects (a seller
 //! checking a buyer's payment), which needs no confirmation: it moves nothing.
 
-use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
 use crate::grants::{CapabilityError, Grants};
+use crate::mailbox::Mailbox;
 use crate::manifest::Permission;
 use crate::setup::SanctuaryApp;
 
@@ -114,26 +114,12 @@ pub enum WalletReply {
 }
 
 /// Wallet requests on their way to the wallet app and replies on their way back.
-#[derive(Resource, Debug, Default)]
-pub struct WalletMail {
-    requests: VecDeque<(String, WalletRequest)>,
-    replies: HashMap<String, VecDeque<WalletReply>>,
-}
+pub type WalletMail = Mailbox<WalletRequest, WalletReply>;
 
 impl WalletMail {
-    /// Takes the apps' requests, oldest first, each with the asking app's name (for the
-    /// wallet app).
-    pub fn take_requests(&mut self) -> Vec<(String, WalletRequest)> {
-        self.requests.drain(..).collect()
-    }
-
     /// Hands `reply` to app `app` (for the wallet app).
     pub fn reply(&mut self, app: &str, reply: WalletReply) {
-        let inbox = self.replies.entry(app.into()).or_default();
-        if inbox.len() >= WALLET_REPLIES_MAX {
-            inbox.pop_front();
-        }
-        inbox.push_back(reply);
+        self.reply_within(app, reply, WALLET_REPLIES_MAX);
     }
 }
 
@@ -161,23 +147,16 @@ impl<A: SanctuaryApp> WalletRequests<'_, A> {
                 max: PAYMENT_REFERENCE_MAX,
             });
         }
-        if self.mail.requests.len() >= WALLET_REQUESTS_MAX {
-            return Err(CapabilityError::TooFast { app: name.into() });
-        }
-        self.mail.requests.push_back((name.into(), request));
-        Ok(())
+        self.mail
+            .ask(name, request, WALLET_REQUESTS_MAX)
+            .map_err(|_| CapabilityError::TooFast { app: name.into() })
     }
 
     /// Takes the answers that arrived since the last call, oldest first. Nothing arrives
     /// while the permission is not granted.
     pub fn replies(&mut self) -> Vec<WalletReply> {
         let name = A::MANIFEST.name;
-        let replies: Vec<WalletReply> = self
-            .mail
-            .replies
-            .get_mut(name)
-            .map(|inbox| inbox.drain(..).collect())
-            .unwrap_or_default();
+        let replies = self.mail.take_replies(name);
         match self.grants.is_granted(name, &Permission::Wallet) {
             true => replies,
             false => Vec::new(),
