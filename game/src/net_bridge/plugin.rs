@@ -134,6 +134,12 @@ impl Bridge {
     }
 }
 
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        say_goodbye(Some(self));
+    }
+}
+
 fn start_network(
     mut commands: Commands,
     identity: Res<Identity>,
@@ -472,9 +478,16 @@ fn send_pose(bridge: Option<Res<Bridge>>, player: Query<(&Transform, &Motion), W
 }
 
 fn say_goodbye_on_exit(mut exits: MessageReader<AppExit>, bridge: Option<Res<Bridge>>) {
-    if exits.read().next().is_none() {
-        return;
+    if exits.read().next().is_some() {
+        say_goodbye(bridge.as_deref());
     }
+}
+
+/// Says goodbye to the world (a signed leave others show at once) and waits a moment for
+/// it to go out. Called when a system sees the exit, and again when the bridge is dropped
+/// with the app: an exit asked for late in the last frame is never seen by a system, and
+/// without this the others would wait for the timeout. A second call does nothing.
+fn say_goodbye(bridge: Option<&Bridge>) {
     let Some(bridge) = bridge else {
         return;
     };
