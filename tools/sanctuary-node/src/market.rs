@@ -36,6 +36,8 @@ use crate::wallet::{WalletOptions, confirm, connect, now_ms, passphrase};
 
 /// How often a stall shows its listings to the world again.
 const REPUBLISH: Duration = Duration::from_secs(10);
+/// How soon after someone joins a stall shows its listings again.
+const JOIN_SHOWING_DELAY: Duration = Duration::from_millis(500);
 /// How often a stall asks the chain about payments it waits for.
 const CHECK_PAYMENTS: Duration = Duration::from_secs(1);
 /// How long a buyer looks for the listing (a stall shows its listings at least this often).
@@ -422,11 +424,16 @@ async fn serve(
             _ = &mut done => break,
             _ = republish.tick() => publish_all(&online, records).await,
             _ = check.tick() => {
-                for (buyer, message) in records.shop.expire(now_ms()) {
-                    online.tell(buyer, &message, None);
+                let expired = records.shop.expire(now_ms());
+                for (buyer, message) in &expired {
+                    online.tell(*buyer, message, None);
                 }
-                due.extend(check_payments(chain, records, confirmations, None).await);
-                records.save(&dir)?;
+                let steps = check_payments(chain, records, confirmations, None).await;
+                // Saved only when something changed: this runs every second.
+                if !expired.is_empty() || steps.iter().any(|step| *step != SaleStep::Wait) {
+                    records.save(&dir)?;
+                }
+                due.extend(steps);
             }
             Some((order, sent)) = delivered.recv() => {
                 if sent {
@@ -470,8 +477,9 @@ async fn serve(
                 }
             }
         }
+        // Someone new hears the listings soon; joins close together share one showing.
         if someone_joined {
-            publish_all(&online, records).await;
+            republish.reset_after(JOIN_SHOWING_DELAY);
         }
     }
     online.stop().await;
