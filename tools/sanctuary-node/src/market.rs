@@ -711,7 +711,7 @@ impl Purchase<'_> {
 
         // Tell the seller, again now and then until the goods come (they may have missed it).
         let mut remind = tokio::time::interval(Duration::from_secs(10));
-        let (ticket, goods, delivered_at) = loop {
+        let (ticket, delivered_at) = loop {
             tokio::select! {
                 _ = remind.tick() => {
                     if let Err(error) = online.directs.send_app(wanted.seller, app_message(&paid)?).await {
@@ -722,8 +722,8 @@ impl Purchase<'_> {
                     let (from, message, _) = message.context("the world closed")?;
                     let step = records.purchases.on_message(from, &message, now_ms());
                     records.save(&dir)?;
-                    if let PurchaseStep::Fetch { ticket, goods, .. } = step {
-                        break (ticket, goods, bought.elapsed());
+                    if let PurchaseStep::Fetch { ticket, .. } = step {
+                        break (ticket, bought.elapsed());
                     }
                     if let Some(purchase) = records.purchases.get(order)
                         && let PurchaseState::Refused { reason } = &purchase.state
@@ -734,13 +734,9 @@ impl Purchase<'_> {
             }
         };
         let (hash, holder) = storage::parse_ticket(&ticket).map_err(|error| anyhow::anyhow!("{error}"))?;
-        if goods.is_some_and(|goods| goods != hash) {
-            records
-                .purchases
-                .failed(order, "the seller sent other goods than were listed");
-            records.save(&dir)?;
-            bail!("the seller sent {hash}, but the listing promised other goods; not taken");
-        }
+        let accepted = records.purchases.accept_delivery(order, hash);
+        records.save(&dir)?;
+        accepted?;
         let entry = online
             .store
             .fetch(

@@ -45,6 +45,9 @@ pub enum MarketError {
     /// A limit was reached.
     #[error("{0}")]
     TooMany(String),
+    /// A seller delivered other goods than they listed.
+    #[error("{0}")]
+    WrongGoods(String),
     /// The system's random source failed.
     #[error("no random numbers: {0}")]
     Random(String),

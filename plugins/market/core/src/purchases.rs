@@ -227,6 +227,26 @@ impl Purchases {
         Some(MarketMessage::Paid { order, transaction })
     }
 
+    /// Checks that the ticket delivered for `order` names `goods`, the blob listed, before
+    /// anything is fetched; if not, the purchase ends here, refused.
+    pub fn accept_delivery(&mut self, order: OrderId, goods: BlobHash) -> Result<(), MarketError> {
+        let purchase = self
+            .list
+            .iter_mut()
+            .find(|p| p.order == order)
+            .ok_or_else(|| MarketError::BadListing("no such purchase".into()))?;
+        match purchase.listing.goods {
+            Some(listed) if listed != goods => {
+                let reason = format!("the seller sent {goods}, not the listed {listed}; not taken");
+                purchase.state = PurchaseState::Refused {
+                    reason: reason.clone(),
+                };
+                Err(MarketError::WrongGoods(reason))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The goods of `order` are in storage: the trade is complete. Returns the receipt to
     /// send the seller.
     pub fn received(&mut self, order: OrderId, goods: BlobHash) -> Option<MarketMessage> {

@@ -232,6 +232,7 @@ fn a_wrong_payment_is_refused_and_frees_the_unit() {
         reason: "payment refused: it pays 0.1 ETH, not 0.25".into(),
     };
     purchases.on_message(seller, &refusal, NOW);
+    assert!(purchases.list[0].state.is_finished());
     assert!(
         matches!(&purchases.list[0].state, PurchaseState::Refused { reason } if reason.contains("not 0.25") && reason.contains("paid by 0x0909"))
     );
@@ -343,4 +344,37 @@ fn unreadable_records_are_set_aside_and_the_market_starts_empty() {
     assert!(note.unwrap().contains("kept as"));
     let kept: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert_eq!(kept.len(), 1, "the unreadable file is kept aside");
+}
+
+#[test]
+fn goods_other_than_listed_are_not_taken() {
+    let seller = peer(1);
+    let mut purchases = Purchases::default();
+    let order = order_of(&purchases.order(seller, &listing(1), NOW).unwrap());
+    purchases.list[0].state = PurchaseState::Paid { transaction: [1; 32] };
+    let delivered = MarketMessage::Delivered {
+        order,
+        ticket: "a ticket for other bytes".into(),
+    };
+    assert!(matches!(
+        purchases.on_message(seller, &delivered, NOW),
+        PurchaseStep::Fetch { .. }
+    ));
+    let other = BlobHash::from_bytes([8; 32]);
+    assert!(matches!(
+        purchases.accept_delivery(order, other),
+        Err(MarketError::WrongGoods(_))
+    ));
+    assert!(
+        matches!(&purchases.get(order).unwrap().state, PurchaseState::Refused { reason } if reason.contains("not the listed"))
+    );
+    assert_eq!(
+        purchases.received(order, other),
+        None,
+        "no receipt for goods not taken"
+    );
+
+    let mut fresh = Purchases::default();
+    let order = order_of(&fresh.order(seller, &listing(1), NOW).unwrap());
+    assert_eq!(fresh.accept_delivery(order, goods()), Ok(()));
 }
