@@ -275,9 +275,16 @@ fn receive(
                     to: ChatTarget::Direct(status.me.unwrap_or(peer)),
                     text: text.as_str().to_owned(),
                 }),
-                WorldEvent::App { peer, message, .. } => {
+                WorldEvent::App {
+                    peer,
+                    message,
+                    direct,
+                } => {
                     if let (Some(mail), Some(installed), Some(grants)) = (&mut mail, &installed, &grants) {
-                        mail.deliver(peer, message, installed, grants);
+                        match direct {
+                            false => mail.deliver(peer, message, installed, grants),
+                            true => mail.deliver_direct(peer, message, installed, grants),
+                        };
                     }
                 }
                 WorldEvent::Full { capacity } => {
@@ -400,20 +407,27 @@ fn send_chat(
     }
 }
 
-/// Sends what apps queued, signed like all world traffic.
+/// Sends what apps queued, signed like all world traffic: to everyone, or to one peer over
+/// a direct connection.
 fn send_app_messages(bridge: Option<Res<Bridge>>, mail: Option<ResMut<AppMail>>) {
     let (Some(bridge), Some(mut mail)) = (bridge, mail) else {
         return;
     };
     let outgoing = mail.take_outgoing();
-    if outgoing.is_empty() {
+    let direct = mail.take_outgoing_direct();
+    if outgoing.is_empty() && direct.is_empty() {
         return;
     }
     let Ok(handle) = bridge.handle.lock() else {
         return;
     };
-    for message in outgoing {
-        if handle.commands.try_send(SessionCommand::App(message)).is_err() {
+    let commands = outgoing.into_iter().map(SessionCommand::App).chain(
+        direct
+            .into_iter()
+            .map(|(peer, message)| SessionCommand::AppTo(peer, message)),
+    );
+    for command in commands {
+        if handle.commands.try_send(command).is_err() {
             warn!("the network is busy or gone; an app message was not sent");
         }
     }

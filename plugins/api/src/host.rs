@@ -36,6 +36,7 @@ pub struct AppsFolder(pub Option<PathBuf>);
 #[derive(Resource, Debug)]
 pub struct AppMail {
     outgoing: VecDeque<AppMessage>,
+    outgoing_direct: VecDeque<(PeerId, AppMessage)>,
     incoming: HashMap<String, VecDeque<IncomingAppMessage>>,
     budgets: HashMap<String, RateLimiter>,
     started: Instant,
@@ -48,6 +49,7 @@ impl Default for AppMail {
     fn default() -> Self {
         Self {
             outgoing: VecDeque::new(),
+            outgoing_direct: VecDeque::new(),
             incoming: HashMap::new(),
             budgets: HashMap::new(),
             started: Instant::now(),
@@ -68,23 +70,41 @@ pub enum Delivery {
 }
 
 impl AppMail {
-    pub(crate) fn queue(&mut self, app: &str, payload: AppPayload) -> Result<(), CapabilityError> {
+    /// Queues `payload` from `app`, to everyone or to one peer, within the app's budget.
+    pub(crate) fn queue(
+        &mut self,
+        app: &str,
+        to: Option<PeerId>,
+        payload: AppPayload,
+    ) -> Result<(), CapabilityError> {
         let name = AppName::new(app).map_err(|_| CapabilityError::NotInstalled { app: app.into() })?;
         let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let budget = self
             .budgets
             .entry(app.into())
             .or_insert_with(|| RateLimiter::new(SEND_RATE_PER_SEC, SEND_BURST));
-        if self.outgoing.len() >= OUTBOX_MAX || !budget.try_acquire(now_ms) {
+        let queued = self.outgoing.len() + self.outgoing_direct.len();
+        if queued >= OUTBOX_MAX || !budget.try_acquire(now_ms) {
             return Err(CapabilityError::TooFast { app: app.into() });
         }
-        self.outgoing.push_back(AppMessage { app: name, payload });
+        let message = AppMessage { app: name, payload };
+        match to {
+            None => self.outgoing.push_back(message),
+            Some(peer) => self.outgoing_direct.push_back((peer, message)),
+        }
         Ok(())
     }
 
-    /// Takes the messages apps queued, oldest first, for the host to sign and send.
+    /// Takes the messages apps queued for everyone, oldest first, for the host to sign and
+    /// send.
     pub fn take_outgoing(&mut self) -> Vec<AppMessage> {
         self.outgoing.drain(..).collect()
+    }
+
+    /// Takes the messages apps queued for one peer each, oldest first, for the host to
+    /// sign for that peer and send over a direct connection.
+    pub fn take_outgoing_direct(&mut self) -> Vec<(PeerId, AppMessage)> {
+        self.outgoing_direct.drain(..).collect()
     }
 
     /// Hands a message that arrived from `from` to its app, if the app is installed,
@@ -93,6 +113,28 @@ impl AppMail {
         &mut self,
         from: PeerId,
         message: AppMessage,
+        installed: &InstalledApps,
+        grants: &Grants,
+    ) -> Delivery {
+        self.deliver_to_app(from, message, false, installed, grants)
+    }
+
+    /// Like [`deliver`](Self::deliver), for a message sent to us alone.
+    pub fn deliver_direct(
+        &mut self,
+        from: PeerId,
+        message: AppMessage,
+        installed: &InstalledApps,
+        grants: &Grants,
+    ) -> Delivery {
+        self.deliver_to_app(from, message, true, installed, grants)
+    }
+
+    fn deliver_to_app(
+        &mut self,
+        from: PeerId,
+        message: AppMessage,
+        direct: bool,
         installed: &InstalledApps,
         grants: &Grants,
     ) -> Delivery {
@@ -113,6 +155,7 @@ impl AppMail {
         inbox.push_back(IncomingAppMessage {
             from,
             bytes: message.payload.into_bytes(),
+            direct,
         });
         Delivery::Queued
     }

@@ -9,9 +9,9 @@
 //! What an app can do, each behind the permission that allows it:
 //! - draw egui on a panel the client stands in the world or opens as an overlay
 //!   ([`AppSetup::add_panel`], [`Permission::Panels`]);
-//! - talk to its own copies on the other peers of the world ([`AppMessages`],
-//!   [`Permission::Messages`]): every message is signed by the person like all world
-//!   traffic, and arrives with its author's verified id;
+//! - talk to its own copies on the other peers of the world, or on one peer alone
+//!   ([`AppMessages`], [`Permission::Messages`]): every message is signed by the person
+//!   like all world traffic, and arrives with its author's verified id;
 //! - place its own objects in the spaces it named ([`AppSpawner`], [`Permission::Spawn`]);
 //! - ask the person to make a payment, which they confirm in their wallet, and ask whether
 //!   a transaction pays them ([`WalletRequests`], [`Permission::Wallet`]);

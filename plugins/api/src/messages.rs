@@ -27,6 +27,8 @@ pub struct IncomingAppMessage {
     /// What it says, in the app's own encoding. Check everything: it may come from
     /// anyone in the world.
     pub bytes: Vec<u8>,
+    /// Sent to us alone ([`AppMessages::send_to`]) rather than to everyone.
+    pub direct: bool,
 }
 
 /// App `A`'s channel in the world: send to its copies on every other peer, and read what
@@ -43,16 +45,26 @@ impl<A: SanctuaryApp> AppMessages<'_, A> {
     /// Sends `bytes` (at most [`APP_PAYLOAD_MAX`]) to the app's copies on every other peer
     /// of the world, signed by the person.
     pub fn send(&mut self, bytes: impl Into<Vec<u8>>) -> Result<(), CapabilityError> {
+        self.queue(None, bytes.into())
+    }
+
+    /// Sends `bytes` to the app's copy on `peer` alone, signed by the person for them and
+    /// carried over a direct connection: for what concerns two people (an order, a
+    /// delivery). Same budget as [`send`](Self::send).
+    pub fn send_to(&mut self, peer: PeerId, bytes: impl Into<Vec<u8>>) -> Result<(), CapabilityError> {
+        self.queue(Some(peer), bytes.into())
+    }
+
+    fn queue(&mut self, to: Option<PeerId>, bytes: Vec<u8>) -> Result<(), CapabilityError> {
         let name = A::MANIFEST.name;
         self.grants.check(name, &Permission::Messages)?;
-        let bytes = bytes.into();
         let len = bytes.len();
         let payload = AppPayload::new(bytes).map_err(|_| CapabilityError::TooLarge {
             app: name.into(),
             len,
             max: APP_PAYLOAD_MAX,
         })?;
-        self.mail.queue(name, payload)
+        self.mail.queue(name, to, payload)
     }
 
     /// Takes the messages that arrived since the last call, oldest first.

@@ -484,3 +484,77 @@ fn payment_requests_need_a_grant_a_short_reference_and_stop_when_revoked() {
     assert_eq!(app.world().resource::<Billed>().0.last(), Some(&Err(refused)));
     assert_eq!(app.world().resource::<Billed>().1.len(), 1);
 }
+
+/// Sends one message to one peer alone each frame, and keeps what arrives.
+struct Whisperer;
+
+#[derive(Resource, Default)]
+struct Whispers(Vec<Result<(), CapabilityError>>, Vec<(Vec<u8>, bool)>);
+
+impl SanctuaryApp for Whisperer {
+    const MANIFEST: Manifest = Manifest {
+        name: "whisperer",
+        title: "Whisperer",
+        version: "1",
+        author: "tests",
+        description: "Whispers.",
+        permissions: &[Permission::Messages],
+    };
+
+    fn build(&self, setup: &mut AppSetup) {
+        setup.init_resource::<Whispers>().add_system(
+            |mut messages: AppMessages<Whisperer>, mut whispers: ResMut<Whispers>| {
+                let result = messages.send_to(PeerId::from_bytes([4; 32]), b"psst".to_vec());
+                whispers.0.push(result);
+                let heard = messages
+                    .read()
+                    .into_iter()
+                    .map(|message| (message.bytes, message.direct));
+                whispers.1.extend(heard);
+            },
+        );
+    }
+}
+
+#[test]
+fn a_message_to_one_peer_goes_out_addressed_and_arrives_marked_direct() {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins(AppsHostPlugin {
+            data_dir: Some(folder("whisper")),
+        })
+        .add_sanctuary_app(Whisperer);
+    app.update();
+    assert!(matches!(
+        app.world().resource::<Whispers>().0.last(),
+        Some(Err(CapabilityError::NotGranted { .. }))
+    ));
+    app.world_mut()
+        .resource_mut::<Grants>()
+        .grant("whisperer", &Permission::Messages);
+    app.update();
+    let mut mail = app.world_mut().resource_mut::<AppMail>();
+    assert!(mail.take_outgoing().is_empty(), "nothing to everyone");
+    let direct = mail.take_outgoing_direct();
+    assert_eq!(direct.len(), 1);
+    assert_eq!(direct[0].0, PeerId::from_bytes([4; 32]));
+    assert_eq!(direct[0].1.payload.as_bytes(), b"psst");
+
+    let world = app.world_mut();
+    let installed = world.resource::<InstalledApps>().clone();
+    let grants = std::mem::take(&mut *world.resource_mut::<Grants>());
+    let message = |text: &[u8]| AppMessage {
+        app: AppName::new("whisperer").unwrap(),
+        payload: AppPayload::new(text.to_vec()).unwrap(),
+    };
+    let from = PeerId::from_bytes([5; 32]);
+    let mut mail = world.resource_mut::<AppMail>();
+    mail.deliver_direct(from, message(b"to you"), &installed, &grants);
+    mail.deliver(from, message(b"to all"), &installed, &grants);
+    *world.resource_mut::<Grants>() = grants;
+    app.update();
+    assert_eq!(
+        app.world().resource::<Whispers>().1,
+        vec![(b"to you".to_vec(), true), (b"to all".to_vec(), false)]
+    );
+}
