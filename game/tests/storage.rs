@@ -400,3 +400,52 @@ fn a_fetch_cut_off_by_closing_the_client_goes_on_by_itself_after_a_restart() {
         library(apps[1]).get(hash).is_some_and(|blob| blob.complete)
     });
 }
+
+#[test]
+fn a_file_shared_with_one_person_reaches_them_though_it_is_not_served_to_all() {
+    let (host_dir, guest_dir) = (folder("share-with-host"), folder("share-with-guest"));
+    allow_storage(&host_dir);
+    allow_storage(&guest_dir);
+    let mut host = client(&host_dir, NetMode::Host);
+    run_until(&mut [&mut host], "the host's ticket", |apps| {
+        apps[0].world().resource::<InviteTicket>().0.is_some()
+    });
+    let ticket = host.world().resource::<InviteTicket>().0.clone().unwrap();
+    let mut guest = client(&guest_dir, NetMode::Join(ticket.parse().unwrap()));
+    run_until(&mut [&mut host, &mut guest], "both online", |apps| {
+        apps.iter().all(|app| {
+            let view = app.world().resource::<WorldView>();
+            view.online && !view.people.is_empty() && library(app).online
+        })
+    });
+
+    let file = host_dir.join("song.ogg");
+    let bytes: Vec<u8> = (0..200_000u32).map(|n| (n % 253) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    act(&mut host, StorageAction::Request(BlobRequest::AddFile(file)));
+    run_until(&mut [&mut host, &mut guest], "the song in storage", |apps| {
+        !library(apps[0]).blobs.is_empty()
+    });
+    let hash = library(&host).blobs[0].hash;
+    let buyer = me(&guest);
+    act(
+        &mut host,
+        StorageAction::Request(BlobRequest::ShareWith(hash, buyer)),
+    );
+    run_until(&mut [&mut host, &mut guest], "the song's ticket", |apps| {
+        apps[0].world().resource::<StoragePanel>().shared.is_some()
+    });
+    assert!(
+        !library(&host).get(hash).unwrap().serving,
+        "not served to everyone"
+    );
+    let blob_ticket = host.world().resource::<StoragePanel>().shared.clone().unwrap().1;
+    act(
+        &mut guest,
+        StorageAction::Request(BlobRequest::FetchTicket(blob_ticket)),
+    );
+    run_until(&mut [&mut host, &mut guest], "the song fetched", |apps| {
+        library(apps[1]).get(hash).is_some_and(|blob| blob.complete)
+    });
+    assert_eq!(library(&guest).get(hash).unwrap().size, bytes.len() as u64);
+}

@@ -240,6 +240,16 @@ impl Job {
                     Err(error) => failed(Some(hash), error.to_string()),
                 }
             }
+            BlobRequest::ShareWith(hash, peer) => {
+                let shared = self
+                    .storage
+                    .serve_to(hash, peer)
+                    .and_then(|()| self.storage.ticket(hash));
+                match shared {
+                    Ok(ticket) => Some(BlobReply::Ticket { hash, ticket }),
+                    Err(error) => failed(Some(hash), error.to_string()),
+                }
+            }
             BlobRequest::SetPinned(hash, pinned) => self
                 .storage
                 .set_pinned(hash, pinned)

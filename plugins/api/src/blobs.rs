@@ -46,6 +46,9 @@ pub enum BlobRequest {
     },
     /// Make a ticket for a blob held here (it is served from now on).
     Share(BlobHash),
+    /// Make a ticket for a blob held here that only this peer may fetch with (goods for
+    /// their buyer), whether or not the blob is served to everyone.
+    ShareWith(BlobHash, PeerId),
     /// Keep a blob or let it go when room is needed.
     SetPinned(BlobHash, bool),
     /// Serve a blob to whoever asks, or stop.
