@@ -174,21 +174,16 @@ impl<A: SanctuaryApp> Blobs<'_, A> {
     /// Asks the store for something; the answer comes later from [`replies`](Self::replies).
     pub fn request(&mut self, request: BlobRequest) -> Result<(), CapabilityError> {
         let name = A::MANIFEST.name;
-        self.grants.check(name, &Permission::Blobs)?;
         self.mail
-            .ask(name, request, BLOB_REQUESTS_MAX)
-            .map_err(|_| CapabilityError::TooFast { app: name.into() })
+            .ask_granted(name, &Permission::Blobs, &self.grants, request, BLOB_REQUESTS_MAX)
     }
 
     /// Takes the answers that arrived since the last call, oldest first. Nothing arrives
     /// while the permission is not granted.
     pub fn replies(&mut self) -> Vec<BlobReply> {
         let name = A::MANIFEST.name;
-        let replies = self.mail.take_replies(name);
-        match self.grants.is_granted(name, &Permission::Blobs) {
-            true => replies,
-            false => Vec::new(),
-        }
+        self.mail
+            .take_granted_replies(name, &Permission::Blobs, &self.grants)
     }
 
     /// What the store holds, if the person lets this app see it.

@@ -5,6 +5,9 @@ use std::collections::{HashMap, VecDeque};
 
 use bevy::prelude::*;
 
+use crate::grants::{CapabilityError, Grants};
+use crate::manifest::Permission;
+
 /// Requests of type `R` waiting for their service, with the asking app's name, and replies
 /// of type `A` waiting for each app. Both queues are bounded.
 #[derive(Resource, Debug)]
@@ -54,5 +57,35 @@ impl<R: Send + Sync + 'static, A: Send + Sync + 'static> Mailbox<R, A> {
             .get_mut(app)
             .map(|inbox| inbox.drain(..).collect())
             .unwrap_or_default()
+    }
+
+    /// Queues `request` from `app` if the person granted it `permission` and fewer than
+    /// `max` requests wait: what every app's request door does.
+    pub(crate) fn ask_granted(
+        &mut self,
+        app: &str,
+        permission: &Permission,
+        grants: &Grants,
+        request: R,
+        max: usize,
+    ) -> Result<(), CapabilityError> {
+        grants.check(app, permission)?;
+        self.ask(app, request, max)
+            .map_err(|_| CapabilityError::TooFast { app: app.into() })
+    }
+
+    /// Takes `app`'s replies; none are handed over while `permission` is not granted (they
+    /// are dropped).
+    pub(crate) fn take_granted_replies(
+        &mut self,
+        app: &str,
+        permission: &Permission,
+        grants: &Grants,
+    ) -> Vec<A> {
+        let replies = self.take_replies(app);
+        match grants.is_granted(app, permission) {
+            true => replies,
+            false => Vec::new(),
+        }
     }
 }

@@ -147,20 +147,21 @@ impl<A: SanctuaryApp> WalletRequests<'_, A> {
                 max: PAYMENT_REFERENCE_MAX,
             });
         }
-        self.mail
-            .ask(name, request, WALLET_REQUESTS_MAX)
-            .map_err(|_| CapabilityError::TooFast { app: name.into() })
+        self.mail.ask_granted(
+            name,
+            &Permission::Wallet,
+            &self.grants,
+            request,
+            WALLET_REQUESTS_MAX,
+        )
     }
 
     /// Takes the answers that arrived since the last call, oldest first. Nothing arrives
     /// while the permission is not granted.
     pub fn replies(&mut self) -> Vec<WalletReply> {
         let name = A::MANIFEST.name;
-        let replies = self.mail.take_replies(name);
-        match self.grants.is_granted(name, &Permission::Wallet) {
-            true => replies,
-            false => Vec::new(),
-        }
+        self.mail
+            .take_granted_replies(name, &Permission::Wallet, &self.grants)
     }
 
     /// Whether the person lets this app ask their wallet.
