@@ -57,8 +57,8 @@ pub use setup::{
     AppSetup, AppStatus, AppSystems, InstalledApp, InstalledApps, SanctuaryApp, SanctuaryAppExt,
 };
 pub use wallet::{
-    PAYMENT_REFERENCE_MAX, PaymentTerms, PaymentVerdict, WALLET_REPLIES_MAX, WALLET_REQUESTS_MAX, WalletMail,
-    WalletReply, WalletRequest, WalletRequests,
+    KnownToken, PAYMENT_REFERENCE_MAX, PaymentAccount, PaymentTerms, PaymentVerdict, WALLET_REPLIES_MAX,
+    WALLET_REQUESTS_MAX, WalletMail, WalletReply, WalletRequest, WalletRequests,
 };
 pub use world::{AppEntity, AppSpawner, EnteredSpace, Person, SpaceAnchor, WorldView};
 

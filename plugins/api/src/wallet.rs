@@ -64,6 +64,41 @@ pub enum WalletRequest {
         /// How many blocks must hold it.
         confirmations: u64,
     },
+    /// Ask where the person is paid: the address of their first account, the network,
+    /// and the tokens their wallet knows (no confirmation: the address is public, and
+    /// the wallet publishes it to the world anyway).
+    Account {
+        /// The app's own number for the request.
+        id: u64,
+    },
+}
+
+/// Where the person is paid, for [`WalletRequest::Account`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentAccount {
+    /// The address of their first account.
+    pub address: [u8; 20],
+    /// The network's chain id.
+    pub chain_id: u64,
+    /// The network's name.
+    pub network: String,
+    /// Whether it holds test funds only (not real money).
+    pub test: bool,
+    /// The network's own coin's symbol ("ETH"); it has 18 decimals.
+    pub coin_symbol: String,
+    /// The ERC-20 tokens the person added to their wallet on this network.
+    pub tokens: Vec<KnownToken>,
+}
+
+/// An ERC-20 token the person's wallet knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownToken {
+    /// Its contract.
+    pub contract: [u8; 20],
+    /// Its symbol.
+    pub symbol: String,
+    /// Its decimals.
+    pub decimals: u8,
 }
 
 /// What the chain says about a payment, for [`WalletRequest::Check`].
@@ -75,7 +110,12 @@ pub enum PaymentVerdict {
         confirmations: u64,
     },
     /// Paid as asked, and confirmed.
-    Paid,
+    Paid {
+        /// The account that paid (recovered from the transaction's signature).
+        from: [u8; 20],
+        /// The block it is in.
+        block: u64,
+    },
     /// It does not pay what was asked, and never will; why.
     Wrong(String),
 }
@@ -104,7 +144,14 @@ pub enum WalletReply {
         /// What the chain says.
         verdict: PaymentVerdict,
     },
-    /// A check could not be made (no wallet, the chain unreachable); why.
+    /// The answer to a [`WalletRequest::Account`].
+    Account {
+        /// The request.
+        id: u64,
+        /// Where the person is paid.
+        account: PaymentAccount,
+    },
+    /// A check or an account could not be given (no wallet, the chain unreachable); why.
     Unchecked {
         /// The request.
         id: u64,
@@ -139,6 +186,7 @@ impl<A: SanctuaryApp> WalletRequests<'_, A> {
         self.grants.check(name, &Permission::Wallet)?;
         let reference = match &request {
             WalletRequest::Pay { terms, .. } | WalletRequest::Check { terms, .. } => terms.reference.len(),
+            WalletRequest::Account { .. } => 0,
         };
         if reference > PAYMENT_REFERENCE_MAX {
             return Err(CapabilityError::TooLarge {

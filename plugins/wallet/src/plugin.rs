@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use bevy::prelude::*;
 use sanctuary_plugin_api::host::{AppsFolder, WalletMail};
 use sanctuary_plugin_api::prelude::*;
-use sanctuary_plugin_api::{WalletReply, WalletRequest};
+use sanctuary_plugin_api::{KnownToken, PaymentAccount, WalletReply, WalletRequest};
 use tokio::sync::mpsc;
 
 use crate::directory::{self, Directory};
@@ -108,8 +108,49 @@ fn take_requests(link: Res<WalletLink>, mut mail: ResMut<WalletMail>, mut state:
                     mail.reply(&app, WalletReply::Unchecked { id, reason });
                 }
             }
+            WalletRequest::Account { id } => {
+                let reply = match payment_account(&state.snapshot) {
+                    Ok(account) => WalletReply::Account { id, account },
+                    Err(reason) => WalletReply::Unchecked { id, reason },
+                };
+                mail.reply(&app, reply);
+            }
         }
     }
+}
+
+/// Where the person is paid, as an app may know it: the first account on the network
+/// the wallet is connected to.
+fn payment_account(snapshot: &worker::WalletSnapshot) -> Result<PaymentAccount, String> {
+    if !snapshot.exists {
+        return Err("there is no wallet yet: make one in the Wallet panel".into());
+    }
+    let network = snapshot.network.as_ref().ok_or_else(|| {
+        snapshot
+            .chain_problem
+            .clone()
+            .unwrap_or_else(|| "the wallet is not connected to a network yet".into())
+    })?;
+    let first = snapshot
+        .accounts
+        .first()
+        .ok_or_else(|| "the wallet has no account yet".to_string())?;
+    Ok(PaymentAccount {
+        address: first.address.into_array(),
+        chain_id: network.chain_id,
+        network: network.name.clone(),
+        test: network.test,
+        coin_symbol: network.symbol.clone(),
+        tokens: first
+            .tokens
+            .iter()
+            .map(|(token, _)| KnownToken {
+                contract: token.address.into_array(),
+                symbol: token.symbol.clone(),
+                decimals: token.decimals,
+            })
+            .collect(),
+    })
 }
 
 /// Takes what the wallet thread says and keeps it for the panel, and answers apps.

@@ -468,7 +468,10 @@ impl Worker {
                 let verdict = if terms.chain_id == chain.network().chain_id {
                     match chain.check_payment(TxHash::from(transaction), &expected).await? {
                         PaymentCheck::Waiting { confirmations } => PaymentVerdict::Waiting { confirmations },
-                        PaymentCheck::Paid { .. } => PaymentVerdict::Paid,
+                        PaymentCheck::Paid { from, block } => PaymentVerdict::Paid {
+                            from: from.into_array(),
+                            block,
+                        },
                         PaymentCheck::Wrong(why) => PaymentVerdict::Wrong(why),
                     }
                 } else {
