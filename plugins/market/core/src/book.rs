@@ -107,6 +107,13 @@ impl MarketBook {
         found
     }
 
+    /// The sellers with listings, in id order (the same order on every peer).
+    pub fn seller_ids(&self) -> Vec<PeerId> {
+        let mut sellers: Vec<PeerId> = self.sellers.keys().copied().collect();
+        sellers.sort();
+        sellers
+    }
+
     /// How many sellers are known.
     pub fn sellers(&self) -> usize {
         self.sellers.len()
