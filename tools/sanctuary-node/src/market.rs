@@ -1,8 +1,9 @@
 //! `sanctuary-node market …`: selling and buying from a terminal or a script, on the same
 //! records, wallet, storage and messages as the client's Market app.
 //!
-//! - `sell FILE --title T --price P [--token CONTRACT] [--quantity N] [--hours H]`: adds the
-//!   file to storage (served to buyers only) and lists it; nothing goes online yet.
+//! - `sell FILE --title T --price P [--picture IMAGE] [--token CONTRACT] [--quantity N]
+//!   [--hours H]`: adds the file to storage (served to buyers only) and the picture (served
+//!   to all, for stalls and panels), and lists it; nothing goes online yet.
 //! - `serve --join TICKET | --host`: the stall, online: publishes the listings, takes orders,
 //!   checks each payment on chain and delivers the goods to whoever paid.
 //! - `list --join TICKET [--search WORDS]`: the listings heard in a few seconds.
@@ -60,6 +61,9 @@ pub enum MarketCommand {
         /// More about it.
         #[arg(long, default_value = "")]
         description: String,
+        /// A picture of it (PNG or JPEG), shown to everyone who looks.
+        #[arg(long, value_name = "IMAGE")]
+        picture: Option<PathBuf>,
         /// The price of one, in whole units: 0.25
         #[arg(long)]
         price: String,
@@ -147,6 +151,7 @@ pub async fn run(command: MarketCommand, options: WalletOptions) -> anyhow::Resu
             file,
             title,
             description,
+            picture,
             price,
             token,
             quantity,
@@ -167,18 +172,15 @@ pub async fn run(command: MarketCommand, options: WalletOptions) -> anyhow::Resu
             let asset = asset?;
             let value = parse_amount(&price, asset.decimals())?;
             let store = open_store(&data_dir).await?;
-            let added = store
-                .add_file(&file)
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"));
+            let added = add_goods(&store, &file, picture.as_deref()).await;
             store.shutdown().await;
-            let added = added?;
+            let (added, picture) = added?;
             let now = now_ms();
             let listing = Listing {
                 id: ListingId::random()?,
                 title,
                 description,
-                picture: None,
+                picture,
                 goods: Some(added.hash),
                 price: Price::new(chain_id, &asset, value, pay_to),
                 quantity,
@@ -193,6 +195,9 @@ pub async fn run(command: MarketCommand, options: WalletOptions) -> anyhow::Resu
                 listing.price.shown(),
                 listing.quantity
             );
+            if let Some(picture) = listing.picture {
+                println!("picture {picture}, served to everyone");
+            }
             Ok(())
         }
         MarketCommand::Withdraw { id } => {
@@ -241,6 +246,31 @@ pub async fn run(command: MarketCommand, options: WalletOptions) -> anyhow::Resu
             result
         }
     }
+}
+
+/// Adds the goods (served to buyers only) and their picture (served to everyone).
+async fn add_goods(
+    store: &Storage,
+    file: &Path,
+    picture: Option<&Path>,
+) -> anyhow::Result<(storage::BlobEntry, Option<sanctuary_protocols::BlobHash>)> {
+    let added = store
+        .add_file(file)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("the goods, {}", file.display()))?;
+    let Some(picture) = picture else {
+        return Ok((added, None));
+    };
+    let shown = store
+        .add_file(picture)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("the picture, {}", picture.display()))?;
+    store
+        .set_serving(shown.hash, true)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok((added, Some(shown.hash)))
 }
 
 fn parse_address(text: &str) -> anyhow::Result<Address> {
@@ -581,8 +611,12 @@ async fn list(data_dir: &Path, options: &WorldOptions, search: &str) -> anyhow::
     }
     online.stop().await;
     for (reference, listing) in book.search(search) {
+        let picture = listing
+            .picture
+            .map(|picture| format!("  (picture {picture})"))
+            .unwrap_or_default();
         println!(
-            "{reference}  {}  {} left  {}",
+            "{reference}  {}  {} left  {}{picture}",
             listing.price.shown(),
             listing.quantity,
             listing.title

@@ -110,6 +110,8 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
     let goods: Vec<u8> = (0..300_000u32).map(|n| (n * 7 % 251) as u8).collect();
     let file = seller.join("soundtrack.ogg");
     std::fs::write(&file, &goods).unwrap();
+    let cover = seller.join("cover.png");
+    std::fs::write(&cover, b"\x89PNG\r\n\x1a\n a cover, as far as this test cares").unwrap();
     let listed = stdout(&run(
         &seller,
         &[
@@ -120,6 +122,8 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
             "Lobby soundtrack",
             "--description",
             "Twelve songs for a tall room",
+            "--picture",
+            cover.to_str().unwrap(),
             "--price",
             "0.25",
             "--quantity",
@@ -129,6 +133,12 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
         ],
     ));
     assert!(listed.contains("Lobby soundtrack for 0.25 ETH"), "{listed}");
+    let picture = listed
+        .lines()
+        .find_map(|line| line.strip_prefix("picture "))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no picture: {listed}"))
+        .to_owned();
 
     let mut child = node(
         &seller,
@@ -185,6 +195,7 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
         .find(|line| line.contains("Lobby soundtrack"))
         .unwrap_or_else(|| panic!("not listed: {listing}"));
     assert!(line.contains("0.25 ETH") && line.contains("1 left"), "{line}");
+    assert!(line.contains(&format!("(picture {picture})")), "{line}");
     let reference = line.split_whitespace().next().unwrap().to_owned();
 
     let before = runtime.block_on(chain.balance(paid_to)).unwrap();
