@@ -534,3 +534,88 @@ fn the_wallet_panel_shows_the_local_chain_wallet_and_copies_its_address() {
         state.display()
     );
 }
+
+#[test]
+fn a_sellers_goods_stand_on_their_stall_in_the_market() {
+    use sanctuary_market_core::{Listing, ListingId, MarketRecords, Price, market_dir};
+    use sanctuary_wallet_core::{Address, Asset, parse_amount};
+
+    let display = VirtualDisplay::start();
+    let folder = scratch("market-stall");
+    let shoot = |selling: bool| {
+        let data = folder.join(if selling { "selling" } else { "not-selling" });
+        std::fs::remove_dir_all(&data).ok();
+        std::fs::create_dir_all(&data).expect("data folder");
+        allow_all::<sanctuary_market::MarketApp>(&data);
+        if selling {
+            let mut records = MarketRecords::default();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("a clock")
+                .as_millis() as u64;
+            let coin = Asset::Native { symbol: "ETH".into() };
+            for (id, title) in [
+                (7, "Lantern photos"),
+                (200, "Market theme, extended"),
+                (330, "A map"),
+            ] {
+                let listing = Listing {
+                    id: ListingId(id),
+                    title: title.into(),
+                    description: String::new(),
+                    picture: None,
+                    goods: Some(sanctuary_plugin_api::BlobHash::from_bytes([id as u8; 32])),
+                    price: Price::new(
+                        31337,
+                        &coin,
+                        parse_amount("0.1", 18).expect("an amount"),
+                        Address::repeat_byte(0x51),
+                    ),
+                    quantity: 3,
+                    expires_ms: now + 3_600_000,
+                };
+                records.shop.list(listing, now).expect("a good listing");
+            }
+            records.save(&market_dir(&data)).expect("records saved");
+        }
+        let file = folder.join(format!("market-stall-{selling}.png"));
+        std::fs::remove_file(&file).ok();
+        // Hosting a world gives the person an id, which their stall is kept for.
+        let output = client()
+            .env("DISPLAY", &display.display)
+            .args([
+                "--space",
+                "market",
+                "--host",
+                "--bind",
+                "127.0.0.1:0",
+                "--frames",
+                "60",
+                "--screenshot",
+            ])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("the client runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        pixel_stats(&file)
+    };
+    let without = shoot(false);
+    let with = shoot(true);
+    // Three boxes on the nearest stall's counter, some metres away, are all that differ.
+    let changed = without
+        .pixels
+        .iter()
+        .zip(&with.pixels)
+        .filter(|(p, q)| (0..3).any(|i| p[i].abs_diff(q[i]) > 30))
+        .count();
+    assert!(
+        (150..40_000).contains(&changed),
+        "the goods appear on the stall, and nothing else changes much ({changed} pixels differ)"
+    );
+}

@@ -1,0 +1,140 @@
+//! Each seller's goods on a stall in the Market: sellers in id order take the stalls
+//! in plain view from the entrance first, so that everyone sees the same seller at the same stall.
+
+use bevy::prelude::*;
+use sanctuary_market_core::{Listing, ListingRef};
+use sanctuary_plugin_api::PeerId;
+use sanctuary_plugin_api::prelude::*;
+
+use crate::MarketApp;
+use crate::trade::MarketState;
+
+/// The space the stalls stand in.
+const SPACE: &str = "market";
+/// The Market's stalls (its anchors), those in plain view from the entrance first (the
+/// two nearest it stand at the edges of the view).
+const STALLS: [&str; 12] = [
+    "stall_05", "stall_11", "stall_04", "stall_10", "stall_06", "stall_12", "stall_03", "stall_09",
+    "stall_02", "stall_08", "stall_01", "stall_07",
+];
+/// Goods shown on one stall at most.
+const GOODS_PER_STALL: usize = 5;
+/// Length of a counter, metres (along the anchor's x axis).
+const COUNTER: f32 = 4.0;
+/// Size of one box of goods, metres.
+const BOX: f32 = 0.5;
+
+/// One listing shown on a stall.
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct StallGoods {
+    /// The listing.
+    pub listing: ListingRef,
+    /// Its title.
+    pub title: String,
+    /// The stall's anchor.
+    pub stall: String,
+}
+
+/// Marks everything of the stalls, to rebuild them when the listings change.
+#[derive(Component)]
+pub(crate) struct StallPart;
+
+/// The sellers and their listings in stall order: this peer's own first among equals,
+/// by id like everyone else's.
+fn stalls(state: &MarketState, me: Option<PeerId>, now_ms: u64) -> Vec<(PeerId, Vec<Listing>)> {
+    let mut sellers: Vec<(PeerId, Vec<Listing>)> = state
+        .book
+        .seller_ids()
+        .into_iter()
+        .filter(|seller| Some(*seller) != me)
+        .map(|seller| (seller, state.book.of(seller).to_vec()))
+        .collect();
+    if let Some(me) = me {
+        let mine: Vec<Listing> = state.records.shop.live(now_ms).cloned().collect();
+        if !mine.is_empty() {
+            sellers.push((me, mine));
+        }
+    }
+    sellers.sort_by_key(|(seller, _)| *seller);
+    sellers.truncate(STALLS.len());
+    sellers
+}
+
+/// Puts every seller's goods on their stall when the person is in the Market and the app
+/// may place objects there.
+pub fn show(
+    mut spawner: AppSpawner<MarketApp>,
+    view: Res<WorldView>,
+    state: Res<MarketState>,
+    parts: Query<Entity, With<StallPart>>,
+    mut shown: Local<Option<Vec<(PeerId, Vec<Listing>)>>>,
+    mut meshes: Option<ResMut<Assets<Mesh>>>,
+    mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    if spawner.check(SPACE).is_err() {
+        *shown = None;
+        return;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    let now = stalls(&state, view.me, now_ms);
+    // Parts vanish when the person travels or a grant is taken back; rebuild then too.
+    let unchanged = shown.as_ref() == Some(&now) && (!parts.is_empty() || now.is_empty());
+    if unchanged {
+        return;
+    }
+    for entity in &parts {
+        spawner.commands().entity(entity).despawn();
+    }
+    for ((seller, listings), stall) in now.iter().zip(STALLS) {
+        let Some(anchor) = view.anchor(stall) else {
+            continue;
+        };
+        let place =
+            Transform::from_translation(anchor.position).with_rotation(Quat::from_rotation_y(anchor.yaw));
+        let count = listings.len().min(GOODS_PER_STALL);
+        for (slot, listing) in listings.iter().take(GOODS_PER_STALL).enumerate() {
+            let along = (slot as f32 + 0.5) / count as f32 * COUNTER - COUNTER / 2.0;
+            let at = place * Transform::from_xyz(along, BOX / 2.0, 0.0);
+            let goods = StallGoods {
+                listing: ListingRef {
+                    seller: *seller,
+                    id: listing.id,
+                },
+                title: listing.title.clone(),
+                stall: stall.to_owned(),
+            };
+            let visual = visual(&mut meshes, &mut materials, colour(listing));
+            if let Ok(mut entity) = spawner.spawn(SPACE, (StallPart, goods, at))
+                && let Some(visual) = visual
+            {
+                entity.insert(visual);
+            }
+        }
+    }
+    *shown = Some(now);
+}
+
+/// A colour of the listing's own, the same on every peer.
+fn colour(listing: &Listing) -> Color {
+    let hue = (listing.id.0 % 360) as f32;
+    Color::hsl(hue, 0.65, 0.55)
+}
+
+/// A box's mesh and material, where the client renders (not when headless).
+fn visual(
+    meshes: &mut Option<ResMut<Assets<Mesh>>>,
+    materials: &mut Option<ResMut<Assets<StandardMaterial>>>,
+    color: Color,
+) -> Option<(Mesh3d, MeshMaterial3d<StandardMaterial>)> {
+    let (meshes, materials) = (meshes.as_mut()?, materials.as_mut()?);
+    Some((
+        Mesh3d(meshes.add(Cuboid::new(BOX, BOX, BOX))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: color,
+            perceptual_roughness: 0.5,
+            ..default()
+        })),
+    ))
+}
