@@ -1,9 +1,10 @@
-//! The Market app between two clients on loopback and a real local chain: a seller lists
-//! a file from storage, it stands on their stall for the buyer, the buyer buys it from
-//! the Market panel and confirms the payment in their wallet, the seller's copy checks
-//! the payment on chain and delivers the file to the buyer alone, and both histories say
-//! the trade is complete. A listing nobody can pay for, and a second Buy of a sold-out
-//! listing, change nothing.
+//! The Market app between two clients on loopback and a real local chain, driven through
+//! its panel as a person would: a seller lists files from storage, they stand on the
+//! seller's stall for the buyer, the seller withdraws one from their stall page, the buyer
+//! finds the other by a word typed in the Market panel's search and presses Buy, confirms
+//! the payment in their wallet, the seller's copy checks the payment on chain and delivers
+//! the file to the buyer alone, and both History pages say the trade is complete. A
+//! price that is not a number, and a second Buy of a sold-out listing, change nothing.
 
 use std::path::Path;
 
@@ -12,7 +13,8 @@ use sanctuary::net_bridge::NetMode;
 use sanctuary::people::InviteTicket;
 use sanctuary_market::{MarketAction, MarketApp, MarketState, StallGoods};
 use sanctuary_market_core::{ListingRef, PurchaseState, SaleState};
-use sanctuary_plugin_api::{BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView};
+use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
+use sanctuary_plugin_api::{BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView, egui};
 use sanctuary_storage::{StorageAction, StorageApp};
 use sanctuary_wallet::{WalletAction, WalletApp, WalletState};
 use sanctuary_wallet_core::{Address, Chain, LocalChain, Secret, parse_amount};
@@ -58,6 +60,124 @@ fn me(app: &App) -> PeerId {
 fn stall_goods(app: &mut App) -> Vec<StallGoods> {
     let mut query = app.world_mut().query::<&StallGoods>();
     query.iter(app.world()).cloned().collect()
+}
+
+/// The Market panel drawn with egui as the client draws it, to read and click as a person.
+struct MarketPanelView {
+    ctx: egui::Context,
+    draw: PanelDraw,
+}
+
+/// A piece of text the panel shows, and where.
+type Shown = Vec<(String, egui::Rect)>;
+
+impl MarketPanelView {
+    fn of(app: &App) -> Self {
+        let panel = app
+            .world()
+            .resource::<AppPanels>()
+            .panels
+            .iter()
+            .find(|panel| panel.app == "market")
+            .expect("the Market panel")
+            .clone();
+        Self {
+            ctx: egui::Context::default(),
+            draw: panel.draw,
+        }
+    }
+
+    /// Draws one frame with `events`; returns every text drawn.
+    fn frame(&self, app: &mut App, events: Vec<egui::Event>) -> Shown {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(720.0, 600.0),
+            )),
+            events,
+            ..Default::default()
+        };
+        let mut output = self
+            .ctx
+            .run_ui(input, |ui| draw_panel(app.world_mut(), "market", self.draw, ui));
+        output.textures_delta.clear();
+        fn texts(shape: &egui::Shape, out: &mut Shown) {
+            match shape {
+                egui::Shape::Text(text) => out.push((
+                    text.galley.text().to_owned(),
+                    text.galley.rect.translate(text.pos.to_vec2()),
+                )),
+                egui::Shape::Vec(shapes) => shapes.iter().for_each(|shape| texts(shape, out)),
+                _ => {}
+            }
+        }
+        let mut shown = Vec::new();
+        for clipped in &output.shapes {
+            texts(&clipped.shape, &mut shown);
+        }
+        shown
+    }
+
+    /// The texts shown now.
+    fn shown(&self, app: &mut App) -> Shown {
+        self.frame(app, Vec::new())
+    }
+
+    /// Clicks the text `label` on the row that shows the text `row`.
+    fn click(&self, app: &mut App, row: &str, label: &str) {
+        let shown = self.shown(app);
+        let row_y = shown
+            .iter()
+            .find(|(text, _)| text == row)
+            .unwrap_or_else(|| panic!("no {row:?} in the panel: {shown:?}"))
+            .1
+            .center()
+            .y;
+        let at = shown
+            .iter()
+            .filter(|(text, _)| text == label)
+            .min_by(|a, b| {
+                (a.1.center().y - row_y)
+                    .abs()
+                    .total_cmp(&(b.1.center().y - row_y).abs())
+            })
+            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
+            .1
+            .center();
+        self.click_at(app, at);
+    }
+
+    /// Clicks a little right of the text `label` (in the field it names).
+    fn click_right_of(&self, app: &mut App, label: &str) {
+        let shown = self.shown(app);
+        let rect = shown
+            .iter()
+            .find(|(text, _)| text == label)
+            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
+            .1;
+        self.click_at(app, rect.right_center() + egui::vec2(40.0, 0.0));
+    }
+
+    fn click_at(&self, app: &mut App, at: egui::Pos2) {
+        let button = |pressed| egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::default(),
+        };
+        self.frame(app, vec![egui::Event::PointerMoved(at)]);
+        self.frame(app, vec![button(true)]);
+        self.frame(app, vec![button(false)]);
+    }
+
+    /// Types `text` where the keyboard is.
+    fn type_text(&self, app: &mut App, text: &str) {
+        self.frame(app, vec![egui::Event::Text(text.into())]);
+    }
+}
+
+fn shows(shown: &Shown, what: &str) -> bool {
+    shown.iter().any(|(text, _)| text.contains(what))
 }
 
 /// Makes the person's wallet and notes its words as backed up; returns its address.
@@ -138,11 +258,12 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     });
     assert!(market(&*apps[0]).records.shop.listings.is_empty());
     apps[0].world_mut().write_message(sell("0.5", "Rain on the roof"));
+    apps[0].world_mut().write_message(sell("0.2", "Thunder"));
 
-    // It reaches the buyer's Market panel and stands on the seller's stall there.
+    // Both reach the buyer's Market panel and stand on the seller's stall there.
     let seller_id = me(&*apps[0]);
-    run_until(apps, "the listing on the buyer's side", |apps| {
-        !market(apps[1]).book.search("rain").is_empty()
+    run_until(apps, "the listings on the buyer's side", |apps| {
+        market(apps[1]).book.search("").len() == 2
     });
     let (reference, listing) = market(&*apps[1]).book.search("roof")[0];
     let reference: ListingRef = reference;
@@ -150,17 +271,53 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     assert_eq!(listing.price.shown(), "0.5 ETH");
     assert_eq!(listing.goods, Some(goods));
     run_until(apps, "the goods on the stall", |apps| {
-        !stall_goods(apps[1]).is_empty()
+        stall_goods(apps[1]).len() == 2
     });
     let on_stall = stall_goods(apps[1]);
-    assert_eq!(
-        (on_stall.len(), on_stall[0].listing, on_stall[0].stall.as_str()),
-        (1, reference, "stall_05")
+    assert!(
+        on_stall.iter().all(|goods| goods.stall == "stall_05"),
+        "{on_stall:?}"
     );
+    assert!(on_stall.iter().any(|goods| goods.listing == reference));
 
-    // The buyer buys; the payment waits for them in their wallet, where they see what is
-    // signed and confirm it.
-    apps[1].world_mut().write_message(MarketAction::Buy(reference));
+    // The seller withdraws one from their stall page; it leaves the buyer's side.
+    let seller_panel = MarketPanelView::of(&*apps[0]);
+    seller_panel.click(apps[0], "Browse", "My stall");
+    assert!(shows(&seller_panel.shown(apps[0]), "Thunder"));
+    seller_panel.click(apps[0], "Thunder", "Withdraw");
+    run_until(apps, "the withdrawn listing gone", |apps| {
+        market(apps[1]).book.search("").len() == 1 && stall_goods(apps[1]).len() == 1
+    });
+    assert_eq!(market(&*apps[0]).records.shop.listings.len(), 1);
+
+    // The buyer finds it by a word in their Market panel and presses Buy there.
+    let buyer_panel = MarketPanelView::of(&*apps[1]);
+    let browse = buyer_panel.shown(apps[1]);
+    assert!(
+        shows(&browse, "Rain on the roof") && shows(&browse, "0.5 ETH"),
+        "{browse:?}"
+    );
+    buyer_panel.click_right_of(apps[1], "Search:");
+    buyer_panel.type_text(apps[1], "zebra");
+    assert!(shows(&buyer_panel.shown(apps[1]), "Nothing matches."));
+    let backspace = egui::Event::Key {
+        key: egui::Key::Backspace,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::default(),
+    };
+    buyer_panel.frame(apps[1], vec![backspace; 5]);
+    buyer_panel.type_text(apps[1], "roof");
+    let found = buyer_panel.shown(apps[1]);
+    assert!(
+        shows(&found, "Rain on the roof") && !shows(&found, "Nothing matches."),
+        "{found:?}"
+    );
+    buyer_panel.click(apps[1], "Rain on the roof", "Buy");
+
+    // The payment waits for them in their wallet, where they see what is signed and
+    // confirm it.
     run_until(apps, "the payment request in the buyer's wallet", |apps| {
         wallet(apps[1]).requests.len() == 1
     });
@@ -191,6 +348,18 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
             .any(|sale| matches!(sale.state, SaleState::Delivered { .. }));
         bought && sold
     });
+    // Both History pages say so.
+    seller_panel.click(apps[0], "Browse", "History");
+    buyer_panel.click(apps[1], "Browse", "History");
+    let (sold, bought) = (seller_panel.shown(apps[0]), buyer_panel.shown(apps[1]));
+    assert!(
+        shows(&sold, "Sold Rain on the roof") && shows(&sold, "complete: delivered"),
+        "{sold:?}"
+    );
+    assert!(
+        shows(&bought, "Bought Rain on the roof") && shows(&bought, "complete: in your storage"),
+        "{bought:?}"
+    );
     let copy = library(&*apps[1]).get(goods).cloned().unwrap();
     assert!(copy.complete && copy.pinned, "{copy:?}");
     assert_eq!(copy.size, goods_bytes.len() as u64);

@@ -10,6 +10,8 @@ use crate::trade::{MarketAction, MarketState};
 
 /// Rows shown in the search results at most.
 const RESULTS_MAX: usize = 50;
+/// Width of the title and description column, in panel pixels.
+const TITLE_WIDTH: f32 = 300.0;
 
 /// The panel's pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,6 +121,7 @@ fn browse(
     egui::Grid::new("market listings").striped(true).show(ui, |ui| {
         for (reference, listing) in found.into_iter().take(RESULTS_MAX) {
             ui.vertical(|ui| {
+                ui.set_width(TITLE_WIDTH);
                 ui.label(egui::RichText::new(&listing.title).strong());
                 if !listing.description.is_empty() {
                     ui.label(egui::RichText::new(&listing.description).small());
