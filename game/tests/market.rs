@@ -11,7 +11,7 @@ use std::path::Path;
 use bevy::prelude::*;
 use sanctuary::net_bridge::NetMode;
 use sanctuary::people::InviteTicket;
-use sanctuary_market::{MarketAction, MarketApp, MarketState, StallGoods};
+use sanctuary_market::{MarketAction, MarketApp, MarketState, StallGoods, StallPictures};
 use sanctuary_market_core::{ListingRef, PurchaseState, SaleState};
 use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
 use sanctuary_plugin_api::{BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView, egui};
@@ -180,6 +180,21 @@ fn shows(shown: &Shown, what: &str) -> bool {
     shown.iter().any(|(text, _)| text.contains(what))
 }
 
+/// A PNG picture of `width` x `height` pixels.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let pixels: Vec<u8> = (0..width * height)
+        .flat_map(|i| [(i * 7) as u8, 120, 200])
+        .collect();
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
 /// Makes the person's wallet and notes its words as backed up; returns its address.
 fn make_wallet(apps: &mut [&mut App], index: usize) -> Address {
     apps[index].world_mut().write_message(WalletAction::Create {
@@ -221,8 +236,13 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         .block_on(chain.raw("anvil_setBalance", (buyer_address, ten)))
         .unwrap();
 
-    // The seller adds a file to storage and lists it for 0.5, once the market knows
-    // where they are paid.
+    // The seller adds a file and a picture of it to storage and lists it for 0.5, once the
+    // market knows where they are paid.
+    let cover_path = seller_dir.join("cover.png");
+    std::fs::write(&cover_path, png(24, 16)).unwrap();
+    apps[0]
+        .world_mut()
+        .write_message(StorageAction::Request(BlobRequest::AddFile(cover_path)));
     let goods_path = seller_dir.join("field-recording.ogg");
     let goods_bytes: Vec<u8> = (0..300_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -232,16 +252,25 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         .world_mut()
         .write_message(StorageAction::Request(BlobRequest::AddFile(goods_path)));
     run_until(apps, "the goods in storage and the seller's account", |apps| {
-        !library(apps[0]).blobs.is_empty() && market(apps[0]).account.is_some()
+        library(apps[0]).blobs.iter().filter(|blob| blob.complete).count() == 2
+            && market(apps[0]).account.is_some()
     });
-    let goods = library(&*apps[0]).blobs[0].hash;
+    let held = |name: &str| {
+        library(&*apps[0])
+            .blobs
+            .iter()
+            .find(|blob| blob.name == name)
+            .unwrap()
+            .hash
+    };
+    let (goods, cover) = (held("field-recording.ogg"), held("cover.png"));
     assert_eq!(
         market(&*apps[0]).account.as_ref().unwrap().address,
         seller_address.into_array()
     );
     let sell = |price: &str, title: &str| MarketAction::Sell {
         goods,
-        picture: None,
+        picture: (title != "Thunder").then_some(cover),
         title: title.into(),
         description: "Rain on the market roof, 3 minutes".into(),
         price: price.into(),
@@ -279,6 +308,17 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         "{on_stall:?}"
     );
     assert!(on_stall.iter().any(|goods| goods.listing == reference));
+    // Its picture, fetched from the seller, stands above it.
+    run_until(apps, "the picture above the goods", |apps| {
+        stall_goods(apps[1])
+            .iter()
+            .any(|goods| goods.listing == reference && goods.picture == Some(cover))
+    });
+    assert!(apps[1].world().resource::<StallPictures>().is_shown(cover));
+    assert!(
+        library(&*apps[0]).get(cover).unwrap().serving,
+        "a listing's picture is served to all"
+    );
 
     // The seller withdraws one from their stall page; it leaves the buyer's side.
     let seller_panel = MarketPanelView::of(&*apps[0]);

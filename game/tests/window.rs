@@ -536,7 +536,7 @@ fn the_wallet_panel_shows_the_local_chain_wallet_and_copies_its_address() {
 }
 
 #[test]
-fn a_sellers_goods_stand_on_their_stall_in_the_market() {
+fn a_sellers_goods_and_their_picture_stand_on_their_stall_in_the_market() {
     use sanctuary_market_core::{Listing, ListingId, MarketRecords, Price, market_dir};
     use sanctuary_wallet_core::{Address, Asset, parse_amount};
 
@@ -553,6 +553,43 @@ fn a_sellers_goods_stand_on_their_stall_in_the_market() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("a clock")
                 .as_millis() as u64;
+            // A picture of the first, in the seller's store (added with the headless tool).
+            let picture_file = folder.join("lanterns.png");
+            let mut picture = Vec::new();
+            let mut encoder = png::Encoder::new(&mut picture, 32, 24);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            let checker: Vec<u8> = (0..32 * 24)
+                .flat_map(|i| {
+                    if (i % 32 / 4 + i / 32 / 4) % 2 == 0 {
+                        [250, 210, 40]
+                    } else {
+                        [30, 60, 200]
+                    }
+                })
+                .collect();
+            let mut writer = encoder.write_header().expect("a png");
+            writer.write_image_data(&checker).expect("pixels");
+            writer.finish().expect("a png");
+            std::fs::write(&picture_file, &picture).expect("writes the picture");
+            let added = Command::new(Path::new(CLIENT).with_file_name("sanctuary-node"))
+                .args(["blobs", "--data-dir"])
+                .arg(&data)
+                .arg("add")
+                .arg(&picture_file)
+                .output()
+                .expect("sanctuary-node runs");
+            assert!(
+                added.status.success(),
+                "{}",
+                String::from_utf8_lossy(&added.stderr)
+            );
+            let hash: sanctuary_plugin_api::BlobHash = String::from_utf8_lossy(&added.stdout)
+                .split_whitespace()
+                .next()
+                .expect("the hash")
+                .parse()
+                .expect("a hash");
             let coin = Asset::Native { symbol: "ETH".into() };
             for (id, title) in [
                 (7, "Lantern photos"),
@@ -563,7 +600,7 @@ fn a_sellers_goods_stand_on_their_stall_in_the_market() {
                     id: ListingId(id),
                     title: title.into(),
                     description: String::new(),
-                    picture: None,
+                    picture: (id == 7).then_some(hash),
                     goods: Some(sanctuary_plugin_api::BlobHash::from_bytes([id as u8; 32])),
                     price: Price::new(
                         31337,
@@ -607,7 +644,8 @@ fn a_sellers_goods_stand_on_their_stall_in_the_market() {
     };
     let without = shoot(false);
     let with = shoot(true);
-    // Three boxes on the nearest stall's counter, some metres away, are all that differ.
+    // Three boxes on a stall's counter some metres away, and a picture above one, are all
+    // that differ.
     let changed = without
         .pixels
         .iter()

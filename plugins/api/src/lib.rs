@@ -16,7 +16,8 @@
 //! - ask the person to make a payment, which they confirm in their wallet, and ask whether
 //!   a transaction pays them ([`WalletRequests`], [`Permission::Wallet`]);
 //! - keep files in its own folder of the data folder ([`AppData`], no permission needed);
-//! - read where the person is and who else is in the world ([`WorldView`]).
+//! - read where the person is and who else is in the world ([`WorldView`]);
+//! - show a picture from the person's files on a surface ([`decode_picture`]).
 //!
 //! A call outside the grants fails with a [`CapabilityError`] that says what is missing.
 //! An app's systems run guarded: if one panics, the app is stopped and marked so in the
@@ -39,6 +40,7 @@ mod mailbox;
 mod manifest;
 mod messages;
 mod panels;
+mod pictures;
 mod setup;
 mod wallet;
 mod world;
@@ -53,6 +55,7 @@ pub use mailbox::Mailbox;
 pub use manifest::{Manifest, Permission};
 pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use panels::PanelSpec;
+pub use pictures::{decode_picture, is_picture};
 pub use setup::{
     AppSetup, AppStatus, AppSystems, InstalledApp, InstalledApps, SanctuaryApp, SanctuaryAppExt,
 };

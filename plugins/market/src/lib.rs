@@ -11,17 +11,19 @@
 //! - `panel`: the Market panel: search and buy, sell a file from storage, the person's
 //!   stall, and the history of their trades.
 //! - `stalls`: each seller's goods on a stall in the Market space, the same stall on
-//!   every peer.
+//!   every peer; `pictures`: the listings' pictures above them, fetched from the sellers.
 //!
 //! The records (shop and purchases) are the same file `sanctuary-node market` uses, in
 //! the app's folder of the data folder.
 
 mod panel;
+mod pictures;
 mod stalls;
 mod trade;
 
 use sanctuary_plugin_api::prelude::*;
 
+pub use pictures::StallPictures;
 pub use stalls::StallGoods;
 pub use trade::{MarketAction, MarketState};
 
@@ -48,6 +50,7 @@ impl SanctuaryApp for MarketApp {
         setup
             .init_resource::<MarketState>()
             .init_resource::<panel::MarketPanel>()
+            .init_resource::<StallPictures>()
             .add_message::<MarketAction>()
             .add_startup_system(trade::load)
             .add_system(trade::receive)
@@ -56,6 +59,7 @@ impl SanctuaryApp for MarketApp {
             .add_system(trade::blob_replies)
             .add_system(trade::tick)
             .add_system(trade::save)
+            .add_system(pictures::fetch)
             .add_system(stalls::show)
             .add_panel(PanelSpec::standard("market", "Market"), panel::draw);
     }

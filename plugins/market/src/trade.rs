@@ -19,6 +19,7 @@ use sanctuary_plugin_api::{PaymentAccount, PaymentTerms, PaymentVerdict, PeerId}
 use sanctuary_wallet_core::{Address, Asset, PaymentCheck, parse_amount};
 
 use crate::MarketApp;
+use crate::pictures::StallPictures;
 
 /// Blocks that must hold a payment before the goods go.
 const CONFIRMATIONS: u64 = 1;
@@ -659,13 +660,18 @@ pub fn wallet_replies(
     }
 }
 
-/// Takes the store's answers: tickets for goods to deliver, goods that arrived.
+/// Takes the store's answers: tickets for goods to deliver, goods that arrived, and the
+/// stalls' pictures.
 pub fn blob_replies(
     mut state: ResMut<MarketState>,
     mut blobs: Blobs<MarketApp>,
     mut messages: AppMessages<MarketApp>,
+    mut pictures: ResMut<StallPictures>,
+    mut images: Option<ResMut<Assets<Image>>>,
 ) {
     for reply in blobs.replies() {
+        // A file may be both a picture and goods: each side takes what concerns it.
+        pictures.take_reply(&reply, &mut blobs, images.as_deref_mut());
         match reply {
             BlobReply::Ticket { hash, ticket } => {
                 let Some(index) = state.sharing.iter().position(|(goods, ..)| *goods == hash) else {

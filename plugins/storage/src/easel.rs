@@ -10,11 +10,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bevy::asset::RenderAssetUsages;
-use bevy::image::{CompressedImageFormats, ImageSampler, ImageType};
 use bevy::prelude::*;
-use sanctuary_plugin_api::PeerId;
 use sanctuary_plugin_api::prelude::*;
+use sanctuary_plugin_api::{PeerId, decode_picture, is_picture};
 
 use crate::StorageApp;
 use crate::wire::StorageMessage;
@@ -133,7 +131,7 @@ impl Easel {
         let Some(hanging) = self.wanted().filter(|h| h.hash == hash).cloned() else {
             return;
         };
-        match decode(bytes) {
+        match decode_picture(bytes) {
             Ok(image) => {
                 let pixels = image.size();
                 self.problem = None;
@@ -159,29 +157,6 @@ impl Easel {
             }
         }
     }
-}
-
-/// Whether a file name looks like a picture the easel can show.
-pub fn is_picture(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    [".png", ".jpg", ".jpeg"].iter().any(|ext| lower.ends_with(ext))
-}
-
-fn decode(bytes: &[u8]) -> Result<Image, String> {
-    let kind = match bytes {
-        [0x89, b'P', b'N', b'G', ..] => "png",
-        [0xFF, 0xD8, 0xFF, ..] => "jpeg",
-        _ => return Err("it is not a PNG or JPEG picture".into()),
-    };
-    Image::from_buffer(
-        bytes,
-        ImageType::Extension(kind),
-        CompressedImageFormats::NONE,
-        true,
-        ImageSampler::Default,
-        RenderAssetUsages::RENDER_WORLD,
-    )
-    .map_err(|error| error.to_string())
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -399,12 +374,12 @@ mod tests {
             .encode_image(&picture)
             .unwrap();
         assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
-        assert_eq!(decode(&jpeg).unwrap().size(), UVec2::new(40, 30));
+        assert_eq!(decode_picture(&jpeg).unwrap().size(), UVec2::new(40, 30));
     }
 
     #[test]
     fn only_pictures_decode() {
-        assert!(decode(b"GIF89a....").is_err());
+        assert!(decode_picture(b"GIF89a....").is_err());
         assert!(is_picture("Sunset.JPG") && !is_picture("notes.txt"));
     }
 }

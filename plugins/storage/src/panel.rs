@@ -6,8 +6,9 @@ use bevy::window::FileDragAndDrop;
 use sanctuary_plugin_api::prelude::*;
 
 use crate::StorageApp;
-use crate::easel::{Easel, Hanging, PICTURE_MAX, is_picture, now_ms};
+use crate::easel::{Easel, Hanging, PICTURE_MAX, now_ms};
 use crate::wire::StorageMessage;
+use sanctuary_plugin_api::is_picture;
 
 /// Something the person does in the Storage panel (or a test does for them).
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
