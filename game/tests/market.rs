@@ -4,17 +4,21 @@
 //! finds the other by a word typed in the Market panel's search and presses Buy, confirms
 //! the payment in their wallet, the seller's copy checks the payment on chain and delivers
 //! the file to the buyer alone, and both History pages say the trade is complete. A
-//! price that is not a number, and a second Buy of a sold-out listing, change nothing.
+//! price that is not a number, bytes that are no market message, a listing sent to one
+//! person alone, and a second Buy of a sold-out listing change nothing.
 
 use std::path::Path;
 
+use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use sanctuary::net_bridge::NetMode;
 use sanctuary::people::InviteTicket;
 use sanctuary_market::{MarketAction, MarketApp, MarketState, StallGoods, StallPictures};
-use sanctuary_market_core::{ListingRef, PurchaseState, SaleState};
+use sanctuary_market_core::{ListingRef, MarketMessage, PurchaseState, SaleState};
 use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
-use sanctuary_plugin_api::{BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView, egui};
+use sanctuary_plugin_api::{
+    AppMessages, BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView, egui,
+};
 use sanctuary_storage::{StorageAction, StorageApp};
 use sanctuary_wallet::{WalletAction, WalletApp, WalletState};
 use sanctuary_wallet_core::{Address, Chain, LocalChain, Secret, parse_amount};
@@ -299,6 +303,7 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     assert_eq!(reference.seller, seller_id);
     assert_eq!(listing.price.shown(), "0.5 ETH");
     assert_eq!(listing.goods, Some(goods));
+    let listing_copy = listing.clone();
     run_until(apps, "the goods on the stall", |apps| {
         stall_goods(apps[1]).len() == 2
     });
@@ -319,6 +324,27 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         library(&*apps[0]).get(cover).unwrap().serving,
         "a listing's picture is served to all"
     );
+
+    // Bytes that are no market message, and a listing sent privately (listings are shown
+    // to all, so that every copy sees the same): each refused by the seller's copy, and
+    // the stall is as it was.
+    let refused = market(&*apps[0]).refused;
+    let seller_id_copy = seller_id;
+    apps[1]
+        .world_mut()
+        .run_system_once(move |mut messages: AppMessages<MarketApp>| {
+            messages.send(vec![0xFF; 40]).unwrap();
+            let forged = MarketMessage::Listing(Box::new(listing_copy.clone()));
+            messages
+                .send_to(seller_id_copy, forged.encode().unwrap())
+                .unwrap();
+        })
+        .unwrap();
+    run_until(apps, "the seller's copy to refuse both", |apps| {
+        market(apps[0]).refused >= refused + 2
+    });
+    assert!(market(&*apps[0]).records.shop.sales.is_empty());
+    assert_eq!(market(&*apps[0]).records.shop.listings.len(), 2);
 
     // The seller withdraws one from their stall page; it leaves the buyer's side.
     let seller_panel = MarketPanelView::of(&*apps[0]);
