@@ -87,6 +87,18 @@ pub enum StorageError {
         /// The quota.
         quota: u64,
     },
+    /// The disk that holds storage has no room for the blob, whatever the quota allows.
+    #[error(
+        "the disk is full: {name} needs {needed} bytes and {free} are free where storage is kept; free some space on the disk"
+    )]
+    DiskFull {
+        /// What was being stored.
+        name: String,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes free on the disk.
+        free: u64,
+    },
     /// No blob with this hash is in storage.
     #[error("no blob {0} in storage")]
     NotFound(BlobHash),
@@ -304,11 +316,38 @@ impl Storage {
             .add_path(&absolute)
             .temp_tag()
             .await
-            .map_err(|err| unreadable(err.to_string()))?;
+            .map_err(|err| {
+                // The file was readable a moment ago: a disk that filled up meanwhile is
+                // the likelier cause, and says so.
+                match disk_free(&self.inner.dir) {
+                    Some(free) if free < DISK_MARGIN => StorageError::DiskFull {
+                        name: name.clone(),
+                        needed: metadata.len(),
+                        free,
+                    },
+                    _ => unreadable(err.to_string()),
+                }
+            })?;
         let origin = BlobOrigin::Added {
             path: absolute.display().to_string(),
         };
         self.remember(tag.hash(), name, metadata.len(), origin).await
+    }
+
+    /// Refuses a blob of `needed` bytes that the disk has no room for (with its outboard
+    /// and some room for the database), before anything is written.
+    fn check_disk(&self, name: &str, needed: u64) -> Result<(), StorageError> {
+        let Some(free) = disk_free(&self.inner.dir) else {
+            return Ok(());
+        };
+        if free < needed.saturating_add(needed / 128).saturating_add(DISK_MARGIN) {
+            return Err(StorageError::DiskFull {
+                name: name.to_owned(),
+                needed,
+                free,
+            });
+        }
+        Ok(())
     }
 
     /// Adds `bytes` under `name`, pinned and not served.
@@ -650,6 +689,7 @@ impl Storage {
     /// Frees room for `needed` bytes (less what `replacing` already counts) by dropping
     /// unpinned complete blobs, oldest first.
     fn make_room(&self, name: &str, needed: u64, replacing: Option<BlobHash>) -> Result<(), StorageError> {
+        self.check_disk(name, needed)?;
         let quota = self.inner.quota;
         let mut evicted = Vec::new();
         let result = self.update_catalogue(|catalogue| {
@@ -748,6 +788,23 @@ impl Storage {
 }
 
 /// The endpoint id of a peer, for [`FetchRequest::holders`] when only the id is known
+/// Room kept free on the disk beyond a blob's bytes and outboard, for the database.
+const DISK_MARGIN: u64 = 1 << 20;
+
+/// Bytes free on the disk that holds `dir`, where the system says.
+fn disk_free(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let stats = rustix::fs::statvfs(dir).ok()?;
+        Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 /// (the node finds its addresses from the world).
 pub fn holder(peer: PeerId) -> Option<EndpointAddr> {
     endpoint_id(peer).ok().map(EndpointAddr::from)

@@ -1,6 +1,7 @@
 //! `sanctuary-node blobs` as separate processes: a file added and served by one is
 //! fetched by ticket by another, byte for byte; a fetch stopped part way (Ctrl-C)
-//! resumes from where it was; bad tickets and unreadable files are one-line errors.
+//! resumes from where it was; bad tickets, unreadable files and a full disk are one-line
+//! errors.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -179,4 +180,80 @@ fn bad_tickets_and_unreadable_files_are_one_line_errors() {
     let listed = blobs(&data).arg("list").output().unwrap();
     assert!(listed.status.success());
     assert!(String::from_utf8_lossy(&listed.stdout).is_empty());
+}
+
+/// A small filesystem of its own, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (such as "4m") at a fresh folder, or says why it cannot.
+    fn mount(size: &str) -> Result<Self, String> {
+        let dir = folder("small-disk");
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .map_err(|error| error.to_string())?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+        }
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_one_line_error_and_the_store_keeps_what_it_had() {
+    // A real full disk needs a filesystem of its own: a tmpfs, which only root may mount.
+    let disk = match SmallDisk::mount("4m") {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("skipped: cannot mount a small filesystem here ({why})");
+            return;
+        }
+    };
+    let data = disk.0.join("data");
+    let outside = folder("full-disk-files");
+    let small = outside.join("note.txt");
+    std::fs::write(&small, b"kept through a full disk").unwrap();
+    let large = outside.join("film.bin");
+    std::fs::write(&large, vec![7u8; 8 << 20]).unwrap();
+
+    let added = blobs(&data).arg("add").arg(&small).output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let refused = blobs(&data).arg("add").arg(&large).output().unwrap();
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        error.contains("the disk is full") && error.contains("film.bin"),
+        "{error}"
+    );
+    assert_eq!(error.trim().lines().count(), 1, "one line: {error}");
+
+    // Nothing was lost, and the room left still takes a file that fits.
+    let list = blobs(&data).arg("list").output().unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("note.txt") && listed.contains("complete"),
+        "{listed}"
+    );
+    assert!(!listed.contains("film.bin"), "{listed}");
+    let fits = outside.join("photo.bin");
+    std::fs::write(&fits, vec![9u8; 512 << 10]).unwrap();
+    let added = blobs(&data).arg("add").arg(&fits).output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
 }
