@@ -13,7 +13,7 @@ use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use sanctuary::net_bridge::NetMode;
 use sanctuary::people::InviteTicket;
-use sanctuary_market::{MarketAction, MarketApp, MarketState, StallGoods, StallPictures};
+use sanctuary_market::{MarketAction, MarketApp, MarketState, Offer, StallGoods, StallPictures};
 use sanctuary_market_core::{ListingRef, MarketMessage, PurchaseState, SaleState};
 use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
 use sanctuary_plugin_api::{
@@ -272,15 +272,17 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         market(&*apps[0]).account.as_ref().unwrap().address,
         seller_address.into_array()
     );
-    let sell = |price: &str, title: &str| MarketAction::Sell {
-        goods,
-        picture: (title != "Thunder").then_some(cover),
-        title: title.into(),
-        description: "Rain on the market roof, 3 minutes".into(),
-        price: price.into(),
-        token: None,
-        quantity: 1,
-        hours: 2,
+    let sell = |price: &str, title: &str| {
+        MarketAction::Sell(Offer {
+            goods: Some(goods),
+            picture: (title != "Thunder").then_some(cover),
+            title: title.into(),
+            description: "Rain on the market roof, 3 minutes".into(),
+            price: price.into(),
+            token: None,
+            quantity: 1,
+            hours: 2,
+        })
     };
     apps[0].world_mut().write_message(sell("nothing", "Rain"));
     run_until(apps, "the bad price refused", |apps| {

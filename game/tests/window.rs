@@ -269,6 +269,36 @@ fn allow_all<A: SanctuaryApp>(data: &Path) {
     grants.save().expect("grants saved");
 }
 
+/// Screenshots the Market from where the person arrives, after 60 frames, with the data
+/// folder `data` and the `extra` arguments, and reads its pixels.
+fn market_screenshot(display: &VirtualDisplay, data: &Path, file: &Path, extra: &[&str]) -> PixelStats {
+    std::fs::remove_file(file).ok();
+    let output = client()
+        .env("DISPLAY", &display.display)
+        .args(["--space", "market", "--frames", "60", "--screenshot"])
+        .arg(file)
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .output()
+        .expect("the client runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    pixel_stats(file)
+}
+
+/// How many pixels differ clearly between two screenshots of the same size.
+fn pixels_changed(a: &PixelStats, b: &PixelStats) -> usize {
+    a.pixels
+        .iter()
+        .zip(&b.pixels)
+        .filter(|(p, q)| (0..3).any(|i| p[i].abs_diff(q[i]) > 30))
+        .count()
+}
+
 /// The client, killed when dropped.
 struct Running(Child);
 
@@ -325,39 +355,16 @@ fn the_chess_board_stands_in_the_market_once_the_person_allows_it() {
         std::fs::remove_dir_all(&data).ok();
         std::fs::create_dir_all(&data).expect("data folder");
         if allowed {
-            let mut grants = sanctuary_plugin_api::Grants::load(&data);
-            for permission in sanctuary_chess::ChessApp::MANIFEST.permissions {
-                grants.grant("chess", permission);
-            }
-            grants.save().expect("grants saved");
+            allow_all::<sanctuary_chess::ChessApp>(&data);
         }
         let file = folder.join(format!("market-chess-{allowed}.png"));
-        std::fs::remove_file(&file).ok();
-        let output = client()
-            .env("DISPLAY", &display.display)
-            .args(["--space", "market", "--frames", "40", "--screenshot"])
-            .arg(&file)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .expect("the client runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        pixel_stats(&file)
+        market_screenshot(&display, &data, &file, &[])
     };
     let without = shoot(false);
     let with = shoot(true);
     // The board's squares on the table (about 150 by 12 pixels from where the person
     // arrives) and the panel's text are all that may differ.
-    let changed = without
-        .pixels
-        .iter()
-        .zip(&with.pixels)
-        .filter(|(p, q)| (0..3).any(|i| p[i].abs_diff(q[i]) > 30))
-        .count();
+    let changed = pixels_changed(&without, &with);
     assert!(
         (400..40_000).contains(&changed),
         "the board appears on the table, and nothing else changes much ({changed} pixels differ)"
@@ -616,42 +623,14 @@ fn a_sellers_goods_and_their_picture_stand_on_their_stall_in_the_market() {
             records.save(&market_dir(&data)).expect("records saved");
         }
         let file = folder.join(format!("market-stall-{selling}.png"));
-        std::fs::remove_file(&file).ok();
         // Hosting a world gives the person an id, which their stall is kept for.
-        let output = client()
-            .env("DISPLAY", &display.display)
-            .args([
-                "--space",
-                "market",
-                "--host",
-                "--bind",
-                "127.0.0.1:0",
-                "--frames",
-                "60",
-                "--screenshot",
-            ])
-            .arg(&file)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .expect("the client runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        pixel_stats(&file)
+        market_screenshot(&display, &data, &file, &["--host", "--bind", "127.0.0.1:0"])
     };
     let without = shoot(false);
     let with = shoot(true);
     // Three boxes on a stall's counter some metres away, and a picture above one, are all
     // that differ.
-    let changed = without
-        .pixels
-        .iter()
-        .zip(&with.pixels)
-        .filter(|(p, q)| (0..3).any(|i| p[i].abs_diff(q[i]) > 30))
-        .count();
+    let changed = pixels_changed(&without, &with);
     assert!(
         (150..40_000).contains(&changed),
         "the goods appear on the stall, and nothing else changes much ({changed} pixels differ)"

@@ -25,7 +25,7 @@ use sanctuary_plugin_api::prelude::*;
 
 pub use pictures::StallPictures;
 pub use stalls::StallGoods;
-pub use trade::{MarketAction, MarketState};
+pub use trade::{MarketAction, MarketState, Offer};
 
 /// The market app.
 pub struct MarketApp;

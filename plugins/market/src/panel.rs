@@ -6,7 +6,7 @@ use sanctuary_market_core::{PurchaseState, SaleState, TITLE_MAX};
 use sanctuary_plugin_api::prelude::*;
 
 use crate::MarketApp;
-use crate::trade::{MarketAction, MarketState};
+use crate::trade::{MarketAction, MarketState, Offer};
 
 /// Rows shown in the search results at most.
 const RESULTS_MAX: usize = 50;
@@ -24,35 +24,11 @@ pub(crate) enum Page {
 }
 
 /// What the person typed and chose in the panel.
-#[derive(Resource, Debug)]
+#[derive(Resource, Debug, Default)]
 pub(crate) struct MarketPanel {
     page: Page,
     search: String,
-    goods: Option<BlobHash>,
-    picture: Option<BlobHash>,
-    title: String,
-    description: String,
-    price: String,
-    token: Option<[u8; 20]>,
-    quantity: u32,
-    hours: u64,
-}
-
-impl Default for MarketPanel {
-    fn default() -> Self {
-        Self {
-            page: Page::Browse,
-            search: String::new(),
-            goods: None,
-            picture: None,
-            title: String::new(),
-            description: String::new(),
-            price: String::new(),
-            token: None,
-            quantity: 1,
-            hours: 24 * 7,
-        }
-    }
+    offer: Offer,
 }
 
 const PROBLEM: egui::Color32 = egui::Color32::from_rgb(240, 170, 90);
@@ -178,35 +154,35 @@ fn sell(
     egui::Grid::new("market sell").num_columns(2).show(ui, |ui| {
         ui.label("File to sell:");
         egui::ComboBox::from_id_salt("market goods")
-            .selected_text(name(panel.goods))
+            .selected_text(name(panel.offer.goods))
             .show_ui(ui, |ui| {
                 for blob in &held {
-                    ui.selectable_value(&mut panel.goods, Some(blob.hash), &blob.name);
+                    ui.selectable_value(&mut panel.offer.goods, Some(blob.hash), &blob.name);
                 }
             });
         ui.end_row();
         ui.label("Picture (shown to all):");
         egui::ComboBox::from_id_salt("market picture")
-            .selected_text(match panel.picture {
+            .selected_text(match panel.offer.picture {
                 None => "none".to_owned(),
                 some => name(some),
             })
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut panel.picture, None, "none");
+                ui.selectable_value(&mut panel.offer.picture, None, "none");
                 for blob in &held {
-                    ui.selectable_value(&mut panel.picture, Some(blob.hash), &blob.name);
+                    ui.selectable_value(&mut panel.offer.picture, Some(blob.hash), &blob.name);
                 }
             });
         ui.end_row();
         ui.label("Title:");
-        ui.add(egui::TextEdit::singleline(&mut panel.title).char_limit(TITLE_MAX));
+        ui.add(egui::TextEdit::singleline(&mut panel.offer.title).char_limit(TITLE_MAX));
         ui.end_row();
         ui.label("Description:");
-        ui.text_edit_multiline(&mut panel.description);
+        ui.text_edit_multiline(&mut panel.offer.description);
         ui.end_row();
         ui.label("Price of one:");
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut panel.price).desired_width(100.0));
+            ui.add(egui::TextEdit::singleline(&mut panel.offer.price).desired_width(100.0));
             let symbol = |token: Option<[u8; 20]>| match token {
                 None => account.coin_symbol.clone(),
                 Some(contract) => account
@@ -216,20 +192,20 @@ fn sell(
                     .map_or_else(|| "?".into(), |known| known.symbol.clone()),
             };
             egui::ComboBox::from_id_salt("market asset")
-                .selected_text(symbol(panel.token))
+                .selected_text(symbol(panel.offer.token))
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut panel.token, None, &account.coin_symbol);
+                    ui.selectable_value(&mut panel.offer.token, None, &account.coin_symbol);
                     for known in &account.tokens {
-                        ui.selectable_value(&mut panel.token, Some(known.contract), &known.symbol);
+                        ui.selectable_value(&mut panel.offer.token, Some(known.contract), &known.symbol);
                     }
                 });
         });
         ui.end_row();
         ui.label("How many:");
-        ui.add(egui::DragValue::new(&mut panel.quantity).range(1..=1000));
+        ui.add(egui::DragValue::new(&mut panel.offer.quantity).range(1..=1000));
         ui.end_row();
         ui.label("Offered for (hours):");
-        ui.add(egui::DragValue::new(&mut panel.hours).range(1..=24 * 31));
+        ui.add(egui::DragValue::new(&mut panel.offer.hours).range(1..=24 * 31));
         ui.end_row();
     });
     let network = match account.test {
@@ -237,23 +213,14 @@ fn sell(
         false => account.network.clone(),
     };
     ui.label(format!("Paid to your first account on {network}."));
-    let ready = panel.goods.is_some() && !panel.title.trim().is_empty() && !panel.price.trim().is_empty();
-    if ui.add_enabled(ready, egui::Button::new("List it")).clicked()
-        && let Some(goods) = panel.goods
-    {
-        actions.write(MarketAction::Sell {
-            goods,
-            picture: panel.picture,
-            title: panel.title.clone(),
-            description: panel.description.clone(),
-            price: panel.price.clone(),
-            token: panel.token,
-            quantity: panel.quantity,
-            hours: panel.hours,
-        });
-        panel.title.clear();
-        panel.description.clear();
-        panel.price.clear();
+    let ready = panel.offer.goods.is_some()
+        && !panel.offer.title.trim().is_empty()
+        && !panel.offer.price.trim().is_empty();
+    if ui.add_enabled(ready, egui::Button::new("List it")).clicked() {
+        actions.write(MarketAction::Sell(panel.offer.clone()));
+        panel.offer.title.clear();
+        panel.offer.description.clear();
+        panel.offer.price.clear();
     }
 }
 

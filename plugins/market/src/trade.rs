@@ -39,28 +39,47 @@ const ASK_ACCOUNT: Duration = Duration::from_secs(3);
 /// How often it is asked again once it answered (the person may change network).
 const REFRESH_ACCOUNT: Duration = Duration::from_secs(30);
 
+/// What a seller fills in to offer a file held in storage (the Sell page's form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// The goods: the blob buyers receive.
+    pub goods: Option<BlobHash>,
+    /// A picture of it, held in storage (served to everyone).
+    pub picture: Option<BlobHash>,
+    /// What it is.
+    pub title: String,
+    /// More about it.
+    pub description: String,
+    /// The price of one, in whole units: "0.25".
+    pub price: String,
+    /// Priced in this token (one the wallet knows) rather than the network's coin.
+    pub token: Option<[u8; 20]>,
+    /// How many.
+    pub quantity: u32,
+    /// Offered for this many hours.
+    pub hours: u64,
+}
+
+impl Default for Offer {
+    fn default() -> Self {
+        Self {
+            goods: None,
+            picture: None,
+            title: String::new(),
+            description: String::new(),
+            price: String::new(),
+            token: None,
+            quantity: 1,
+            hours: 24 * 7,
+        }
+    }
+}
+
 /// Something the person does in the market (from the panel, or a test).
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
 pub enum MarketAction {
     /// Offer a file held in storage.
-    Sell {
-        /// The goods: the blob buyers receive.
-        goods: BlobHash,
-        /// A picture of it, held in storage (served to everyone).
-        picture: Option<BlobHash>,
-        /// What it is.
-        title: String,
-        /// More about it.
-        description: String,
-        /// The price of one, in whole units: "0.25".
-        price: String,
-        /// Priced in this token (one the wallet knows) rather than the network's coin.
-        token: Option<[u8; 20]>,
-        /// How many.
-        quantity: u32,
-        /// Offered for this many hours.
-        hours: u64,
-    },
+    Sell(Offer),
     /// Stop offering one of the person's listings.
     Withdraw(ListingId),
     /// Buy one unit of someone's listing.
@@ -245,27 +264,7 @@ pub fn act(
             continue;
         }
         let result = match action.clone() {
-            MarketAction::Sell {
-                goods,
-                picture,
-                title,
-                description,
-                price,
-                token,
-                quantity,
-                hours,
-            } => sell(
-                &mut state,
-                &mut blobs,
-                goods,
-                picture,
-                title,
-                description,
-                &price,
-                token,
-                quantity,
-                hours,
-            ),
+            MarketAction::Sell(offer) => sell(&mut state, &mut blobs, offer),
             MarketAction::Withdraw(id) => match state.records.shop.withdraw(id) {
                 Some(listing) => {
                     state.dirty = true;
@@ -295,19 +294,7 @@ pub fn act(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sell(
-    state: &mut MarketState,
-    blobs: &mut Blobs<MarketApp>,
-    goods: BlobHash,
-    picture: Option<BlobHash>,
-    title: String,
-    description: String,
-    price: &str,
-    token: Option<[u8; 20]>,
-    quantity: u32,
-    hours: u64,
-) -> Result<String, String> {
+fn sell(state: &mut MarketState, blobs: &mut Blobs<MarketApp>, offer: Offer) -> Result<String, String> {
     let account = state.account.clone().ok_or_else(|| {
         format!(
             "not listed: the wallet has not said where you are paid ({})",
@@ -319,13 +306,14 @@ fn sell(
     })?;
     let library = blobs.library().map_err(|error| error.to_string())?;
     let held = |hash: BlobHash| library.get(hash).is_some_and(|blob| blob.complete);
+    let goods = offer.goods.ok_or("not listed: choose the file to sell")?;
     if !held(goods) {
         return Err("not listed: the goods are not (all) in your storage".into());
     }
-    if picture.is_some_and(|picture| !held(picture)) {
+    if offer.picture.is_some_and(|picture| !held(picture)) {
         return Err("not listed: the picture is not (all) in your storage".into());
     }
-    let asset = match token {
+    let asset = match offer.token {
         None => Asset::Native {
             symbol: account.coin_symbol.clone(),
         },
@@ -342,24 +330,25 @@ fn sell(
             }
         }
     };
-    let value = parse_amount(price, asset.decimals()).map_err(|error| format!("not listed: {error}"))?;
+    let value =
+        parse_amount(&offer.price, asset.decimals()).map_err(|error| format!("not listed: {error}"))?;
     let now = now_ms();
     let listing = Listing {
         id: ListingId::random().map_err(|error| error.to_string())?,
-        title: title.trim().to_owned(),
-        description: description.trim().to_owned(),
-        picture,
+        title: offer.title.trim().to_owned(),
+        description: offer.description.trim().to_owned(),
+        picture: offer.picture,
         goods: Some(goods),
         price: Price::new(account.chain_id, &asset, value, Address::from(account.address)),
-        quantity,
-        expires_ms: now.saturating_add(hours.saturating_mul(3600 * 1000)),
+        quantity: offer.quantity,
+        expires_ms: now.saturating_add(offer.hours.saturating_mul(3600 * 1000)),
     };
     state
         .records
         .shop
         .list(listing.clone(), now)
         .map_err(|error| format!("not listed: {error}"))?;
-    if let Some(picture) = picture {
+    if let Some(picture) = offer.picture {
         // Everyone who sees the stall fetches the picture from the seller.
         blobs
             .request(BlobRequest::SetServing(picture, true))
