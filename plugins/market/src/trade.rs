@@ -110,7 +110,8 @@ pub struct MarketState {
     pub account_problem: Option<String>,
     /// The latest news for the person, and whether it is a problem.
     pub message: Option<(String, bool)>,
-    /// Listings from others refused as breaking the rules.
+    /// Messages from others refused: not market messages, sent the wrong way (a listing to
+    /// one person alone, an order to everyone), or listings that break the rules.
     pub refused: u64,
     loaded: bool,
     dirty: bool,
@@ -734,8 +735,9 @@ pub fn tick(
     let now = Instant::now();
     // Someone arrived: they hear the listings soon (arrivals close together share one).
     let people: HashSet<PeerId> = view.people.iter().map(|person| person.id).collect();
-    if people.iter().any(|person| !state.people.contains(person)) && state.next_showing.is_none() {
-        state.next_showing = Some(now + ARRIVAL_SHOWING);
+    if people.iter().any(|person| !state.people.contains(person)) {
+        let soon = now + ARRIVAL_SHOWING;
+        state.next_showing = Some(state.next_showing.map_or(soon, |at| at.min(soon)));
     }
     for seller in state.book.seller_ids() {
         if !people.contains(&seller) {
