@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use bevy::prelude::*;
 use sanctuary_plugin_api::host::{AppsFolder, WalletMail};
 use sanctuary_plugin_api::prelude::*;
-use sanctuary_plugin_api::{KnownToken, PaymentAccount, WalletReply, WalletRequest};
+use sanctuary_plugin_api::{KnownToken, PaymentAccount, PaymentTerms, WalletReply, WalletRequest};
+use sanctuary_wallet_core::{Asset, TransferStatus};
 use tokio::sync::mpsc;
 
 use crate::directory::{self, Directory};
@@ -83,6 +84,12 @@ fn take_requests(link: Res<WalletLink>, mut mail: ResMut<WalletMail>, mut state:
     for (app, request) in mail.take_requests() {
         match request {
             WalletRequest::Pay { id, terms, memo } => {
+                // The same payment again (the app did not hear the answer, the client
+                // stopped in between): answered with the first, never paid twice.
+                if let Some(transaction) = paid_before(&state.snapshot, &terms) {
+                    mail.reply(&app, WalletReply::Paid { id, transaction });
+                    continue;
+                }
                 if state.requests.len() >= panel::WAITING_PAYMENTS_MAX {
                     let reason = "too many payment requests are waiting for the person".to_owned();
                     mail.reply(&app, WalletReply::Declined { id, reason });
@@ -117,6 +124,33 @@ fn take_requests(link: Res<WalletLink>, mut mail: ResMut<WalletMail>, mut state:
             }
         }
     }
+}
+
+/// The transaction of a payment with these terms and a reference that this wallet made
+/// already and that has not failed or reverted.
+fn paid_before(snapshot: &worker::WalletSnapshot, terms: &PaymentTerms) -> Option<[u8; 32]> {
+    if terms.reference.is_empty() {
+        return None;
+    }
+    snapshot
+        .history
+        .iter()
+        .find(|transfer| {
+            let contract = match &transfer.asset {
+                Asset::Native { .. } => None,
+                Asset::Token { contract, .. } => Some(contract.into_array()),
+            };
+            transfer.chain_id == terms.chain_id
+                && transfer.to.into_array() == terms.to
+                && contract == terms.token
+                && transfer.value.to_be_bytes::<32>() == terms.amount
+                && transfer.reference == terms.reference
+                && matches!(
+                    transfer.status,
+                    TransferStatus::Pending | TransferStatus::Confirmed { .. }
+                )
+        })
+        .map(|transfer| transfer.hash.0)
 }
 
 /// Where the person is paid, as an app may know it: the first account on the network

@@ -433,6 +433,22 @@ fn another_app_is_paid_only_what_the_person_confirms_and_can_check_a_payment() {
         "paid once, the confirmed amount"
     );
 
+    // Asked again for the same payment (the app did not hear, or restarted): answered with
+    // the first transaction, nothing shown to the person, nothing paid twice.
+    ask(
+        &mut app,
+        WalletRequest::Pay {
+            id: 6,
+            terms: terms(order),
+            memo: "Lobby soundtrack".into(),
+        },
+    );
+    let again = wait_answer(&mut app, "the repeated payment", |reply| {
+        matches!(reply, WalletReply::Paid { id: 6, .. })
+    });
+    assert_eq!(again, WalletReply::Paid { id: 6, transaction });
+    assert!(state(&app).requests.is_empty());
+
     // The payee's side: the chain confirms it pays this order, and not another.
     for (id, reference) in [(3, &order[..]), (4, &b"order 0002"[..])] {
         ask(

@@ -160,6 +160,7 @@ impl SignedTransfer {
             nonce: self.plan.nonce,
             sent_at_ms,
             memo,
+            reference: self.plan.reference.clone(),
             status: TransferStatus::Pending,
         }
     }

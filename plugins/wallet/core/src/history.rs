@@ -85,6 +85,9 @@ pub struct Transfer {
     /// What it was for, if anything ("order 3f2a…").
     #[serde(default)]
     pub memo: Option<String>,
+    /// The bytes it carries to name what it pays for (an order's id), if any.
+    #[serde(default)]
+    pub reference: Vec<u8>,
     /// What became of it.
     pub status: TransferStatus,
 }
