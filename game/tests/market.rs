@@ -1,5 +1,6 @@
 //! The Market app between two clients on loopback and a real local chain, driven through
-//! its panel as a person would: a seller lists files from storage, they stand on the
+//! its panel as a person would: a seller lists files from storage (one by filling in the
+//! Sell page: file, picture, title, description, price, List it), they stand on the
 //! seller's stall for the buyer, the seller withdraws one from their stall page, the buyer
 //! finds the other by a word typed in the Market panel's search and presses Buy, confirms
 //! the payment in their wallet, the seller's copy checks the payment on chain and delivers
@@ -151,6 +152,36 @@ impl MarketPanelView {
         self.click_at(app, at);
     }
 
+    /// Clicks the text `label` itself.
+    fn click_text(&self, app: &mut App, label: &str) {
+        self.click(app, label, label);
+    }
+
+    /// Clicks on the row of the text `row` at `x` (a field in a form's second column).
+    fn click_row_at(&self, app: &mut App, row: &str, x: f32) {
+        let shown = self.shown(app);
+        let y = shown
+            .iter()
+            .find(|(text, _)| text == row)
+            .unwrap_or_else(|| panic!("no {row:?} in the panel: {shown:?}"))
+            .1
+            .center()
+            .y;
+        self.click_at(app, egui::pos2(x + 8.0, y));
+    }
+
+    /// Where the text `label` starts, left to right.
+    fn left_of(&self, app: &mut App, label: &str) -> f32 {
+        let shown = self.shown(app);
+        shown
+            .iter()
+            .find(|(text, _)| text == label)
+            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
+            .1
+            .min
+            .x
+    }
+
     /// Clicks a little right of the text `label` (in the field it names).
     fn click_right_of(&self, app: &mut App, label: &str) {
         let shown = self.shown(app);
@@ -292,7 +323,42 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
             .is_some_and(|(text, problem)| *problem && text.contains("not listed"))
     });
     assert!(market(&*apps[0]).records.shop.listings.is_empty());
-    apps[0].world_mut().write_message(sell("0.5", "Rain on the roof"));
+    // The first through the Sell page, as a person fills it in; the second at once.
+    let seller_panel = MarketPanelView::of(&*apps[0]);
+    seller_panel.click(apps[0], "Browse", "Sell");
+    seller_panel.click(apps[0], "File to sell:", "choose…");
+    seller_panel.click_text(apps[0], "field-recording.ogg");
+    seller_panel.click(apps[0], "Picture (shown to all):", "none");
+    seller_panel.click_text(apps[0], "cover.png");
+    let fields = seller_panel.left_of(apps[0], "field-recording.ogg");
+    seller_panel.click_row_at(apps[0], "Title:", fields);
+    seller_panel.type_text(apps[0], "Rain on the roof");
+    seller_panel.click_row_at(apps[0], "Description:", fields);
+    seller_panel.type_text(apps[0], "Rain on the market roof, 3 minutes");
+    seller_panel.click_row_at(apps[0], "Price of one:", fields);
+    seller_panel.type_text(apps[0], "0.5");
+    seller_panel.click_text(apps[0], "List it");
+    run_until(apps, "the listing in the seller's shop", |apps| {
+        market(apps[0]).records.shop.listings.len() == 1
+    });
+    let listed = market(&*apps[0]).records.shop.listings[0].clone();
+    assert_eq!(
+        (
+            listed.title.as_str(),
+            listed.goods,
+            listed.picture,
+            listed.price.shown(),
+            listed.quantity
+        ),
+        (
+            "Rain on the roof",
+            Some(goods),
+            Some(cover),
+            "0.5 ETH".to_owned(),
+            1
+        )
+    );
+    assert_eq!(listed.description, "Rain on the market roof, 3 minutes");
     apps[0].world_mut().write_message(sell("0.2", "Thunder"));
 
     // Both reach the buyer's Market panel and stand on the seller's stall there.
@@ -349,8 +415,7 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     assert_eq!(market(&*apps[0]).records.shop.listings.len(), 2);
 
     // The seller withdraws one from their stall page; it leaves the buyer's side.
-    let seller_panel = MarketPanelView::of(&*apps[0]);
-    seller_panel.click(apps[0], "Browse", "My stall");
+    seller_panel.click(apps[0], "Sell", "My stall");
     assert!(shows(&seller_panel.shown(apps[0]), "Thunder"));
     seller_panel.click(apps[0], "Thunder", "Withdraw");
     run_until(apps, "the withdrawn listing gone", |apps| {
@@ -417,7 +482,7 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         bought && sold
     });
     // Both History pages say so.
-    seller_panel.click(apps[0], "Browse", "History");
+    seller_panel.click(apps[0], "Sell", "History");
     buyer_panel.click(apps[1], "Browse", "History");
     let (sold, bought) = (seller_panel.shown(apps[0]), buyer_panel.shown(apps[1]));
     assert!(

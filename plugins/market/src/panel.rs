@@ -31,6 +31,7 @@ pub(crate) struct MarketPanel {
     offer: Offer,
 }
 
+/// The colour of a line that reports a problem.
 const PROBLEM: egui::Color32 = egui::Color32::from_rgb(240, 170, 90);
 
 /// Draws the Market panel.
