@@ -5,7 +5,6 @@
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use sanctuary::net_bridge::NetMode;
-use sanctuary::people::InviteTicket;
 use sanctuary_chess::game::{GameKey, PackedMove};
 use sanctuary_chess::wire::ChessMessage;
 use sanctuary_chess::{ChessAction, ChessApp, ChessPiece, ChessState};
@@ -13,7 +12,7 @@ use sanctuary_plugin_api::{AppMessages, Grants, PeerId, SanctuaryApp, WorldView}
 use std::path::Path;
 
 mod common;
-use common::{folder, networked_client, run_until};
+use common::{folder, host_and_guest, invite_ticket, networked_client, run_until};
 
 /// Allows chess everything it asks for, as a person would in the Apps panel.
 fn allow_chess(dir: &Path) {
@@ -76,15 +75,8 @@ fn two_peers_play_chess_and_every_copy_refuses_what_the_rules_forbid() {
     let (host_dir, guest_dir) = (folder("host"), folder("guest"));
     allow_chess(&host_dir);
     allow_chess(&guest_dir);
-    let mut host = client(&host_dir, NetMode::Host);
-    run_until(&mut [&mut host], "the host's ticket", |apps| {
-        apps[0].world().resource::<InviteTicket>().0.is_some()
-    });
-    let ticket = host.world().resource::<InviteTicket>().0.clone().unwrap();
-    let mut guest = client(&guest_dir, NetMode::Join(ticket.parse().unwrap()));
-    run_until(&mut [&mut host, &mut guest], "both to see each other", |apps| {
-        sees_people(apps[0]) && sees_people(apps[1])
-    });
+    let (mut host, mut guest) = host_and_guest("market", &host_dir, &guest_dir);
+    let ticket = invite_ticket(&host);
     let guest_id = me(&guest).unwrap();
 
     // The host invites the guest, who accepts.

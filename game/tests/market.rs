@@ -12,8 +12,6 @@ use std::path::Path;
 
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
-use sanctuary::net_bridge::NetMode;
-use sanctuary::people::InviteTicket;
 use sanctuary_market::{MarketAction, MarketApp, MarketState, Offer, StallGoods, StallPictures};
 use sanctuary_market_core::{ListingRef, MarketMessage, PurchaseState, SaleState};
 use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
@@ -25,7 +23,7 @@ use sanctuary_wallet::{WalletAction, WalletApp, WalletState};
 use sanctuary_wallet_core::{Address, Chain, LocalChain, Secret, parse_amount};
 
 mod common;
-use common::{folder, networked_client, run_until};
+use common::{folder, host_and_guest, run_until};
 
 const PASSPHRASE: &str = "market day passphrase";
 
@@ -251,18 +249,10 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     prepare(&seller_dir, local.rpc_url());
     prepare(&buyer_dir, local.rpc_url());
 
-    let mut seller = networked_client("market", &seller_dir, NetMode::Host);
-    run_until(&mut [&mut seller], "the seller's ticket", |apps| {
-        apps[0].world().resource::<InviteTicket>().0.is_some()
-    });
-    let ticket = seller.world().resource::<InviteTicket>().0.clone().unwrap();
-    let mut buyer = networked_client("market", &buyer_dir, NetMode::Join(ticket.parse().unwrap()));
+    let (mut seller, mut buyer) = host_and_guest("market", &seller_dir, &buyer_dir);
     let apps = &mut [&mut seller, &mut buyer];
-    run_until(apps, "both online, seeing each other", |apps| {
-        apps.iter().all(|app| {
-            let view = app.world().resource::<WorldView>();
-            view.online && !view.people.is_empty() && library(app).online
-        })
+    run_until(apps, "storage online on both", |apps| {
+        apps.iter().all(|app| library(app).online)
     });
     let seller_address = make_wallet(apps, 0);
     let buyer_address = make_wallet(apps, 1);

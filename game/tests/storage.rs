@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{folder, networked_client, run_until};
+use common::{folder, host_and_guest, networked_client, run_until};
 
 fn allow_storage(dir: &Path) {
     let mut grants = Grants::load(dir);
@@ -113,17 +113,9 @@ fn a_picture_hung_on_the_easel_is_seen_by_another_peer_fetched_by_hash() {
     let (host_dir, guest_dir) = (folder("host"), folder("guest"));
     allow_storage(&host_dir);
     allow_storage(&guest_dir);
-    let mut host = client(&host_dir, NetMode::Host);
-    run_until(&mut [&mut host], "the host's ticket", |apps| {
-        apps[0].world().resource::<InviteTicket>().0.is_some()
-    });
-    let ticket = host.world().resource::<InviteTicket>().0.clone().unwrap();
-    let mut guest = client(&guest_dir, NetMode::Join(ticket.parse().unwrap()));
-    run_until(&mut [&mut host, &mut guest], "both to see each other", |apps| {
-        apps.iter().all(|app| {
-            let view = app.world().resource::<WorldView>();
-            view.online && !view.people.is_empty() && library(app).online
-        })
+    let (mut host, mut guest) = host_and_guest("lobby", &host_dir, &guest_dir);
+    run_until(&mut [&mut host, &mut guest], "storage online on both", |apps| {
+        apps.iter().all(|app| library(app).online)
     });
 
     // The host adds a picture from a file and hangs it.
@@ -406,17 +398,9 @@ fn a_file_shared_with_one_person_reaches_them_though_it_is_not_served_to_all() {
     let (host_dir, guest_dir) = (folder("share-with-host"), folder("share-with-guest"));
     allow_storage(&host_dir);
     allow_storage(&guest_dir);
-    let mut host = client(&host_dir, NetMode::Host);
-    run_until(&mut [&mut host], "the host's ticket", |apps| {
-        apps[0].world().resource::<InviteTicket>().0.is_some()
-    });
-    let ticket = host.world().resource::<InviteTicket>().0.clone().unwrap();
-    let mut guest = client(&guest_dir, NetMode::Join(ticket.parse().unwrap()));
-    run_until(&mut [&mut host, &mut guest], "both online", |apps| {
-        apps.iter().all(|app| {
-            let view = app.world().resource::<WorldView>();
-            view.online && !view.people.is_empty() && library(app).online
-        })
+    let (mut host, mut guest) = host_and_guest("lobby", &host_dir, &guest_dir);
+    run_until(&mut [&mut host, &mut guest], "storage online on both", |apps| {
+        apps.iter().all(|app| library(app).online)
     });
 
     let file = host_dir.join("song.ogg");

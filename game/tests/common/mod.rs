@@ -126,6 +126,37 @@ pub fn networked_client(space: &str, dir: &std::path::Path, mode: sanctuary::net
     app
 }
 
+/// The ticket a client's world invites others with, once it has one.
+pub fn invite_ticket(app: &App) -> String {
+    app.world()
+        .resource::<sanctuary::people::InviteTicket>()
+        .0
+        .clone()
+        .expect("the world's ticket")
+}
+
+/// A headless client hosting a world in `space` with its data in `host_dir`, and one
+/// joining it with its data in `guest_dir`; returned as `(host, guest)` once each is
+/// online and sees the other.
+pub fn host_and_guest(space: &str, host_dir: &std::path::Path, guest_dir: &std::path::Path) -> (App, App) {
+    use sanctuary::net_bridge::NetMode;
+    use sanctuary::people::InviteTicket;
+    use sanctuary_plugin_api::WorldView;
+    let mut host = networked_client(space, host_dir, NetMode::Host);
+    run_until(&mut [&mut host], "the host's ticket", |apps| {
+        apps[0].world().resource::<InviteTicket>().0.is_some()
+    });
+    let ticket = invite_ticket(&host).parse().expect("the host's ticket parses");
+    let mut guest = networked_client(space, guest_dir, NetMode::Join(ticket));
+    run_until(&mut [&mut host, &mut guest], "both to see each other", |apps| {
+        apps.iter().all(|app| {
+            let view = app.world().resource::<WorldView>();
+            view.online && !view.people.is_empty()
+        })
+    });
+    (host, guest)
+}
+
 /// Updates every app until `done` says so, or fails after [`PATIENCE`].
 pub fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
     let deadline = Instant::now() + PATIENCE;

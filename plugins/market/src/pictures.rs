@@ -88,6 +88,11 @@ pub fn fetch(
     mut pictures: ResMut<StallPictures>,
     mut blobs: Blobs<MarketApp>,
 ) {
+    // Only when the stalls may have changed (the market's state changes at least once a
+    // second, which also brings retries round).
+    if !state.is_changed() && !view.is_changed() {
+        return;
+    }
     if !blobs.allowed() || view.space.as_deref() != Some("market") {
         return;
     }

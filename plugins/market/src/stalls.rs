@@ -88,6 +88,15 @@ pub fn show(
         *shown = None;
         return;
     }
+    // Worked out again only when something it shows may have changed (the market's state
+    // changes at least once a second), or its parts vanished (the person travelled, a grant
+    // was taken back).
+    let vanished = shown
+        .as_ref()
+        .is_none_or(|shown| parts.is_empty() && !shown.0.is_empty());
+    if !vanished && !state.is_changed() && !view.is_changed() && !pictures.is_changed() {
+        return;
+    }
     let sellers = stalls(&state, view.me);
     let with_pictures = sellers
         .iter()
@@ -95,9 +104,7 @@ pub fn show(
         .filter(|picture| pictures.is_shown(*picture))
         .collect();
     let now = (sellers, with_pictures);
-    // Parts vanish when the person travels or a grant is taken back; rebuild then too.
-    let unchanged = shown.as_ref() == Some(&now) && (!parts.is_empty() || now.0.is_empty());
-    if unchanged {
+    if !vanished && shown.as_ref() == Some(&now) {
         return;
     }
     for entity in &parts {

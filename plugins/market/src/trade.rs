@@ -734,17 +734,20 @@ pub fn tick(
     }
     let now = Instant::now();
     // Someone arrived: they hear the listings soon (arrivals close together share one).
-    let people: HashSet<PeerId> = view.people.iter().map(|person| person.id).collect();
-    if people.iter().any(|person| !state.people.contains(person)) {
-        let soon = now + ARRIVAL_SHOWING;
-        state.next_showing = Some(state.next_showing.map_or(soon, |at| at.min(soon)));
-    }
-    for seller in state.book.seller_ids() {
-        if !people.contains(&seller) {
-            state.book.forget(seller);
+    // Someone who left takes their stall with them.
+    if view.is_changed() {
+        let people: HashSet<PeerId> = view.people.iter().map(|person| person.id).collect();
+        if people.iter().any(|person| !state.people.contains(person)) {
+            let soon = now + ARRIVAL_SHOWING;
+            state.next_showing = Some(state.next_showing.map_or(soon, |at| at.min(soon)));
         }
+        for seller in state.book.seller_ids() {
+            if !people.contains(&seller) {
+                state.book.forget(seller);
+            }
+        }
+        state.people = people;
     }
-    state.people = people;
     if state.next_showing.is_some_and(|at| now >= at) {
         state.next_showing = None;
         let live: Vec<ListingId> = state
