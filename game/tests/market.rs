@@ -16,7 +16,8 @@ use sanctuary_market::{MarketAction, MarketApp, MarketState, Offer, StallGoods, 
 use sanctuary_market_core::{ListingRef, MarketMessage, PurchaseState, SaleState};
 use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
 use sanctuary_plugin_api::{
-    AppMessages, BlobLibrary, BlobRequest, Grants, PeerId, SanctuaryApp, WorldView, egui,
+    AppMessages, BlobLibrary, BlobRequest, Grants, KnownToken, PaymentAccount, PeerId, SanctuaryApp,
+    WorldView, egui,
 };
 use sanctuary_storage::{StorageAction, StorageApp};
 use sanctuary_wallet::{WalletAction, WalletApp, WalletState};
@@ -349,6 +350,15 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
         )
     );
     assert_eq!(listed.description, "Rain on the market roof, 3 minutes");
+    // Offered for the form's week.
+    let week_ms = 7 * 24 * 3600 * 1000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!((now_ms + week_ms - 60_000..=now_ms + week_ms).contains(&listed.expires_ms));
+    // Its panel has its place in the Market.
+    assert!(apps[0].world().resource::<WorldView>().anchor("market").is_some());
     apps[0].world_mut().write_message(sell("0.2", "Thunder"));
 
     // Both reach the buyer's Market panel and stand on the seller's stall there.
@@ -508,6 +518,42 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
             .is_some_and(|(text, problem)| *problem && text.contains("no longer offered"))
     });
     assert_eq!(market(&*apps[1]).records.purchases.list.len(), 1);
+
+    // A price in a token the seller's wallet knows; one it does not know is refused.
+    let token = [0x70; 20];
+    let account = market(&*apps[0]).account.clone().unwrap();
+    apps[0].world_mut().resource_mut::<MarketState>().account = Some(PaymentAccount {
+        tokens: vec![KnownToken {
+            contract: token,
+            symbol: "TST".into(),
+            decimals: 6,
+        }],
+        ..account
+    });
+    let in_token = |contract| {
+        MarketAction::Sell(Offer {
+            goods: Some(goods),
+            title: "Lantern light".into(),
+            price: "1.5".into(),
+            token: Some(contract),
+            ..Offer::default()
+        })
+    };
+    apps[0].world_mut().write_message(in_token([0x71; 20]));
+    run_until(apps, "the unknown token refused", |apps| {
+        market(apps[0])
+            .message
+            .as_ref()
+            .is_some_and(|(text, problem)| *problem && text.contains("does not know that token"))
+    });
+    apps[0].world_mut().write_message(in_token(token));
+    run_until(apps, "the token price on the buyer's side", |apps| {
+        market(apps[1])
+            .book
+            .search("lantern")
+            .first()
+            .is_some_and(|(_, listing)| listing.price.shown() == "1.5 TST")
+    });
 
     // Both keep the trade in the records on disk.
     let records = |dir: &Path| std::fs::read_to_string(dir.join("apps/market/market.json")).unwrap();
