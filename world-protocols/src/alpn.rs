@@ -16,8 +16,12 @@ pub const ALPN_DM: &[u8] = b"/sanctuary/dm/1";
 /// [`SignedEnvelope`](crate::SignedEnvelope).
 pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/1";
 
+/// Voice: [`VoicePacket`](crate::VoicePacket)s sent as QUIC datagrams to the peers in
+/// earshot, or to the other side of a private call.
+pub const ALPN_VOICE: &[u8] = b"/sanctuary/voice/0";
+
 /// Every protocol this version of Sanctuary speaks.
-pub const ALL: [&[u8]; 3] = [ALPN_POSE, ALPN_DM, ALPN_ROOM];
+pub const ALL: [&[u8]; 4] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE];
 
 #[cfg(test)]
 mod tests {

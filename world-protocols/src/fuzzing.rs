@@ -9,6 +9,7 @@ use crate::announce::WorldAnnouncement;
 use crate::identity::PeerId;
 use crate::message::{Context, SignedEnvelope};
 use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
+use crate::voice::VoicePacket;
 use crate::world::{WorldId, WorldTicket};
 
 /// A decoder accepted input but broke one of its promises.
@@ -84,6 +85,14 @@ pub fn decode_pose_datagram(data: &[u8]) -> Result<(), InvariantViolation> {
     check_pose(&datagram.pose)
 }
 
+/// [`VoicePacket::decode`]; a packet that decodes must encode back to the same bytes.
+pub fn decode_voice_packet(data: &[u8]) -> Result<(), InvariantViolation> {
+    match VoicePacket::decode(data) {
+        Ok(packet) if packet.encode() != data => Err(InvariantViolation::NotCanonical),
+        _ => Ok(()),
+    }
+}
+
 /// [`Pose::from_bytes`], then checks the decoded pose.
 pub fn decode_pose(data: &[u8]) -> Result<(), InvariantViolation> {
     let Ok(pose) = Pose::from_bytes(data) else {
@@ -155,6 +164,7 @@ mod tests {
             assert_eq!(decode_envelope(data), Ok(()));
             assert_eq!(decode_pose_datagram(data), Ok(()));
             assert_eq!(decode_pose(data), Ok(()));
+            assert_eq!(decode_voice_packet(data), Ok(()));
             assert_eq!(parse_peer_id(data), Ok(()));
             assert_eq!(parse_ticket(data), Ok(()));
             assert_eq!(parse_world_announcement(data), Ok(()));
@@ -178,6 +188,11 @@ mod tests {
         #[test]
         fn random_bytes_never_break_ticket_parsing(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             proptest::prop_assert_eq!(parse_ticket(&data), Ok(()));
+        }
+
+        #[test]
+        fn random_bytes_never_break_voice_packets(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..500)) {
+            proptest::prop_assert_eq!(decode_voice_packet(&data), Ok(()));
         }
 
         #[test]

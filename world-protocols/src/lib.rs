@@ -11,6 +11,7 @@
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
 //! - [`app`]: the messages apps and mods send to their own copies on other peers.
+//! - [`voice`]: [`VoicePacket`], one Opus frame of one speaker in a datagram.
 //! - [`text`]: validated strings (display names, chat text, space names).
 //! - [`world`]: [`WorldId`] and the printable [`WorldTicket`].
 //! - [`limits`]: sizes and rates every receiver enforces.
@@ -39,6 +40,7 @@ pub mod pose;
 pub mod rate;
 pub mod replay;
 pub mod text;
+pub mod voice;
 pub mod world;
 
 pub use announce::{ParseAnnouncementError, WorldAnnouncement};
@@ -53,4 +55,5 @@ pub use pose::{Pose, PoseDatagram, PoseError, PoseSample, TrackedPoint};
 pub use rate::RateLimiter;
 pub use replay::{ReplayError, ReplayGuard};
 pub use text::{ChatText, DisplayName, SpaceName, TextError};
+pub use voice::{FrameDuration, VoicePacket, VoicePacketError};
 pub use world::{ParseTicketError, WorldId, WorldTicket};

@@ -55,3 +55,12 @@ pub const APP_NAME_MAX: usize = 32;
 /// Largest payload of one app message in bytes. Apps that need more (pictures, files)
 /// share them as blobs and send the hash.
 pub const APP_PAYLOAD_MAX: usize = 4096;
+
+/// Largest Opus frame in one voice packet, in bytes. A 20 ms frame at the highest voice
+/// bitrate Sanctuary sends (32 kbit/s) is about 80 bytes; this leaves room for FEC and
+/// for other encoders' choices without letting a packet grow past one datagram.
+pub const VOICE_PAYLOAD_MAX: usize = 400;
+
+/// Voice packets accepted from one peer per second: 100 frames of 10 ms, with room for a
+/// burst after a stall. Past this a speaker's packets are dropped and counted.
+pub const VOICE_RATE_PER_PEER: u32 = 120;

@@ -1,0 +1,3 @@
+#![no_main]
+// Any panic, or an accepted packet that does not encode back to its bytes, is a finding.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sanctuary_protocols::fuzzing::decode_voice_packet(data).unwrap());
