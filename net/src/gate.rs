@@ -43,9 +43,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use sanctuary_protocols::limits::{MESSAGE_MAX, POSE_DATAGRAM_MAX, TIMESTAMP_SKEW_MAX_MS};
+use sanctuary_protocols::limits::{MESSAGE_MAX, POSE_DATAGRAM_MAX, TIMESTAMP_SKEW_MAX_MS, VOICE_PAYLOAD_MAX};
+use sanctuary_protocols::voice::VOICE_HEADER_LEN;
 use sanctuary_protocols::{
-    Body, Context, DecodeError, PeerId, PoseDatagram, RateLimiter, ReplayGuard, SignedEnvelope,
+    Body, Context, DecodeError, PeerId, PoseDatagram, RateLimiter, ReplayGuard, SignedEnvelope, VoicePacket,
 };
 
 /// Why an incoming message was refused.
@@ -263,6 +264,7 @@ pub(crate) enum TopicBudget {
 struct PeerGate {
     messages: RateLimiter,
     poses: RateLimiter,
+    voice: RateLimiter,
     replay: ReplayGuard,
     /// Per pose connection: the newest datagram seq seen on it.
     pose_seq: HashMap<u64, u32>,
@@ -278,6 +280,7 @@ impl PeerGate {
         Self {
             messages: RateLimiter::for_messages(),
             poses: RateLimiter::for_pose_datagrams(),
+            voice: RateLimiter::for_voice(),
             replay: ReplayGuard::new(),
             pose_seq: HashMap::new(),
             strike_window_start_ms: 0,
@@ -568,6 +571,29 @@ impl Gate {
         gate.pose_seq.insert(connection, datagram.seq);
         self.accept(peer, now_ms);
         Ok(datagram)
+    }
+
+    /// Checks a voice datagram from `peer`, whose key the connection proved: not muted,
+    /// within [`VOICE_PAYLOAD_MAX`] and the voice rate, and a well-formed packet. Order and
+    /// duplicates are the jitter buffer's business.
+    pub fn check_voice(&mut self, bytes: &[u8], peer: PeerId, now_ms: u64) -> Result<VoicePacket, Rejection> {
+        if self.is_muted(peer, now_ms) {
+            return Err(self.reject(Some(peer), RejectReason::Muted, now_ms));
+        }
+        if bytes.len() > VOICE_HEADER_LEN + VOICE_PAYLOAD_MAX {
+            return Err(self.reject(Some(peer), RejectReason::Oversized, now_ms));
+        }
+        let Some(gate) = self.peer(peer, now_ms) else {
+            return Err(self.reject(None, RejectReason::Flood, now_ms));
+        };
+        if !gate.voice.try_acquire(now_ms) {
+            return Err(self.reject(Some(peer), RejectReason::RateLimited, now_ms));
+        }
+        let Ok(packet) = VoicePacket::decode(bytes) else {
+            return Err(self.reject(Some(peer), RejectReason::Malformed, now_ms));
+        };
+        self.accept(peer, now_ms);
+        Ok(packet)
     }
 
     /// Counts messages lost before reaching the gate, such as a full queue.

@@ -18,6 +18,8 @@ pub(crate) enum Inbound {
         connection: u64,
         bytes: Vec<u8>,
     },
+    /// A voice datagram.
+    Voice { from: PeerId, bytes: Vec<u8> },
     /// Something from a gossip topic, already within its budgets.
     Gossip {
         kind: TopicKind,

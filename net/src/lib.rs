@@ -57,4 +57,6 @@ pub use sanctuary_protocols::{ParseTicketError, WorldId, WorldTicket};
 pub use storage::{BlobEntry, BlobOrigin, FetchProgress, FetchRequest, ServedReport, Storage, StorageError};
 #[cfg(feature = "test-utils")]
 pub use world::RawTopic;
-pub use world::{DirectSender, JoinTarget, LeaveReason, Neighbors, WorldConfig, WorldEvent, WorldHandle};
+pub use world::{
+    DirectSender, JoinTarget, LeaveReason, Neighbors, VoiceSender, VoiceTo, WorldConfig, WorldEvent, WorldHandle,
+};

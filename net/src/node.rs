@@ -1,8 +1,8 @@
 //! A [`Node`]: one iroh endpoint with a router serving gossip, direct messages and pose
 //! datagrams, owned by one person's [`Keypair`].
 //!
-//! The node accepts connections for [`ALPN_ROOM`] (iroh-gossip), [`ALPN_DM`] and
-//! [`ALPN_POSE`]. The direct-message and pose handlers only read bytes and hand them, with
+//! The node accepts connections for [`ALPN_ROOM`] (iroh-gossip), [`ALPN_DM`],
+//! [`ALPN_POSE`] and [`ALPN_VOICE`]. The direct-message, pose and voice handlers only read bytes and hand them, with
 //! the connection's authenticated remote id, to the world the node is in (see
 //! [`crate::world`]), which checks them. Outgoing direct and pose connections are kept in a
 //! small pool (the dialer) so that each peer is dialed once per protocol.
@@ -27,7 +27,7 @@ use iroh::endpoint::{Connection, QuicTransportConfig, VarInt, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, RelayUrl, SecretKey};
 use iroh_gossip::Gossip;
-use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE, ALPN_ROOM};
+use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE, ALPN_ROOM, ALPN_VOICE};
 use sanctuary_protocols::limits::MESSAGE_MAX;
 use sanctuary_protocols::{Body, Context, Keypair, PeerId, SignedEnvelope, WorldId, WorldTicket};
 use tokio::sync::mpsc;
@@ -42,9 +42,10 @@ use crate::storage::Storage;
 /// How long starting a node waits for its relay before going on without it.
 const RELAY_WAIT: Duration = Duration::from_secs(10);
 
-/// Most incoming direct-message or pose connections kept open from one remote peer.
-pub const MAX_CONNECTIONS_PER_PEER: usize = 2;
-/// Most incoming direct-message and pose connections kept open in all.
+/// Most incoming direct-message, pose or voice connections kept open from one remote peer:
+/// one of each.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 3;
+/// Most incoming direct-message, pose and voice connections kept open in all.
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Most concurrent streams of each kind (uni, bi) a remote may open on one connection.
 pub const MAX_STREAMS: u32 = 16;
@@ -208,7 +209,12 @@ impl Node {
         let secret = SecretKey::from_bytes(&config.keypair.to_bytes());
         let public = secret.public();
         let lookup = MemoryLookup::new();
-        let mut alpns = vec![ALPN_ROOM.to_vec(), ALPN_DM.to_vec(), ALPN_POSE.to_vec()];
+        let mut alpns = vec![
+            ALPN_ROOM.to_vec(),
+            ALPN_DM.to_vec(),
+            ALPN_POSE.to_vec(),
+            ALPN_VOICE.to_vec(),
+        ];
         if config.storage.is_some() {
             alpns.push(iroh_blobs::ALPN.to_vec());
         }
@@ -260,7 +266,8 @@ impl Node {
         let mut router = Router::builder(endpoint.clone())
             .accept(ALPN_ROOM, gossip.clone())
             .accept(ALPN_DM, DmHandler(shared.clone()))
-            .accept(ALPN_POSE, PoseHandler(shared.clone()));
+            .accept(ALPN_POSE, PoseHandler(shared.clone()))
+            .accept(ALPN_VOICE, VoiceHandler(shared.clone()));
         if let Some(storage) = &config.storage {
             router = router.accept(iroh_blobs::ALPN, storage.protocol());
             storage.attach(Some(endpoint.clone()));
@@ -454,6 +461,32 @@ impl ProtocolHandler for PoseHandler {
     }
 }
 
+/// Accepts voice connections and reads their datagrams.
+#[derive(Debug, Clone)]
+struct VoiceHandler(Arc<NodeShared>);
+
+impl ProtocolHandler for VoiceHandler {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let from = peer_id(connection.remote_id());
+        let Some(_open) = self.0.admit(from) else {
+            connection.close(1u32.into(), b"too many connections");
+            return Ok(());
+        };
+        while let Ok(bytes) = connection.read_datagram().await {
+            let Some(tx) = self.0.inbound() else {
+                continue;
+            };
+            // Voice is lossy by design: a full queue drops this packet (the jitter buffer
+            // conceals it).
+            let _ = tx.try_send(Inbound::Voice {
+                from,
+                bytes: bytes.to_vec(),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Node {
     /// Makes `tx` the destination of incoming direct messages and poses, unless the node is
     /// already in a world.
@@ -490,6 +523,16 @@ impl Node {
     #[cfg(feature = "test-utils")]
     pub async fn send_raw_datagram(&self, peer: PeerId, bytes: &[u8]) -> Result<(), NetError> {
         send_datagram(self, peer, bytes).await
+    }
+
+    /// Sends raw bytes as one datagram on the voice connection to `peer`: for tests of
+    /// hostile input.
+    #[cfg(feature = "test-utils")]
+    pub async fn send_raw_voice(&self, peer: PeerId, bytes: &[u8]) -> Result<(), NetError> {
+        let out = self.dialer.get(peer, ALPN_VOICE).await?;
+        out.connection
+            .send_datagram(bytes::Bytes::copy_from_slice(bytes))
+            .map_err(|err| NetError::Send(peer, err.to_string()))
     }
 }
 

@@ -10,7 +10,7 @@
 pub const REFERENCE_DISTANCE: f32 = 1.5;
 
 /// Distance in metres past which a speaker is not heard (and not sent voice).
-pub const EARSHOT: f32 = 30.0;
+pub const EARSHOT: f32 = sanctuary_protocols::limits::EARSHOT_M;
 
 /// Where the listener's ears are.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

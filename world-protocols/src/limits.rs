@@ -61,6 +61,13 @@ pub const APP_PAYLOAD_MAX: usize = 4096;
 /// for other encoders' choices without letting a packet grow past one datagram.
 pub const VOICE_PAYLOAD_MAX: usize = 400;
 
+/// Distance in metres within which people hear each other: voice is sent only to peers
+/// this close, and mixed silent at this distance.
+pub const EARSHOT_M: f32 = 30.0;
+
+/// Most listeners one speaker sends voice to at once, nearest first.
+pub const VOICE_LISTENERS_MAX: usize = 24;
+
 /// Voice packets accepted from one peer per second: 100 frames of 10 ms, with room for a
 /// burst after a stall. Past this a speaker's packets are dropped and counted.
 pub const VOICE_RATE_PER_PEER: u32 = 120;

@@ -1,6 +1,6 @@
 //! Limiting how many messages one peer may send: a token bucket.
 
-use crate::limits::{MESSAGE_RATE_PER_PEER, POSE_RATE_PER_PEER};
+use crate::limits::{MESSAGE_RATE_PER_PEER, POSE_RATE_PER_PEER, VOICE_RATE_PER_PEER};
 
 /// A token bucket: each message takes a token, tokens come back at a steady rate, and
 /// the bucket holds at most `burst` of them.
@@ -45,6 +45,12 @@ impl RateLimiter {
     /// to one second's worth.
     pub fn for_pose_datagrams() -> Self {
         Self::new(POSE_RATE_PER_PEER, POSE_RATE_PER_PEER)
+    }
+
+    /// For one peer's voice packets: [`VOICE_RATE_PER_PEER`] a second, in bursts of up to
+    /// one second's worth.
+    pub fn for_voice() -> Self {
+        Self::new(VOICE_RATE_PER_PEER, VOICE_RATE_PER_PEER)
     }
 
     /// Takes a token if there is one: `true` means let the message through.

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use iroh::{EndpointAddr, TransportAddr};
 use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use sanctuary_protocols::alpn::ALPN_POSE;
+use sanctuary_protocols::limits::{EARSHOT_M, VOICE_LISTENERS_MAX};
 use sanctuary_protocols::{
     Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName, WorldId,
 };
@@ -378,6 +379,7 @@ impl Actor {
             })
             .collect();
         let turn = self.started.elapsed().as_secs();
+        self.update_earshot(sample.position, &candidates);
         let (near, _far) = split_by_distance(sample.position, &candidates, self.config.near_pose_peers, turn);
         let pose = sample.quantize();
         for peer in near {
@@ -402,6 +404,24 @@ impl Actor {
             if let Err(err) = self.broadcast(&sender, envelope.encode()).await {
                 tracing::debug!(%err, "could not send a pose on the room topic");
             }
+        }
+    }
+
+    /// Works out who hears our voice: peers in our space whose position we know, within
+    /// [`EARSHOT_M`], nearest first, at most [`VOICE_LISTENERS_MAX`].
+    fn update_earshot(&self, own: [f32; 3], candidates: &[Candidate]) {
+        let mut near: Vec<(f32, PeerId)> = candidates
+            .iter()
+            .filter_map(|candidate| {
+                let at = candidate.position?;
+                let distance = ((at[0] - own[0]).powi(2) + (at[1] - own[1]).powi(2) + (at[2] - own[2]).powi(2)).sqrt();
+                (distance < EARSHOT_M).then_some((distance, candidate.peer))
+            })
+            .collect();
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        near.truncate(VOICE_LISTENERS_MAX);
+        if let Ok(mut earshot) = self.shared.earshot.lock() {
+            *earshot = near.into_iter().map(|(_, peer)| peer).collect();
         }
     }
 
@@ -447,6 +467,18 @@ impl Actor {
                     .map(|mut gate| gate.check_pose(&bytes, from, connection, now_ms));
                 match checked {
                     Some(Ok(datagram)) => self.pose(from, datagram.pose.dequantize(), true),
+                    Some(Err(rejection)) => self.rejected(rejection),
+                    None => {}
+                }
+            }
+            Inbound::Voice { from, bytes } => {
+                if !self.in_roster(&from) {
+                    self.reject(None, RejectReason::Stranger, now_ms);
+                    return;
+                }
+                let checked = self.gate().map(|mut gate| gate.check_voice(&bytes, from, now_ms));
+                match checked {
+                    Some(Ok(packet)) => self.events.emit_lossy(WorldEvent::Voice { peer: from, packet }, &self.shared),
                     Some(Err(rejection)) => self.rejected(rejection),
                     None => {}
                 }

@@ -65,6 +65,14 @@ impl EventQueue {
         let _ = self.tx.try_send(event);
     }
 
+    /// For events where only the newest matter (voice): sent now if there is room, else
+    /// dropped and counted.
+    pub fn emit_lossy(&self, event: WorldEvent, shared: &WorldShared) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(event) {
+            shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn emit(&mut self, event: WorldEvent, shared: &WorldShared) {
         if let WorldEvent::Pose { peer, .. } = &event {
             let peer = *peer;

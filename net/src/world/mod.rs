@@ -26,11 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use iroh::EndpointAddr;
-use sanctuary_protocols::alpn::ALPN_DM;
+use sanctuary_protocols::alpn::{ALPN_DM, ALPN_VOICE};
 use sanctuary_protocols::{
     AppMessage, AvatarShape, Body, Chat, ChatText, Context, DisplayName, PeerId, PoseSample, Presence, Rgb,
-    SpaceName, WorldId, WorldTicket,
+    SpaceName, VoicePacket, WorldId, WorldTicket,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -192,6 +193,14 @@ pub enum WorldEvent {
         /// counting when the peer reconnects. It starts again when the peer leaves.
         seq: u32,
     },
+    /// One voice packet from a peer in the roster, within its rate (the connection proved
+    /// who sent it). Lossy: dropped when the queue is full.
+    Voice {
+        /// Who speaks.
+        peer: PeerId,
+        /// The packet.
+        packet: VoicePacket,
+    },
     /// The world already holds as many people as a roster keeps: the others will not list
     /// us. Sent once, soon after joining.
     Full {
@@ -248,6 +257,9 @@ pub(crate) struct WorldShared {
     pub sent: AtomicU64,
     /// Broadcasts dropped because gossip did not take them in time.
     pub gossip_stalls: AtomicU64,
+    /// Who hears our voice now: peers in our space within earshot, nearest first (worked
+    /// out with every pose we send).
+    pub earshot: Mutex<Vec<PeerId>>,
 }
 
 /// Counts of gossip neighbours, for waiting until the mesh has formed.
@@ -394,6 +406,14 @@ impl WorldHandle {
         self.direct_sender().send(peer, text).await
     }
 
+    /// A sender of voice packets in this world.
+    pub fn voice_sender(&self) -> VoiceSender {
+        VoiceSender {
+            node: self.node.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Sends our pose: every call as datagrams to the nearest
     /// [`WorldConfig::near_pose_peers`] peers in our space (by their last known position),
     /// and about once per [`WorldConfig::far_pose_interval`] on the room topic for everyone
@@ -467,6 +487,60 @@ impl Drop for WorldHandle {
     }
 }
 
+/// Who a voice packet goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceTo {
+    /// Everyone in our space within
+    /// [`EARSHOT_M`](sanctuary_protocols::limits::EARSHOT_M), nearest first, at most
+    /// [`VOICE_LISTENERS_MAX`](sanctuary_protocols::limits::VOICE_LISTENERS_MAX).
+    Earshot,
+    /// One person in the world, wherever they stand: a private call.
+    Peer(PeerId),
+}
+
+/// Sends voice packets as datagrams, without waiting on anything: a peer not connected yet
+/// is dialed in the background and gets the packets after that. Cheap to clone, and
+/// independent of the [`WorldHandle`] (for the audio side of a client).
+#[derive(Debug, Clone)]
+pub struct VoiceSender {
+    node: Node,
+    shared: Arc<WorldShared>,
+}
+
+impl VoiceSender {
+    /// Sends `packet` to `to`; returns how many peers it went to.
+    pub fn send(&self, packet: &VoicePacket, to: VoiceTo) -> usize {
+        let listeners = match to {
+            VoiceTo::Earshot => self.shared.earshot.lock().map(|list| list.clone()).unwrap_or_default(),
+            VoiceTo::Peer(peer) => {
+                let known = self
+                    .shared
+                    .roster
+                    .lock()
+                    .is_ok_and(|roster| roster.contains(&peer));
+                if known { vec![peer] } else { Vec::new() }
+            }
+        };
+        let bytes = Bytes::from(packet.encode());
+        let mut sent = 0;
+        for peer in listeners {
+            let Some(out) = self.node.dialer.ready(peer, ALPN_VOICE) else {
+                continue;
+            };
+            match out.connection.send_datagram(bytes.clone()) {
+                Ok(()) => sent += 1,
+                Err(err) => tracing::debug!(%peer, %err, "could not send a voice datagram"),
+            }
+        }
+        sent
+    }
+
+    /// Who would hear a packet sent to [`VoiceTo::Earshot`] now.
+    pub fn earshot(&self) -> Vec<PeerId> {
+        self.shared.earshot.lock().map(|list| list.clone()).unwrap_or_default()
+    }
+}
+
 /// Sends private messages in one world; cheap to clone and independent of the
 /// [`WorldHandle`].
 #[derive(Debug, Clone)]
@@ -527,6 +601,7 @@ impl Node {
             dropped_events: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             gossip_stalls: AtomicU64::new(0),
+            earshot: Mutex::new(Vec::new()),
         });
         let (commands, command_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(config.events_capacity.max(1));
