@@ -58,5 +58,6 @@ pub use storage::{BlobEntry, BlobOrigin, FetchProgress, FetchRequest, ServedRepo
 #[cfg(feature = "test-utils")]
 pub use world::RawTopic;
 pub use world::{
-    DirectSender, JoinTarget, LeaveReason, Neighbors, VoiceSender, VoiceTo, WorldConfig, WorldEvent, WorldHandle,
+    DirectSender, JoinTarget, LeaveReason, Neighbors, VoiceSender, VoiceTo, WorldConfig, WorldEvent,
+    WorldHandle,
 };

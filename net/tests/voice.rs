@@ -65,7 +65,10 @@ async fn voice_reaches_the_peers_in_earshot_and_a_call_reaches_one_peer_anywhere
     assert!(heard.len() > 20, "B heard {} packets", heard.len());
     assert!(heard.iter().all(|(peer, packet)| *peer == ida && !packet.call));
     assert_eq!(heard.last().unwrap().1, packet(49, false));
-    assert!(voices(&mut c, Duration::from_millis(200)).await.is_empty(), "C is too far");
+    assert!(
+        voices(&mut c, Duration::from_millis(200)).await.is_empty(),
+        "C is too far"
+    );
 
     // A private call to C: C hears it from 100 m, B (next to A) does not.
     for seq in 0..50 {
@@ -74,7 +77,10 @@ async fn voice_reaches_the_peers_in_earshot_and_a_call_reaches_one_peer_anywhere
     }
     let heard = voices(&mut c, Duration::from_millis(300)).await;
     assert!(heard.len() > 20 && heard.iter().all(|(peer, packet)| *peer == ida && packet.call));
-    assert!(voices(&mut b, Duration::from_millis(200)).await.is_empty(), "B is not in the call");
+    assert!(
+        voices(&mut b, Duration::from_millis(200)).await.is_empty(),
+        "B is not in the call"
+    );
 
     // Someone not in the world is nobody to call.
     let stranger = node(40).await.peer_id();
@@ -108,7 +114,10 @@ async fn malformed_flooding_and_stranger_voice_is_refused_and_others_still_heard
     let stranger = node(41).await;
     stranger.add_peer_addr(nodes[1].addr());
     let before = b.counters().rejected(RejectReason::Stranger);
-    stranger.send_raw_voice(idb, &packet(0, false).encode()).await.unwrap();
+    stranger
+        .send_raw_voice(idb, &packet(0, false).encode())
+        .await
+        .unwrap();
     wait_until("a stranger refused", || {
         b.counters().rejected(RejectReason::Stranger) > before
     })
@@ -122,9 +131,11 @@ async fn malformed_flooding_and_stranger_voice_is_refused_and_others_still_heard
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    wait_event(&mut b, "C's voice", |event| {
-        matches!(event, WorldEvent::Voice { peer, packet } if *peer == idc && packet.seq >= 1000)
-    })
+    wait_event(
+        &mut b,
+        "C's voice",
+        |event| matches!(event, WorldEvent::Voice { peer, packet } if *peer == idc && packet.seq >= 1000),
+    )
     .await;
     speaking.abort();
 }

@@ -20,6 +20,12 @@ pub const SKIP_AFTER_FRAMES: u32 = 50;
 /// Most frames of delay the buffer adds.
 pub const DELAY_FRAMES_MAX: u32 = 12;
 
+/// Share of missing frames above which the buffer keeps a frame in hand for FEC.
+const LOSSY: f32 = 0.02;
+
+/// Frames of delay that let a lost frame be rebuilt from the next one.
+const FEC_FRAMES: u32 = 2;
+
 /// An arrival this much later than expected is a pause in speech, not jitter.
 const PAUSE_MS: f32 = 500.0;
 
@@ -51,6 +57,8 @@ pub struct JitterStats {
     pub concealed: u64,
     /// Frames skipped to bring the delay down.
     pub skipped: u64,
+    /// Frames held back (concealed without moving on) to make the delay longer.
+    pub stretched: u64,
 }
 
 /// One speaker's packets, waiting for their turn.
@@ -71,6 +79,11 @@ pub struct JitterBuffer {
     calm_frames: u32,
     /// Frames played in a row with more buffered than the target needs.
     deep_frames: u32,
+    /// Frames of delay still to add after the target grew while playing: each is a
+    /// concealed frame played without moving on.
+    stretch: u32,
+    /// Share of recent frames that were missing, smoothed.
+    loss: f32,
     stats: JitterStats,
 }
 
@@ -88,6 +101,8 @@ impl JitterBuffer {
             last_arrival: None,
             calm_frames: 0,
             deep_frames: 0,
+            stretch: 0,
+            loss: 0.0,
             stats: JitterStats::default(),
         }
     }
@@ -141,6 +156,14 @@ impl JitterBuffer {
             self.playing = true;
         }
         self.settle();
+        if self.stretch > 0 {
+            // Add the delay the target grew by: hold this frame back one tick.
+            self.stretch -= 1;
+            if self.depth(next) < self.target + 1 {
+                self.stats.stretched += 1;
+                return Playout::Conceal;
+            }
+        }
         let mut next = next;
         // Too far behind the newest packet for a while: skip a frame to catch up.
         if self.depth(next) > self.target + 2 {
@@ -156,6 +179,7 @@ impl JitterBuffer {
             // ten, too little for anyone to hear.
             self.deep_frames = SKIP_AFTER_FRAMES - 10;
         }
+        let missing = !self.packets.contains_key(&next);
         let playout = match self.packets.remove(&next) {
             Some(opus) if opus.is_empty() => Playout::Silence,
             Some(opus) => Playout::Frame(opus),
@@ -171,6 +195,14 @@ impl JitterBuffer {
                 }
             },
         };
+        if !matches!(playout, Playout::Silence) {
+            self.loss += (if missing { 1.0 } else { 0.0 } - self.loss) / 32.0;
+            if self.loss > LOSSY {
+                // Keep one frame in hand, so a lost frame can be rebuilt from the next
+                // one's FEC.
+                self.grow(FEC_FRAMES);
+            }
+        }
         if self.end.is_some_and(|last| ahead(next, last) >= 0) {
             // The spurt is over: quiet until the next one, which starts buffering anew.
             self.playing = false;
@@ -248,6 +280,9 @@ impl JitterBuffer {
     fn grow(&mut self, wanted: u32) {
         let wanted = wanted.clamp(1, DELAY_FRAMES_MAX);
         if wanted > self.target {
+            if self.playing {
+                self.stretch += wanted - self.target;
+            }
             self.target = wanted;
             self.calm_frames = 0;
         }
@@ -255,7 +290,10 @@ impl JitterBuffer {
 
     /// Counts calm frames and lowers the target after enough of them.
     fn settle(&mut self) {
-        let wanted = self.wanted();
+        let mut wanted = self.wanted();
+        if self.loss > LOSSY {
+            wanted = wanted.max(FEC_FRAMES);
+        }
         if wanted < self.target {
             self.calm_frames += 1;
             if self.calm_frames >= SHRINK_AFTER_FRAMES && self.target > 1 {

@@ -414,7 +414,8 @@ impl Actor {
             .iter()
             .filter_map(|candidate| {
                 let at = candidate.position?;
-                let distance = ((at[0] - own[0]).powi(2) + (at[1] - own[1]).powi(2) + (at[2] - own[2]).powi(2)).sqrt();
+                let distance =
+                    ((at[0] - own[0]).powi(2) + (at[1] - own[1]).powi(2) + (at[2] - own[2]).powi(2)).sqrt();
                 (distance < EARSHOT_M).then_some((distance, candidate.peer))
             })
             .collect();
@@ -478,7 +479,9 @@ impl Actor {
                 }
                 let checked = self.gate().map(|mut gate| gate.check_voice(&bytes, from, now_ms));
                 match checked {
-                    Some(Ok(packet)) => self.events.emit_lossy(WorldEvent::Voice { peer: from, packet }, &self.shared),
+                    Some(Ok(packet)) => self
+                        .events
+                        .emit_lossy(WorldEvent::Voice { peer: from, packet }, &self.shared),
                     Some(Err(rejection)) => self.rejected(rejection),
                     None => {}
                 }

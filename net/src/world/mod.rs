@@ -406,11 +406,13 @@ impl WorldHandle {
         self.direct_sender().send(peer, text).await
     }
 
-    /// A sender of voice packets in this world.
+    /// A sender of voice packets in this world. Call it from within the world's tokio
+    /// runtime; the sender itself works from any thread.
     pub fn voice_sender(&self) -> VoiceSender {
         VoiceSender {
             node: self.node.clone(),
             shared: self.shared.clone(),
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -505,13 +507,22 @@ pub enum VoiceTo {
 pub struct VoiceSender {
     node: Node,
     shared: Arc<WorldShared>,
+    /// The runtime dials start on: [`send`](Self::send) may be called from an audio
+    /// thread outside it.
+    runtime: tokio::runtime::Handle,
 }
 
 impl VoiceSender {
     /// Sends `packet` to `to`; returns how many peers it went to.
     pub fn send(&self, packet: &VoicePacket, to: VoiceTo) -> usize {
+        let _runtime = self.runtime.enter();
         let listeners = match to {
-            VoiceTo::Earshot => self.shared.earshot.lock().map(|list| list.clone()).unwrap_or_default(),
+            VoiceTo::Earshot => self
+                .shared
+                .earshot
+                .lock()
+                .map(|list| list.clone())
+                .unwrap_or_default(),
             VoiceTo::Peer(peer) => {
                 let known = self
                     .shared
@@ -537,7 +548,11 @@ impl VoiceSender {
 
     /// Who would hear a packet sent to [`VoiceTo::Earshot`] now.
     pub fn earshot(&self) -> Vec<PeerId> {
-        self.shared.earshot.lock().map(|list| list.clone()).unwrap_or_default()
+        self.shared
+            .earshot
+            .lock()
+            .map(|list| list.clone())
+            .unwrap_or_default()
     }
 }
 

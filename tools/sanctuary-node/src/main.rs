@@ -19,6 +19,7 @@ mod bots;
 mod latency;
 mod market;
 mod spaces;
+mod voice;
 mod wallet;
 mod watch;
 
@@ -75,6 +76,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Send a recording through the real voice path between two peers on loopback and
+    /// write what the listener heard, printing the latency.
+    Voice(voice::VoiceOptions),
     /// Content-addressed files: add, fetch by ticket, list, serve.
     Blobs {
         #[command(subcommand)]
@@ -131,6 +135,7 @@ fn main() -> anyhow::Result<()> {
             })
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
+        Command::Voice(options) => runtime.block_on(voice::run(options)),
         Command::Blobs { action, store } => runtime.block_on(blobs::run(action, store)),
         Command::Wallet { action, options } => runtime.block_on(wallet::run(action, options)),
         Command::Market { action, options } => runtime.block_on(market::run(action, options)),
