@@ -1,8 +1,10 @@
 # Shared by run.sh and test.sh: system packages and the build folder.
 
 # Debian packages the client needs to open a window and render (X11, Vulkan with
-# Mesa's drivers, which include the lavapipe software renderer).
-CLIENT_PACKAGES=(pkg-config libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers)
+# Mesa's drivers, which include the lavapipe software renderer), and to build and play
+# voice (ALSA's headers for the sound cards; cmake builds the bundled Opus codec).
+CLIENT_PACKAGES=(pkg-config libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers
+  libasound2-dev cmake)
 
 # What the tests add: a virtual display for real-window tests, tools that type, click
 # and read the clipboard there, and `ip` (iproute2, not in minimal images) to make the

@@ -108,6 +108,8 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
         ProfilePanelPlugin,
         AppsPanelPlugin,
         NameTagsPlugin,
+        crate::voice::VoiceRingPlugin,
+        crate::voice::VoicePanelPlugin,
     ));
     // Apps come last: their panels join the client's, after the client's own.
     app.add_plugins(AppsPlugin);

@@ -49,12 +49,55 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<std::net::SocketAddr>,
 
+    /// Talk with an open microphone (a level gate) instead of holding V.
+    #[arg(long)]
+    pub open_mic: bool,
+
+    /// The microphone to use, by name (the default one if not given).
+    #[arg(long, value_name = "NAME", conflicts_with = "voice_in")]
+    pub microphone: Option<String>,
+
+    /// The speaker to use, by name (the default one if not given).
+    #[arg(long, value_name = "NAME", conflicts_with = "voice_out")]
+    pub speaker: Option<String>,
+
+    /// Speak a recording instead of the microphone (a WAV file, played once).
+    #[arg(long, value_name = "FILE.wav")]
+    pub voice_in: Option<PathBuf>,
+
+    /// Write what is heard to a WAV file (at exit) instead of playing it.
+    #[arg(long, value_name = "FILE.wav")]
+    pub voice_out: Option<PathBuf>,
+
+    /// No voice at all: no microphone, no speaker.
+    #[arg(long, conflicts_with_all = ["open_mic", "microphone", "speaker", "voice_in", "voice_out"])]
+    pub no_voice: bool,
+
     /// The assets folder (defaults to $SANCTUARY_ASSETS, then the source tree's assets/).
     #[arg(long, value_name = "DIR")]
     pub assets: Option<PathBuf>,
 }
 
 impl Cli {
+    /// Where voice comes from and goes, or `None` with `--no-voice`.
+    pub fn voice(&self) -> Option<crate::voice::VoiceOptions> {
+        use crate::voice::{InputChoice, OutputChoice, VoiceOptions};
+        if self.no_voice {
+            return None;
+        }
+        Some(VoiceOptions {
+            input: match &self.voice_in {
+                Some(path) => InputChoice::File(path.clone()),
+                None => InputChoice::Device(self.microphone.clone()),
+            },
+            output: match &self.voice_out {
+                Some(path) => OutputChoice::File(path.clone()),
+                None => OutputChoice::Device(self.speaker.clone()),
+            },
+            open_mic: self.open_mic,
+        })
+    }
+
     /// The data folder: `--data-dir`, else `$XDG_DATA_HOME/sanctuary`, else
     /// `~/.local/share/sanctuary`, else `./sanctuary-data`.
     pub fn data_dir(&self) -> PathBuf {

@@ -147,6 +147,10 @@ pub fn run(cli: Cli) -> ExitCode {
     app.insert_resource(identity);
     if let Some(options) = net {
         app.add_plugins(NetBridgePlugin { options });
+        // Voice needs a world to talk in.
+        if let Some(options) = cli.voice() {
+            app.add_plugins(crate::voice::VoicePlugin { options });
+        }
     }
     let exit = app.run();
     match exit {

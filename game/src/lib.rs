@@ -20,3 +20,4 @@ pub mod run_limits;
 pub mod sets;
 pub mod spaces;
 pub mod storage;
+pub mod voice;

@@ -81,6 +81,8 @@ pub enum SessionEvent {
     /// The worlds announced on the local network changed; here they all are now, at most
     /// [`NEARBY_MAX`](crate::nearby::NEARBY_MAX). Only with local discovery.
     Nearby(Vec<NearbyWorld>),
+    /// In the world: voice packets go out through this (from any thread).
+    Voice(crate::VoiceSender),
     /// Something happened in the world.
     World(WorldEvent),
     /// A running count of rejected input, for the status line.
@@ -375,7 +377,11 @@ impl Session {
         });
         self.hosting = hosting;
         self.announce();
+        let voice = self.world.as_ref().map(|world| world.handle.voice_sender());
         self.events.send(ready).await.ok();
+        if let Some(voice) = voice {
+            self.events.send(SessionEvent::Voice(voice)).await.ok();
+        }
         Ok(())
     }
 

@@ -80,6 +80,38 @@ impl AudioSource for WavSource {
     }
 }
 
+/// A recording let out at the pace of a microphone: only the samples whose time has come
+/// since the first read, and silence after its end.
+#[derive(Debug, Clone)]
+pub struct PacedSource {
+    inner: WavSource,
+    started: Option<std::time::Instant>,
+    delivered: u64,
+}
+
+impl PacedSource {
+    /// Paces `inner` in real time.
+    pub fn new(inner: WavSource) -> Self {
+        Self {
+            inner,
+            started: None,
+            delivered: 0,
+        }
+    }
+}
+
+impl AudioSource for PacedSource {
+    fn read(&mut self, out: &mut [f32]) -> usize {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        let due = (started.elapsed().as_secs_f64() * f64::from(SAMPLE_RATE)) as u64;
+        let count = (due.saturating_sub(self.delivered) as usize).min(out.len());
+        let from_file = self.inner.read(&mut out[..count]);
+        out[from_file..count].fill(0.0);
+        self.delivered += count as u64;
+        count
+    }
+}
+
 /// Keeps what is played, to write as a stereo WAV file.
 #[derive(Debug, Clone, Default)]
 pub struct RecordingSink {

@@ -20,7 +20,7 @@ pub mod mix;
 pub mod speakers;
 pub mod talker;
 
-pub use audio_io::{AudioSink, AudioSource, RecordingSink, WavSource};
+pub use audio_io::{AudioSink, AudioSource, PacedSource, RecordingSink, WavSource};
 pub use codec::{SAMPLE_RATE, VoiceDecoder, VoiceEncoder};
 pub use jitter::{JitterBuffer, JitterStats, Playout};
 pub use mix::{EARSHOT, Gains, Listener};

@@ -190,6 +190,7 @@ fn receive(
     mut updates: MessageWriter<PeerUpdate>,
     mut log: ResMut<ChatLog>,
     roster: Res<Roster>,
+    voice: Option<Res<crate::voice::VoiceLink>>,
     apps: (
         Option<ResMut<AppMail>>,
         Option<Res<InstalledApps>>,
@@ -239,6 +240,11 @@ fn receive(
                 status.problem = Some(problem);
             }
             SessionEvent::Rejected(count) => status.rejected = count,
+            SessionEvent::Voice(sender) => {
+                if let Some(voice) = &voice {
+                    voice.sender(sender);
+                }
+            }
             SessionEvent::DirectFailed { peer, error } => {
                 warn!(
                     "private message to {} not delivered: {error}",
@@ -251,6 +257,9 @@ fn receive(
                     updates.write(present(peer, &presence));
                 }
                 WorldEvent::Left { peer, reason } => {
+                    if let Some(voice) = &voice {
+                        voice.left(peer);
+                    }
                     updates.write(PeerUpdate::Left {
                         peer,
                         timed_out: reason == LeaveReason::TimedOut,
@@ -285,6 +294,11 @@ fn receive(
                             false => mail.deliver(peer, message, installed, grants),
                             true => mail.deliver_direct(peer, message, installed, grants),
                         };
+                    }
+                }
+                WorldEvent::Voice { peer, packet } => {
+                    if let Some(voice) = &voice {
+                        voice.packet(peer, packet);
                     }
                 }
                 WorldEvent::Full { capacity } => {

@@ -5,8 +5,10 @@ use super::plugin::Roster;
 use crate::net_bridge::{NetMode, NetOptions, NetStatus};
 use crate::panels::{PanelAppExt, PanelSpec};
 use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
+use crate::voice::VoiceControl;
 use bevy::prelude::*;
 use bevy_egui::egui;
+use sanctuary_protocols::identity::PeerId;
 
 /// The text of this world's ticket, when connected, for others to join with.
 #[derive(Resource, Debug, Clone, Default)]
@@ -31,6 +33,7 @@ fn people_ui(
     status: Option<Res<NetStatus>>,
     options: Option<Res<NetOptions>>,
     mut travel: MessageWriter<TravelRequest>,
+    mut voice: Option<ResMut<VoiceControl>>,
 ) {
     if let Some(status) = &status {
         if let Some(capacity) = status.world_full {
@@ -71,7 +74,7 @@ fn people_ui(
         ui.weak("Nobody else is here yet.");
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for entry in roster.people.values() {
+        for (peer, entry) in &roster.people {
             ui.horizontal(|ui| {
                 let [r, g, b] = entry.color;
                 ui.label(
@@ -84,17 +87,51 @@ fn people_ui(
                     .get(&entry.space)
                     .map_or(entry.space.as_str(), |space| &space.title);
                 ui.label(format!("in {title}"));
-                if Some(entry.space.as_str()) != here && catalog.get(&entry.space).is_some() {
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        if ui.button("Join them").clicked() {
-                            travel.write(TravelRequest {
-                                to: entry.space.clone(),
-                                arrive_at: None,
-                            });
-                        }
-                    });
-                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if let Some(voice) = voice.as_deref_mut() {
+                        voice_buttons(ui, voice, *peer);
+                    }
+                    if Some(entry.space.as_str()) != here
+                        && catalog.get(&entry.space).is_some()
+                        && ui.button("Join them").clicked()
+                    {
+                        travel.write(TravelRequest {
+                            to: entry.space.clone(),
+                            arrive_at: None,
+                        });
+                    }
+                });
             });
         }
     });
+}
+
+/// Call, answer or hang up, and mute, for one person; "speaking" while they are heard.
+/// (Laid out right to left.)
+fn voice_buttons(ui: &mut egui::Ui, voice: &mut VoiceControl, peer: PeerId) {
+    if voice.call == Some(peer) {
+        if ui.button("Hang up").clicked() {
+            voice.call = None;
+        }
+    } else if voice.report.ringing == Some(peer) {
+        if ui
+            .button(egui::RichText::new("Answer").color(egui::Color32::LIGHT_GREEN))
+            .clicked()
+        {
+            voice.call = Some(peer);
+        }
+    } else if ui.button("Call").clicked() {
+        voice.call = Some(peer);
+    }
+    let muted = voice.muted.contains(&peer);
+    if ui.button(if muted { "Unmute" } else { "Mute" }).clicked() {
+        if muted {
+            voice.muted.remove(&peer);
+        } else {
+            voice.muted.insert(peer);
+        }
+    }
+    if voice.report.speaking.contains(&peer) {
+        ui.colored_label(egui::Color32::LIGHT_GREEN, "speaking");
+    }
 }

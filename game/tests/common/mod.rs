@@ -102,6 +102,16 @@ pub fn folder(name: &str) -> std::path::PathBuf {
 /// A headless client with its data in `dir`, starting in `space`, online as `mode` on
 /// loopback (the network thread is real), set up but not yet updated.
 pub fn networked_client(space: &str, dir: &std::path::Path, mode: sanctuary::net_bridge::NetMode) -> App {
+    networked_client_with(space, dir, mode, |_| {})
+}
+
+/// [`networked_client`] with more plugins added by `extra` before the app is finished.
+pub fn networked_client_with(
+    space: &str,
+    dir: &std::path::Path,
+    mode: sanctuary::net_bridge::NetMode,
+    extra: impl FnOnce(&mut App),
+) -> App {
     let plan = LaunchPlan {
         catalog: catalog(),
         start_space: space.into(),
@@ -121,6 +131,7 @@ pub fn networked_client(space: &str, dir: &std::path::Path, mode: sanctuary::net
             bind: Some("127.0.0.1:0".parse().expect("an address")),
         },
     });
+    extra(&mut app);
     app.finish();
     app.cleanup();
     app

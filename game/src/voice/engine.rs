@@ -1,0 +1,299 @@
+//! The voice thread: microphone to packets, packets to speaker, every 10 ms, off the
+//! frame loop. Bevy's systems talk to it through a channel (packets, settings) and a shared
+//! [`Scene`] (where everyone stands, whether the talk key is held); it reports back in a
+//! shared [`VoiceReport`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sanctuary_net::{VoiceSender, VoiceTo};
+use sanctuary_protocols::{FrameDuration, PeerId, VoicePacket};
+use sanctuary_voice::audio_io::{AudioSink, AudioSource};
+use sanctuary_voice::{
+    Listener, MIX_FRAME, PacedSource, RecordingSink, Speakers, TalkMode, Talker, WavSource, devices,
+};
+
+/// How long a call rings after its last packet.
+const RING_FOR: Duration = Duration::from_secs(2);
+
+/// Where sound comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputChoice {
+    /// A microphone: the default one, or one by name.
+    Device(Option<String>),
+    /// A recording, played once (for tests and bots).
+    File(PathBuf),
+}
+
+/// Where sound goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputChoice {
+    /// A speaker: the default one, or one by name.
+    Device(Option<String>),
+    /// A WAV file written when voice stops (for tests).
+    File(PathBuf),
+}
+
+/// What the frame loop tells the voice thread.
+pub enum EngineInput {
+    /// A packet from a peer.
+    Packet(PeerId, VoicePacket),
+    /// The world's voice sender (once in a world).
+    Sender(VoiceSender),
+    /// A peer left: their stream ends.
+    Left(PeerId),
+    /// Mute or unmute a person.
+    Mute(PeerId, bool),
+    /// Set a person's volume.
+    Volume(PeerId, f32),
+    /// Use another microphone or speaker.
+    Devices(InputChoice, OutputChoice),
+    /// Stop and write what is to be written.
+    Stop,
+}
+
+/// What the frame loop keeps up to date for the voice thread.
+#[derive(Debug, Clone, Default)]
+pub struct Scene {
+    /// Our ears.
+    pub listener: Listener,
+    /// Where the people in our space stand (their heads).
+    pub positions: HashMap<PeerId, [f32; 3]>,
+    /// The talk key is held.
+    pub pressed: bool,
+    /// Push-to-talk or open microphone.
+    pub mode: TalkMode,
+    /// The one person we are in a private call with.
+    pub call: Option<PeerId>,
+}
+
+/// What the voice thread reports.
+#[derive(Debug, Clone, Default)]
+pub struct VoiceReport {
+    /// People heard speaking now.
+    pub speaking: Vec<PeerId>,
+    /// Our microphone's level, dBFS.
+    pub mic_level_db: f32,
+    /// Our voice is going out.
+    pub talking: bool,
+    /// Someone is calling us privately (their call packets arrive; we have not answered).
+    pub ringing: Option<PeerId>,
+    /// Packets we sent.
+    pub sent: u64,
+    /// Packets we received.
+    pub received: u64,
+    /// The microphone in use, if any.
+    pub input: Option<String>,
+    /// The speaker in use, if any.
+    pub output: Option<String>,
+    /// Why there is no microphone or speaker, in words.
+    pub problem: Option<String>,
+    /// The microphones and speakers there are.
+    pub input_names: Vec<String>,
+    /// The speakers there are.
+    pub output_names: Vec<String>,
+}
+
+/// Starts the voice thread.
+pub fn spawn(
+    input: InputChoice,
+    output: OutputChoice,
+    inbox: Receiver<EngineInput>,
+    scene: Arc<Mutex<Scene>>,
+    report: Arc<Mutex<VoiceReport>>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("voice".into())
+        .spawn(move || run(input, output, inbox, scene, report))
+}
+
+/// The ends the thread reads from and writes to.
+struct Ends {
+    source: Option<Box<dyn AudioSource>>,
+    sink: Option<Box<dyn AudioSink>>,
+    recording: Option<(PathBuf, RecordingSink)>,
+    // Device streams stop when dropped; they stay on this thread.
+    _streams: Vec<devices::DeviceStream>,
+}
+
+fn open(input: &InputChoice, output: &OutputChoice, report: &Arc<Mutex<VoiceReport>>) -> Ends {
+    let mut problems = Vec::new();
+    let mut streams = Vec::new();
+    let (mut input_name, mut output_name) = (None, None);
+    let source: Option<Box<dyn AudioSource>> = match input {
+        InputChoice::File(path) => match WavSource::open(path) {
+            Ok(source) => {
+                input_name = Some(path.display().to_string());
+                Some(Box::new(PacedSource::new(source)))
+            }
+            Err(error) => {
+                problems.push(error.to_string());
+                None
+            }
+        },
+        InputChoice::Device(name) => match devices::open_input(name.as_deref()) {
+            Ok((capture, stream)) => {
+                input_name = Some(stream.name.clone());
+                streams.push(stream);
+                Some(Box::new(capture))
+            }
+            Err(error) => {
+                problems.push(format!("no microphone: {error}"));
+                None
+            }
+        },
+    };
+    let (sink, recording): (Option<Box<dyn AudioSink>>, _) = match output {
+        OutputChoice::File(path) => {
+            output_name = Some(path.display().to_string());
+            (None, Some((path.clone(), RecordingSink::default())))
+        }
+        OutputChoice::Device(name) => match devices::open_output(name.as_deref()) {
+            Ok((playback, stream)) => {
+                output_name = Some(stream.name.clone());
+                streams.push(stream);
+                (Some(Box::new(playback)), None)
+            }
+            Err(error) => {
+                problems.push(format!("no speaker: {error}"));
+                (None, None)
+            }
+        },
+    };
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    if let Some(problem) = &problem {
+        // Said once; the world goes on without that half of voice.
+        tracing::warn!("voice: {problem}");
+    }
+    if let Ok(mut report) = report.lock() {
+        report.input = input_name;
+        report.output = output_name;
+        report.problem = problem;
+        report.input_names = devices::input_names();
+        report.output_names = devices::output_names();
+    }
+    Ends {
+        source,
+        sink,
+        recording,
+        _streams: streams,
+    }
+}
+
+fn run(
+    input: InputChoice,
+    output: OutputChoice,
+    inbox: Receiver<EngineInput>,
+    scene: Arc<Mutex<Scene>>,
+    report: Arc<Mutex<VoiceReport>>,
+) {
+    let mut ends = open(&input, &output, &report);
+    let mut talker = match Talker::new(FrameDuration::Ms20) {
+        Ok(talker) => talker,
+        Err(error) => {
+            tracing::error!("voice: cannot start the encoder: {error}");
+            return;
+        }
+    };
+    let mut speakers = Speakers::new();
+    let mut sender: Option<VoiceSender> = None;
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut ringing: Option<(PeerId, Instant)> = None;
+    let started = Instant::now();
+    let tick = Duration::from_millis(u64::from(MIX_FRAME.millis()));
+    let mut next_tick = Instant::now() + tick;
+    loop {
+        // Messages until the next tick.
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match inbox.recv_timeout(wait) {
+                Ok(EngineInput::Packet(peer, packet)) => {
+                    let call_partner = scene.lock().ok().and_then(|scene| scene.call);
+                    // A private call is heard only from the person we are in a call with;
+                    // anyone else's call packets ring until answered.
+                    if packet.call && call_partner != Some(peer) {
+                        ringing = Some((peer, Instant::now()));
+                        continue;
+                    }
+                    received += 1;
+                    let now_ms = started.elapsed().as_millis() as u64;
+                    let _ = speakers.receive(peer, packet, now_ms);
+                }
+                Ok(EngineInput::Sender(new)) => sender = Some(new),
+                Ok(EngineInput::Left(peer)) => speakers.remove(&peer),
+                Ok(EngineInput::Mute(peer, muted)) => speakers.set_muted(peer, muted),
+                Ok(EngineInput::Volume(peer, volume)) => speakers.set_volume(peer, volume),
+                Ok(EngineInput::Devices(input, output)) => {
+                    save(&ends);
+                    ends = open(&input, &output, &report);
+                }
+                Ok(EngineInput::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    save(&ends);
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+            }
+        }
+        next_tick += tick;
+        if next_tick < Instant::now() {
+            // Fell behind (a stall): start the clock again rather than rushing.
+            next_tick = Instant::now() + tick;
+        }
+        let scene_now = scene.lock().map(|scene| scene.clone()).unwrap_or_default();
+
+        // Our voice out.
+        talker.set_mode(scene_now.mode);
+        talker.set_pressed(scene_now.pressed);
+        talker.set_call(scene_now.call.is_some());
+        if let Some(source) = ends.source.as_deref_mut() {
+            match talker.pump(source) {
+                Ok(packets) => {
+                    for packet in packets {
+                        let to = scene_now.call.map_or(VoiceTo::Earshot, VoiceTo::Peer);
+                        if let Some(sender) = &sender {
+                            sender.send(&packet, to);
+                            sent += 1;
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!("voice: {error}"),
+            }
+        }
+
+        // Everyone else in.
+        let stereo = speakers.mix(&scene_now.listener, |peer| scene_now.positions.get(peer).copied());
+        if let Some(sink) = ends.sink.as_deref_mut() {
+            sink.write(&stereo);
+        }
+        if let Some((_, recording)) = ends.recording.as_mut() {
+            recording.write(&stereo);
+        }
+
+        if let Ok(mut report) = report.lock() {
+            report.speaking = speakers
+                .peers()
+                .filter(|peer| speakers.is_speaking(peer))
+                .copied()
+                .collect();
+            report.mic_level_db = talker.level_db();
+            report.talking = talker.is_talking();
+            // A call rings while its packets keep coming, and stops soon after.
+            ringing =
+                ringing.filter(|(peer, since)| since.elapsed() < RING_FOR && scene_now.call != Some(*peer));
+            report.ringing = ringing.map(|(peer, _)| peer);
+            report.sent = sent;
+            report.received = received;
+        }
+    }
+}
+
+fn save(ends: &Ends) {
+    if let Some((path, recording)) = &ends.recording
+        && let Err(error) = recording.save(path)
+    {
+        tracing::warn!("voice: {error}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Voice in the client: push-to-talk (V) or an open microphone, everyone in earshot mixed
+//! by where they stand, a ring around whoever speaks, muting and private calls. The audio
+//! runs on its own thread ([`engine`]); a machine without a microphone or speaker says so
+//! once and goes on without that half.
+
+pub mod engine;
+mod panel;
+mod plugin;
+
+pub use engine::{InputChoice, OutputChoice, VoiceReport};
+pub use panel::VoicePanelPlugin;
+pub use plugin::{
+    Ring, SpeakingRings, TALK_KEY, VoiceControl, VoiceLink, VoiceOptions, VoicePlugin, VoiceRingPlugin,
+};

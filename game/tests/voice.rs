@@ -1,0 +1,244 @@
+//! Voice between headless clients on loopback, through the real encoder, network, jitter
+//! buffer, decoder and mixer, with recordings for microphones and files for speakers: an
+//! open microphone is heard by the peer in earshot (who sees them speaking), a released
+//! talk key sends nothing and a held one is heard, and a private call rings, is answered,
+//! and is heard by the two alone, not by a third person standing next to them.
+
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+use sanctuary::net_bridge::NetMode;
+use sanctuary::people::RemoteAvatar;
+use sanctuary::voice::{
+    InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePlugin,
+};
+use sanctuary_plugin_api::{PeerId, WorldView};
+use sanctuary_voice::{RecordingSink, WavSource};
+
+mod common;
+use common::{folder, invite_ticket, networked_client_with, run_until};
+
+/// Eight seconds of a voiced, syllable-like sound at 48 kHz.
+fn write_speech(path: &Path) {
+    let samples: Vec<f32> = (0..48_000 * 8)
+        .map(|n| {
+            let t = n as f32 / 48_000.0;
+            let syllable = (t * 4.0).fract();
+            let envelope = if syllable < 0.7 {
+                (syllable / 0.7 * std::f32::consts::PI).sin()
+            } else {
+                0.0
+            };
+            let phase = t * 150.0 * std::f32::consts::TAU;
+            0.3 * envelope * (phase.sin() + 0.5 * (phase * 3.0).sin())
+        })
+        .collect();
+    let sink = RecordingSink {
+        stereo: samples.iter().flat_map(|s| [*s, *s]).collect(),
+    };
+    sink.save(path).unwrap();
+}
+
+fn voiced(dir: &Path, mode: NetMode, input: &Path, open_mic: bool) -> App {
+    let options = VoiceOptions {
+        input: InputChoice::File(input.to_path_buf()),
+        output: OutputChoice::File(dir.join("heard.wav")),
+        open_mic,
+    };
+    networked_client_with("lobby", dir, mode, |app| {
+        app.add_plugins(VoicePlugin { options });
+    })
+}
+
+fn me(app: &App) -> PeerId {
+    app.world().resource::<WorldView>().me.expect("online")
+}
+
+fn control(app: &App) -> &VoiceControl {
+    app.world().resource::<VoiceControl>()
+}
+
+/// The energy of what a client heard, written when it stopped.
+fn heard_energy(dir: &Path) -> f32 {
+    let mut source = WavSource::open(&dir.join("heard.wav")).unwrap();
+    let mut samples = vec![0.0; source.remaining()];
+    sanctuary_voice::AudioSource::read(&mut source, &mut samples);
+    samples.iter().map(|s| s * s).sum()
+}
+
+fn joiner(host: &App, dir: &Path, input: &Path, open_mic: bool) -> App {
+    let ticket = invite_ticket(host).parse().unwrap();
+    voiced(dir, NetMode::Join(ticket), input, open_mic)
+}
+
+fn speech(root: &Path) -> PathBuf {
+    let path = root.join("speech.wav");
+    write_speech(&path);
+    path
+}
+
+#[test]
+fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held() {
+    let root = folder("voice-earshot");
+    let speech = speech(&root);
+    let (host_dir, guest_dir) = (root.join("host"), root.join("guest"));
+    let mut host = voiced(&host_dir, NetMode::Host, &speech, true);
+    run_until(&mut [&mut host], "the host's ticket", |apps| {
+        apps[0]
+            .world()
+            .resource::<sanctuary::people::InviteTicket>()
+            .0
+            .is_some()
+    });
+    let mut guest = joiner(&host, &guest_dir, &speech, false);
+    run_until(&mut [&mut host, &mut guest], "both to see each other", |apps| {
+        apps.iter()
+            .all(|app| !app.world().resource::<WorldView>().people.is_empty())
+    });
+    let host_id = me(&host);
+    let guest_id = me(&guest);
+
+    // The host's open microphone: the guest hears them and sees them speaking.
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest to hear the host",
+        |apps| {
+            let report = &control(apps[1]).report;
+            report.speaking.contains(&host_id) && report.received > 50
+        },
+    );
+    assert!(control(&host).report.sent > 50);
+    // A ring turns above the host's avatar on the guest's side.
+    run_until(&mut [&mut host, &mut guest], "a ring above the host", |apps| {
+        let world = apps[1].world_mut();
+        let head = world
+            .query::<(&RemoteAvatar, &GlobalTransform)>()
+            .iter(world)
+            .find(|(avatar, _)| avatar.peer == host_id)
+            .map(|(_, transform)| transform.translation());
+        let rings = world.resource::<SpeakingRings>();
+        head.is_some_and(|at| {
+            rings.0.iter().any(|ring| {
+                ring.peer == Some(host_id)
+                    && (ring.center.xz() - at.xz()).length() < 0.01
+                    && ring.center.y > at.y
+            })
+        })
+    });
+    assert!(
+        host.world()
+            .resource::<SpeakingRings>()
+            .0
+            .iter()
+            .any(|ring| ring.peer.is_none()),
+        "the host sees their own ring while talking"
+    );
+    assert!(control(&host).report.talking);
+    // The guest holds no key: nothing of theirs went out.
+    assert_eq!(control(&guest).report.sent, 0);
+    assert_eq!(control(&host).report.received, 0);
+
+    // The guest holds V: now the host hears them.
+    guest
+        .world_mut()
+        .resource_mut::<ButtonInput<KeyCode>>()
+        .press(TALK_KEY);
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the host to hear the guest",
+        |apps| {
+            let report = &control(apps[0]).report;
+            report.speaking.contains(&guest_id) && report.received > 25
+        },
+    );
+    // Released: the guest's stream ends and nothing more goes out.
+    guest
+        .world_mut()
+        .resource_mut::<ButtonInput<KeyCode>>()
+        .release(TALK_KEY);
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest to stop talking",
+        |apps| !control(apps[1]).report.talking,
+    );
+    let sent = control(&guest).report.sent;
+    for _ in 0..30 {
+        guest.update();
+        host.update();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(control(&guest).report.sent, sent, "released means no packets");
+
+    drop(guest);
+    drop(host);
+    let guest_heard = heard_energy(&guest_dir);
+    let host_heard = heard_energy(&host_dir);
+    assert!(
+        guest_heard > 100.0,
+        "the guest's file holds the host's voice: {guest_heard}"
+    );
+    assert!(
+        host_heard > 1.0,
+        "the host's file holds the guest's few words: {host_heard}"
+    );
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn a_private_call_rings_and_is_heard_by_the_two_alone() {
+    let root = folder("voice-call");
+    let speech = speech(&root);
+    let silence = root.join("silence.wav");
+    RecordingSink {
+        stereo: vec![0.0; 9600],
+    }
+    .save(&silence)
+    .unwrap();
+    let mut host = voiced(&root.join("host"), NetMode::Host, &speech, true);
+    run_until(&mut [&mut host], "the host's ticket", |apps| {
+        apps[0]
+            .world()
+            .resource::<sanctuary::people::InviteTicket>()
+            .0
+            .is_some()
+    });
+    let mut guest = joiner(&host, &root.join("guest"), &silence, false);
+    let mut third = joiner(&host, &root.join("third"), &silence, false);
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "all three to see each other",
+        |apps| {
+            apps.iter()
+                .all(|app| app.world().resource::<WorldView>().people.len() == 2)
+        },
+    );
+    let (host_id, guest_id) = (me(&host), me(&guest));
+
+    // The host calls the guest: it rings there, and nobody hears it yet.
+    host.world_mut().resource_mut::<VoiceControl>().call = Some(guest_id);
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "the call to ring",
+        |apps| control(apps[1]).report.ringing == Some(host_id),
+    );
+    assert_eq!(
+        control(&guest).report.received,
+        0,
+        "not heard before it is answered"
+    );
+    // The guest answers.
+    guest.world_mut().resource_mut::<VoiceControl>().call = Some(host_id);
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "the guest to hear the call",
+        |apps| {
+            let report = &control(apps[1]).report;
+            report.speaking.contains(&host_id) && report.received > 50
+        },
+    );
+    // The third person stands right there (everyone is at the lobby's spawn) and hears
+    // nothing of it.
+    assert_eq!(control(&third).report.received, 0);
+    assert!(control(&third).report.ringing.is_none());
+    std::fs::remove_dir_all(root).ok();
+}
