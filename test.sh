@@ -7,6 +7,8 @@ source scripts/common.sh
 
 ensure_packages "${CLIENT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_anvil
+start_test_sound
+trap stop_test_sound EXIT
 
 echo "== format"
 cargo fmt --all --check

@@ -7,9 +7,34 @@ CLIENT_PACKAGES=(pkg-config libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-
   libasound2-dev cmake)
 
 # What the tests add: a virtual display for real-window tests, tools that type, click
-# and read the clipboard there, and `ip` (iproute2, not in minimal images) to make the
-# network namespaces of the local-network test.
-TEST_PACKAGES=(xvfb xauth xdotool xclip iproute2)
+# and read the clipboard there, `ip` (iproute2, not in minimal images) to make the
+# network namespaces of the local-network test, and a sound server with a null sink
+# (PulseAudio, reached through ALSA's pulse plugin) for the test of real sound devices.
+TEST_PACKAGES=(xvfb xauth xdotool xclip iproute2 pulseaudio pulseaudio-utils libasound2-plugins)
+
+# Starts a PulseAudio server of our own with a null sink as the default speaker and its
+# monitor as the default microphone, so that what is played can be captured again. Sets
+# SANCTUARY_SOUND_TEST=1 for the test that uses them; says why and goes on without it
+# when the server will not start.
+start_test_sound() {
+  export PULSE_RUNTIME_PATH
+  PULSE_RUNTIME_PATH="$(mktemp -d)"
+  if pulseaudio --daemonize=yes --exit-idle-time=-1 -n --log-target=stderr \
+      --load=module-native-protocol-unix \
+      --load="module-null-sink sink_name=sanctuary_null" 2>/dev/null \
+    && pactl set-default-sink sanctuary_null && pactl set-default-source sanctuary_null.monitor; then
+    export SANCTUARY_SOUND_TEST=1
+  else
+    echo "no sound server for the sound-device test: PulseAudio did not start" >&2
+  fi
+}
+
+# Stops the server start_test_sound started.
+stop_test_sound() {
+  [ -n "${PULSE_RUNTIME_PATH:-}" ] && pulseaudio -k 2>/dev/null
+  [ -n "${PULSE_RUNTIME_PATH:-}" ] && rm -rf "$PULSE_RUNTIME_PATH"
+  return 0
+}
 
 # Installs the Debian packages in "$@" that are missing, with sudo when not root.
 ensure_packages() {

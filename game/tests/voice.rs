@@ -2,7 +2,8 @@
 //! buffer, decoder and mixer, with recordings for microphones and files for speakers: an
 //! open microphone is heard by the peer in earshot (who sees them speaking), a released
 //! talk key sends nothing and a held one is heard, and a private call rings, is answered,
-//! and is heard by the two alone, not by a third person standing next to them.
+//! and is heard by the two alone, not by a third person standing next to them; missing
+//! devices are said and the client goes on.
 
 use std::path::{Path, PathBuf};
 
@@ -194,7 +195,8 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
     }
     .save(&silence)
     .unwrap();
-    let mut host = voiced(&root.join("host"), NetMode::Host, &speech, true);
+    // The host talks only while holding V: nothing reaches anyone before the call.
+    let mut host = voiced(&root.join("host"), NetMode::Host, &speech, false);
     run_until(&mut [&mut host], "the host's ticket", |apps| {
         apps[0]
             .world()
@@ -216,6 +218,9 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
 
     // The host calls the guest: it rings there, and nobody hears it yet.
     host.world_mut().resource_mut::<VoiceControl>().call = Some(guest_id);
+    host.world_mut()
+        .resource_mut::<ButtonInput<KeyCode>>()
+        .press(TALK_KEY);
     run_until(
         &mut [&mut host, &mut guest, &mut third],
         "the call to ring",
@@ -240,5 +245,31 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
     // nothing of it.
     assert_eq!(control(&third).report.received, 0);
     assert!(control(&third).report.ringing.is_none());
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
+    let root = folder("voice-missing");
+    let options = VoiceOptions {
+        input: InputChoice::Device(Some("no such microphone".into())),
+        output: OutputChoice::Device(Some("no such speaker".into())),
+        open_mic: true,
+    };
+    let mut host = networked_client_with("lobby", &root, NetMode::Host, |app| {
+        app.add_plugins(VoicePlugin { options });
+    });
+    run_until(&mut [&mut host], "the missing devices said", |apps| {
+        control(apps[0])
+            .report
+            .problem
+            .as_deref()
+            .is_some_and(|problem| problem.contains("no microphone") && problem.contains("no speaker"))
+    });
+    // The world goes on without voice.
+    run_until(&mut [&mut host], "the host online", |apps| {
+        apps[0].world().resource::<WorldView>().online
+    });
+    assert_eq!(control(&host).report.sent, 0);
     std::fs::remove_dir_all(root).ok();
 }

@@ -21,6 +21,9 @@ const CAPTURE_QUEUE: usize = SAMPLE_RATE as usize / 2;
 /// Stereo samples of playback queued ahead: a quarter of a second.
 const PLAYBACK_QUEUE: usize = SAMPLE_RATE as usize / 2;
 
+/// The device buffer asked for first: 10 ms.
+const DEVICE_BUFFER: cpal::BufferSize = cpal::BufferSize::Fixed(SAMPLE_RATE / 100);
+
 /// Keeps a device's stream running; dropping it stops the stream. Not `Send` on every
 /// platform, so it stays with whoever opened it.
 pub struct DeviceStream {
@@ -135,12 +138,18 @@ pub fn open_input(name: Option<&str>) -> Result<(Capture, DeviceStream), VoiceEr
     let queue = Arc::new(ArrayQueue::new(CAPTURE_QUEUE));
     let dropped = Arc::new(AtomicU64::new(0));
     let mut last_error = None;
-    // 48 kHz if the device takes it, else its own rate, resampled here.
-    for rate in [SAMPLE_RATE, default.sample_rate()] {
+    // 48 kHz if the device takes it, else its own rate, resampled here; a buffer of
+    // 10 ms if the device takes it (its own choice can be a second or more, all of it
+    // added to everyone's latency).
+    let rates = [SAMPLE_RATE, default.sample_rate()];
+    for (rate, buffer_size) in rates
+        .into_iter()
+        .flat_map(|rate| [(rate, DEVICE_BUFFER), (rate, cpal::BufferSize::Default)])
+    {
         let config = cpal::StreamConfig {
             channels: default.channels(),
             sample_rate: rate,
-            buffer_size: cpal::BufferSize::Default,
+            buffer_size,
         };
         let (queue_in, dropped_in) = (queue.clone(), dropped.clone());
         let push = move |data: &[f32]| {
@@ -225,11 +234,6 @@ pub fn open_output(name: Option<&str>) -> Result<(Playback, DeviceStream), Voice
     let channels = usize::from(default.channels().max(1));
     let queue = Arc::new(ArrayQueue::new(PLAYBACK_QUEUE));
     let underruns = Arc::new(AtomicU64::new(0));
-    let config = cpal::StreamConfig {
-        channels: default.channels(),
-        sample_rate: SAMPLE_RATE,
-        buffer_size: cpal::BufferSize::Default,
-    };
     let (queue_out, underruns_out) = (queue.clone(), underruns.clone());
     let fill = move |data: &mut [f32]| {
         let mut starved = false;
@@ -255,14 +259,41 @@ pub fn open_output(name: Option<&str>) -> Result<(Playback, DeviceStream), Voice
             underruns_out.fetch_add(1, Ordering::Relaxed);
         }
     };
-    let stream = device
-        .build_output_stream::<f32, _, _>(
+    let fill = Arc::new(std::sync::Mutex::new(fill));
+    let mut last_error = None;
+    let mut opened = None;
+    for buffer_size in [DEVICE_BUFFER, cpal::BufferSize::Default] {
+        let config = cpal::StreamConfig {
+            channels: default.channels(),
+            sample_rate: SAMPLE_RATE,
+            buffer_size,
+        };
+        let fill = fill.clone();
+        let built = device.build_output_stream::<f32, _, _>(
             &config,
-            move |data, _| fill(data),
+            move |data, _| {
+                // Only this stream's callback ever locks it.
+                if let Ok(fill) = fill.try_lock().as_deref_mut() {
+                    fill(data);
+                }
+            },
             |error| tracing::warn!("speaker: {error}"),
             None,
+        );
+        match built {
+            Ok(stream) => {
+                opened = Some(stream);
+                break;
+            }
+            Err(error) => last_error = Some(error),
+        }
+    }
+    let stream = opened.ok_or_else(|| {
+        device_error(
+            "the speaker would not open at 48 kHz",
+            last_error.map_or_else(|| "no format".to_string(), |error| error.to_string()),
         )
-        .map_err(|error| device_error("the speaker would not open at 48 kHz", error))?;
+    })?;
     stream
         .play()
         .map_err(|error| device_error("the speaker would not start", error))?;

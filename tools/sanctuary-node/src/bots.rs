@@ -1,10 +1,14 @@
 //! Bots: avatars that wander near a space's spawn point, turning to face where they
-//! walk, pausing now and then, and sometimes saying something.
+//! walk, pausing now and then, and sometimes saying something; with a recording, they
+//! also speak it aloud, over and over (the load generator for voice).
 
-use sanctuary_net::WorldTicket;
+use std::sync::Arc;
+
+use sanctuary_net::{VoiceTo, WorldTicket};
 use sanctuary_protocols::message::{AvatarShape, Presence, Rgb};
 use sanctuary_protocols::pose::PoseSample;
 use sanctuary_protocols::text::{ChatText, DisplayName, SpaceName};
+use sanctuary_protocols::{FrameDuration, VoicePacket};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -23,6 +27,64 @@ const SAYINGS: &[&str] = &[
     "I'll be at the market",
     "what a place",
 ];
+
+/// A recording encoded once, as the Opus frames every talking bot sends.
+#[derive(Clone)]
+pub struct Speech(Arc<Vec<Vec<u8>>>);
+
+impl Speech {
+    /// Reads and encodes `path` (WAV) in 20 ms frames.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        use sanctuary_voice::AudioSource;
+        let mut source = sanctuary_voice::WavSource::open(path)?;
+        let mut encoder = sanctuary_voice::VoiceEncoder::new(FrameDuration::Ms20)?;
+        let mut frame = vec![0.0; encoder.frame_samples()];
+        let mut frames = Vec::new();
+        while source.read(&mut frame) == frame.len() {
+            frames.push(encoder.encode(&frame, false)?.opus);
+        }
+        anyhow::ensure!(!frames.is_empty(), "{} is shorter than one frame", path.display());
+        Ok(Self(Arc::new(frames)))
+    }
+}
+
+/// Pause between two times a bot says its recording.
+const TALK_PAUSE: Duration = Duration::from_secs(1);
+
+/// Says `speech` over and over to whoever is in earshot, until `stop` turns true.
+async fn talk(
+    sender: sanctuary_net::VoiceSender,
+    speech: Speech,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let frame = Duration::from_millis(u64::from(FrameDuration::Ms20.millis()));
+    let mut seq = 0u32;
+    let mut send = |opus: Vec<u8>, end: bool| {
+        let packet = VoicePacket {
+            seq,
+            frame: FrameDuration::Ms20,
+            end,
+            call: false,
+            opus,
+        };
+        seq = seq.wrapping_add(1);
+        sender.send(&packet, VoiceTo::Earshot);
+    };
+    let mut ticker = tokio::time::interval(frame);
+    loop {
+        for opus in speech.0.iter() {
+            tokio::select! {
+                _ = ticker.tick() => send(opus.clone(), false),
+                _ = stop.changed() => return,
+            }
+        }
+        send(Vec::new(), true);
+        tokio::select! {
+            _ = tokio::time::sleep(TALK_PAUSE) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
 
 /// A small deterministic generator.
 struct Dice(u64);
@@ -44,6 +106,7 @@ pub async fn run(
     spawn: [f32; 3],
     bind: Option<SocketAddr>,
     seconds: Option<u64>,
+    speech: Option<Speech>,
 ) -> anyhow::Result<()> {
     let space_name = SpaceName::new(space.clone())?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -70,6 +133,9 @@ pub async fn run(
             space: space_name.clone(),
         };
         let world = node.join_world(&ticket, presence).await?;
+        if let Some(speech) = &speech {
+            tokio::spawn(talk(world.voice_sender(), speech.clone(), stop_rx.clone()));
+        }
         bots.push(tokio::spawn(wander(
             node,
             world,
@@ -79,7 +145,8 @@ pub async fn run(
             index,
         )));
     }
-    eprintln!("{count} bots wandering {space}");
+    let talking = if speech.is_some() { " and talking" } else { "" };
+    eprintln!("{count} bots wandering {space}{talking}");
     crate::until_done(seconds).await;
     stop.send_replace(true);
     for bot in bots {

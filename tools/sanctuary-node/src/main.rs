@@ -69,6 +69,9 @@ enum Command {
         /// The space they wander.
         #[arg(long, default_value = "lobby")]
         space: String,
+        /// Bots also speak this recording (WAV), over and over, to whoever is in earshot.
+        #[arg(long, value_name = "FILE.wav")]
+        talk: Option<std::path::PathBuf>,
     },
     /// Measure pose latency between two peers on loopback (send to checked event).
     Latency {
@@ -124,14 +127,20 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Bots { peer, count, space } => {
+        Command::Bots {
+            peer,
+            count,
+            space,
+            talk,
+        } => {
             let spawn = spaces::spawn_point(&spaces::folder(peer.assets.clone()), &space)?;
+            let talk = talk.map(|path| bots::Speech::load(&path)).transpose()?;
             runtime.block_on(async {
                 let (ticket, nearby) = peer.world().await?;
                 if let Some(world) = nearby {
                     tracing::info!("joining the world hosted nearby by {}", world.host_name.as_str());
                 }
-                bots::run(ticket, count, space, spawn, peer.bind, peer.seconds).await
+                bots::run(ticket, count, space, spawn, peer.bind, peer.seconds, talk).await
             })
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),

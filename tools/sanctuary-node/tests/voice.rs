@@ -1,6 +1,6 @@
 //! `sanctuary-node voice`: a recording through the real voice path between two peers on
 //! loopback, clean and over a lossy, jittery network; a file that is no recording is a
-//! one-line error.
+//! one-line error. `sanctuary-node bots --talk`: bots heard by someone among them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -154,5 +154,66 @@ fn a_file_that_is_no_recording_is_a_one_line_error() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("speech.wav"), "{stderr}");
     assert!(!dir.join("heard.wav").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talking_bots_are_heard_by_someone_standing_among_them() {
+    use sanctuary_net::{JoinTarget, Node, NodeConfig, WorldEvent, WorldId};
+    use sanctuary_protocols::{AvatarShape, DisplayName, Keypair, PoseSample, Presence, Rgb, SpaceName};
+    use std::time::{Duration, Instant};
+
+    let dir = folder("bots");
+    write_speech_like(&dir.join("speech.wav"));
+    let node = Node::spawn(NodeConfig::loopback(Keypair::generate().unwrap()))
+        .await
+        .unwrap();
+    let presence = Presence {
+        name: DisplayName::new("listener").unwrap(),
+        color: Rgb { r: 1, g: 2, b: 3 },
+        shape: AvatarShape::Capsule,
+        space: SpaceName::new("lobby").unwrap(),
+    };
+    let mut world = node
+        .join_world(JoinTarget::host(WorldId::random().unwrap()), presence)
+        .await
+        .unwrap();
+    let mut bots = Command::new(env!("CARGO_BIN_EXE_sanctuary-node"))
+        .env("RUST_LOG", "error")
+        .args([
+            "bots",
+            "--count",
+            "2",
+            "--seconds",
+            "30",
+            "--bind",
+            "127.0.0.1:0",
+            "--join",
+        ])
+        .arg(world.ticket().to_string())
+        .arg("--talk")
+        .arg(dir.join("speech.wav"))
+        .spawn()
+        .unwrap();
+    // Stand at the Lobby's spawn point, where the bots wander, until both are heard.
+    let mut heard = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while heard.len() < 2 || heard.values().any(|packets| *packets < 25) {
+        assert!(Instant::now() < deadline, "heard only {heard:?}");
+        world
+            .send_pose(PoseSample {
+                position: [0.0, 0.0, 9.5],
+                ..PoseSample::default()
+            })
+            .unwrap();
+        while let Ok(event) = world.events().try_recv() {
+            if let WorldEvent::Voice { peer, .. } = event {
+                *heard.entry(peer).or_insert(0u32) += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bots.kill().ok();
+    bots.wait().ok();
     std::fs::remove_dir_all(dir).unwrap();
 }
