@@ -266,8 +266,8 @@ impl Node {
         let mut router = Router::builder(endpoint.clone())
             .accept(ALPN_ROOM, gossip.clone())
             .accept(ALPN_DM, DmHandler(shared.clone()))
-            .accept(ALPN_POSE, PoseHandler(shared.clone()))
-            .accept(ALPN_VOICE, VoiceHandler(shared.clone()));
+            .accept(ALPN_POSE, DatagramHandler(shared.clone(), DatagramKind::Pose))
+            .accept(ALPN_VOICE, DatagramHandler(shared.clone(), DatagramKind::Voice));
         if let Some(storage) = &config.storage {
             router = router.accept(iroh_blobs::ALPN, storage.protocol());
             storage.attach(Some(endpoint.clone()));
@@ -434,11 +434,20 @@ impl ProtocolHandler for DmHandler {
     }
 }
 
-/// Accepts pose connections and reads their datagrams.
-#[derive(Debug, Clone)]
-struct PoseHandler(Arc<NodeShared>);
+/// What a datagram connection carries.
+#[derive(Debug, Clone, Copy)]
+enum DatagramKind {
+    Pose,
+    Voice,
+}
 
-impl ProtocolHandler for PoseHandler {
+/// Accepts pose or voice connections and reads their datagrams. Both are lossy by
+/// design: a full queue drops the datagram (a newer pose replaces it; the jitter buffer
+/// conceals a lost voice frame).
+#[derive(Debug, Clone)]
+struct DatagramHandler(Arc<NodeShared>, DatagramKind);
+
+impl ProtocolHandler for DatagramHandler {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let from = peer_id(connection.remote_id());
         let Some(_open) = self.0.admit(from) else {
@@ -450,37 +459,14 @@ impl ProtocolHandler for PoseHandler {
             let Some(tx) = self.0.inbound() else {
                 continue;
             };
-            // Poses are lossy by design: a full queue drops this one.
-            let _ = tx.try_send(Inbound::Pose {
-                from,
-                connection: id,
-                bytes: bytes.to_vec(),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Accepts voice connections and reads their datagrams.
-#[derive(Debug, Clone)]
-struct VoiceHandler(Arc<NodeShared>);
-
-impl ProtocolHandler for VoiceHandler {
-    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
-        let from = peer_id(connection.remote_id());
-        let Some(_open) = self.0.admit(from) else {
-            connection.close(1u32.into(), b"too many connections");
-            return Ok(());
-        };
-        while let Ok(bytes) = connection.read_datagram().await {
-            let Some(tx) = self.0.inbound() else {
-                continue;
-            };
-            // Voice is lossy by design: a full queue drops this packet (the jitter buffer
-            // conceals it).
-            let _ = tx.try_send(Inbound::Voice {
-                from,
-                bytes: bytes.to_vec(),
+            let bytes = bytes.to_vec();
+            let _ = tx.try_send(match self.1 {
+                DatagramKind::Pose => Inbound::Pose {
+                    from,
+                    connection: id,
+                    bytes,
+                },
+                DatagramKind::Voice => Inbound::Voice { from, bytes },
             });
         }
         Ok(())

@@ -5,16 +5,13 @@
 //! by lining the output up with the input.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use sanctuary_net::{JoinTarget, VoiceTo, WorldEvent, WorldId};
-use sanctuary_protocols::message::{AvatarShape, Presence, Rgb};
+use sanctuary_net::{VoiceTo, WorldEvent};
 use sanctuary_protocols::pose::PoseSample;
-use sanctuary_protocols::text::{DisplayName, SpaceName};
 use sanctuary_protocols::{FrameDuration, VoicePacket};
 use sanctuary_voice::audio_io::AudioSink;
 use sanctuary_voice::{Listener, MIX_FRAME, RecordingSink, SAMPLE_RATE, Speakers, Talker, WavSource};
@@ -63,29 +60,14 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
     let input_samples = source.clone().remaining();
     anyhow::ensure!(input_samples > 0, "{} holds no sound", options.input.display());
 
-    let loopback = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let presence = |name: &str| -> anyhow::Result<Presence> {
-        Ok(Presence {
-            name: DisplayName::new(name)?,
-            color: Rgb { r: 1, g: 2, b: 3 },
-            shape: AvatarShape::Capsule,
-            space: SpaceName::new("lobby")?,
-        })
-    };
-    let talker_node = crate::node(loopback).await?;
-    let talker_world = talker_node
-        .join_world(JoinTarget::host(WorldId::random()?), presence("talker")?)
-        .await?;
-    let listener_node = crate::node(loopback).await?;
-    let mut listener_world = listener_node
-        .join_world(talker_world.ticket(), presence("listener")?)
-        .await?;
+    let mut peers = crate::latency::TwoPeers::start("talker", "listener").await?;
+    let (talker_world, listener_world) = (&peers.host, &mut peers.guest);
     let mut events = listener_world.take_events();
 
     // Stand 2 m apart, facing each other's way, until the talker's earshot holds the listener.
     let sender = talker_world.voice_sender();
-    let listener_id = listener_node.peer_id();
-    let talker_id = talker_node.peer_id();
+    let listener_id = peers.guest_node.peer_id();
+    let talker_id = peers.host_node.peer_id();
     let stood = Instant::now();
     while !sender.earshot().contains(&listener_id) {
         anyhow::ensure!(
@@ -202,10 +184,7 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
         speakers.delay_ms(&talker_id).unwrap_or(0),
         latency.map_or("unknown".to_string(), |ms| format!("{ms:.1}")),
     );
-    listener_world.leave().await.ok();
-    talker_world.leave().await.ok();
-    listener_node.shutdown().await;
-    talker_node.shutdown().await;
+    peers.stop().await;
     Ok(())
 }
 
