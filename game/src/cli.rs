@@ -107,3 +107,42 @@ impl Cli {
         sanctuary_net::data_dir::default_data_dir()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::{InputChoice, OutputChoice};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sanctuary").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn voice_flags_choose_devices_files_the_microphone_mode_or_no_voice() {
+        let plain = parse(&[]).unwrap().voice().unwrap();
+        assert_eq!(plain.input, InputChoice::Device(None));
+        assert_eq!(plain.output, OutputChoice::Device(None));
+        assert!(!plain.open_mic);
+        let chosen = parse(&[
+            "--open-mic",
+            "--microphone",
+            "Desk mic",
+            "--voice-out",
+            "heard.wav",
+        ])
+        .unwrap()
+        .voice()
+        .unwrap();
+        assert!(chosen.open_mic);
+        assert_eq!(chosen.input, InputChoice::Device(Some("Desk mic".into())));
+        assert_eq!(chosen.output, OutputChoice::File("heard.wav".into()));
+        let recorded = parse(&["--voice-in", "speech.wav"]).unwrap().voice().unwrap();
+        assert_eq!(recorded.input, InputChoice::File("speech.wav".into()));
+        assert!(parse(&["--no-voice"]).unwrap().voice().is_none());
+        assert!(
+            parse(&["--no-voice", "--open-mic"]).is_err(),
+            "no voice and a voice flag conflict"
+        );
+        assert!(parse(&["--voice-in", "a.wav", "--microphone", "x"]).is_err());
+    }
+}

@@ -8,20 +8,22 @@
 use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
+use bevy_egui::egui;
 use sanctuary::net_bridge::NetMode;
-use sanctuary::people::RemoteAvatar;
+use sanctuary::people::{PeoplePanelPlugin, RemoteAvatar, Roster};
 use sanctuary::voice::{
-    InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePlugin,
+    InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePanelPlugin,
+    VoicePlugin,
 };
 use sanctuary_plugin_api::{PeerId, WorldView};
 use sanctuary_voice::{RecordingSink, WavSource};
 
 mod common;
-use common::{folder, invite_ticket, networked_client_with, run_until};
+use common::{PanelView, folder, invite_ticket, networked_client_with, run_until};
 
-/// Eight seconds of a voiced, syllable-like sound at 48 kHz.
+/// Twelve seconds of a voiced, syllable-like sound at 48 kHz.
 fn write_speech(path: &Path) {
-    let samples: Vec<f32> = (0..48_000 * 8)
+    let samples: Vec<f32> = (0..48_000 * 12)
         .map(|n| {
             let t = n as f32 / 48_000.0;
             let syllable = (t * 4.0).fract();
@@ -47,7 +49,7 @@ fn voiced(dir: &Path, mode: NetMode, input: &Path, open_mic: bool) -> App {
         open_mic,
     };
     networked_client_with("lobby", dir, mode, |app| {
-        app.add_plugins(VoicePlugin { options });
+        app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin, VoicePanelPlugin));
     })
 }
 
@@ -134,6 +136,31 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
             .any(|ring| ring.peer.is_none()),
         "the host sees their own ring while talking"
     );
+
+    // The guest's People panel says the host is speaking; Mute silences them there.
+    let people = PanelView::new("people");
+    let host_name = guest.world().resource::<Roster>().name_of(&host_id);
+    assert!(people.shows(&mut guest, "speaking"));
+    people.click(&mut guest, &host_name, "Mute");
+    assert!(control(&guest).muted.contains(&host_id));
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the muted host to go quiet",
+        |apps| !control(apps[1]).report.speaking.contains(&host_id),
+    );
+    assert!(!people.shows(&mut guest, "speaking"));
+    people.click(&mut guest, &host_name, "Unmute");
+    run_until(&mut [&mut host, &mut guest], "the host heard again", |apps| {
+        control(apps[1]).report.speaking.contains(&host_id)
+    });
+
+    // The Voice panel sets how loud the host is: a click near the start of their slider.
+    let voice = PanelView::new("voice");
+    assert!(voice.shows(&mut guest, "Hold V to talk") && voice.shows(&mut guest, "Microphone"));
+    let label = voice.find(&mut guest, &host_name, "volume");
+    voice.click_at(&mut guest, egui::pos2(label.min.x - 135.0, label.center().y));
+    let volume = control(&guest).volumes.get(&host_id).copied();
+    assert!(volume.is_some_and(|volume| volume < 0.9), "volume {volume:?}");
     assert!(control(&host).report.talking);
     // The guest holds no key: nothing of theirs went out.
     assert_eq!(control(&guest).report.sent, 0);
@@ -169,6 +196,15 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(control(&guest).report.sent, sent, "released means no packets");
+
+    // The Voice panel's "Open microphone": the guest's voice goes out without V.
+    voice.click(&mut guest, "Hold V to talk", "Open microphone");
+    assert!(guest.world().resource::<VoiceOptions>().open_mic);
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest's open microphone",
+        |apps| control(apps[1]).report.sent > sent + 10,
+    );
 
     drop(guest);
     drop(host);
@@ -217,7 +253,12 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
     let (host_id, guest_id) = (me(&host), me(&guest));
 
     // The host calls the guest: it rings there, and nobody hears it yet.
-    host.world_mut().resource_mut::<VoiceControl>().call = Some(guest_id);
+    // "Call" on the guest's row of the host's People panel.
+    let people = PanelView::new("people");
+    let guest_name = host.world().resource::<Roster>().name_of(&guest_id);
+    let host_name = guest.world().resource::<Roster>().name_of(&host_id);
+    people.click(&mut host, &guest_name, "Call");
+    assert_eq!(control(&host).call, Some(guest_id));
     host.world_mut()
         .resource_mut::<ButtonInput<KeyCode>>()
         .press(TALK_KEY);
@@ -232,7 +273,8 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
         "not heard before it is answered"
     );
     // The guest answers.
-    guest.world_mut().resource_mut::<VoiceControl>().call = Some(host_id);
+    people.click(&mut guest, &host_name, "Answer");
+    assert_eq!(control(&guest).call, Some(host_id));
     run_until(
         &mut [&mut host, &mut guest, &mut third],
         "the guest to hear the call",

@@ -153,6 +153,19 @@ impl PanelRegistry {
     }
 }
 
+/// Draws the contents of the panel `id` into `ui`, as the host does in the world (for
+/// tests that read and click panels without a window). False if there is no such panel.
+pub fn draw_panel_contents(world: &mut World, id: &str, ui: &mut egui::Ui) -> bool {
+    let Some(draw) = world
+        .get_resource::<PanelRegistry>()
+        .and_then(|registry| registry.get(id))
+        .map(|panel| panel.draw)
+    else {
+        return false;
+    };
+    world.run_system_with(draw, ui).is_ok()
+}
+
 /// Makes each panel's picture and the egui context that paints it.
 fn create_contexts(
     mut commands: Commands,

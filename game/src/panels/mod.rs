@@ -7,4 +7,6 @@ mod directory;
 mod host;
 
 pub use directory::DirectoryPanelPlugin;
-pub use host::{PanelAppExt, PanelOverlay, PanelPointer, PanelQuad, PanelSpec, PanelsPlugin};
+pub use host::{
+    PanelAppExt, PanelOverlay, PanelPointer, PanelQuad, PanelSpec, PanelsPlugin, draw_panel_contents,
+};

@@ -179,3 +179,106 @@ pub fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A client panel drawn headless with egui, read through the texts it draws and clicked
+/// where they stand, as a person would.
+pub struct PanelView {
+    ctx: bevy_egui::egui::Context,
+    id: &'static str,
+}
+
+/// A piece of text a panel shows, and where.
+pub type Shown = Vec<(String, bevy_egui::egui::Rect)>;
+
+impl PanelView {
+    /// The client's panel `id`.
+    pub fn new(id: &'static str) -> Self {
+        Self {
+            ctx: bevy_egui::egui::Context::default(),
+            id,
+        }
+    }
+
+    /// Draws one frame with `events`; returns every text drawn.
+    pub fn frame(&self, app: &mut App, events: Vec<bevy_egui::egui::Event>) -> Shown {
+        use bevy_egui::egui;
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(720.0, 600.0),
+            )),
+            events,
+            ..Default::default()
+        };
+        let mut drawn = false;
+        let mut output = self.ctx.run_ui(input, |ui| {
+            drawn = sanctuary::panels::draw_panel_contents(app.world_mut(), self.id, ui);
+        });
+        assert!(drawn, "no panel {}", self.id);
+        output.textures_delta.clear();
+        fn texts(shape: &egui::Shape, out: &mut Shown) {
+            match shape {
+                egui::Shape::Text(text) => out.push((
+                    text.galley.text().to_owned(),
+                    text.galley.rect.translate(text.pos.to_vec2()),
+                )),
+                egui::Shape::Vec(shapes) => shapes.iter().for_each(|shape| texts(shape, out)),
+                _ => {}
+            }
+        }
+        let mut shown = Vec::new();
+        for clipped in &output.shapes {
+            texts(&clipped.shape, &mut shown);
+        }
+        shown
+    }
+
+    /// Whether some text drawn now contains `what`.
+    pub fn shows(&self, app: &mut App, what: &str) -> bool {
+        self.frame(app, Vec::new())
+            .iter()
+            .any(|(text, _)| text.contains(what))
+    }
+
+    /// Clicks the text `label` nearest the row of the text `row`.
+    pub fn click(&self, app: &mut App, row: &str, label: &str) {
+        let at = self.find(app, row, label).center();
+        self.click_at(app, at);
+    }
+
+    /// Where the text `label` nearest the row of the text `row` is.
+    pub fn find(&self, app: &mut App, row: &str, label: &str) -> bevy_egui::egui::Rect {
+        let shown = self.frame(app, Vec::new());
+        let row_y = shown
+            .iter()
+            .find(|(text, _)| text == row)
+            .unwrap_or_else(|| panic!("no {row:?} in the panel: {shown:?}"))
+            .1
+            .center()
+            .y;
+        shown
+            .iter()
+            .filter(|(text, _)| text == label)
+            .min_by(|a, b| {
+                (a.1.center().y - row_y)
+                    .abs()
+                    .total_cmp(&(b.1.center().y - row_y).abs())
+            })
+            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
+            .1
+    }
+
+    /// Presses and releases the primary button at `at`.
+    pub fn click_at(&self, app: &mut App, at: bevy_egui::egui::Pos2) {
+        use bevy_egui::egui;
+        let button = |pressed| egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::default(),
+        };
+        self.frame(app, vec![egui::Event::PointerMoved(at)]);
+        self.frame(app, vec![button(true)]);
+        self.frame(app, vec![button(false)]);
+    }
+}
