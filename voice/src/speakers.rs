@@ -322,6 +322,29 @@ mod tests {
     }
 
     #[test]
+    fn a_speaker_who_leaves_goes_quiet_at_once_and_a_return_starts_afresh() {
+        let mut speakers = Speakers::new();
+        let speaker = peer(4);
+        let packets = tone_packets(20, false);
+        for (n, packet) in packets[..10].iter().enumerate() {
+            speakers.receive(speaker, packet.clone(), n as u64 * 20).unwrap();
+        }
+        let (l, r) = energy(&speakers.mix(&Listener::default(), |_| Some([0.0, 0.0, -1.0])));
+        assert!(l + r > 0.0 && speakers.is_speaking(&speaker));
+        // They leave with frames still buffered: nothing more of them is played.
+        speakers.remove(&speaker);
+        assert!(!speakers.is_speaking(&speaker));
+        assert_eq!(speakers.peers().count(), 0);
+        let (l, r) = energy(&speakers.mix(&Listener::default(), |_| Some([0.0, 0.0, -1.0])));
+        assert_eq!(l + r, 0.0);
+        // Back again later, mid-stream: a new stream from their next packet.
+        speakers.receive(speaker, packets[15].clone(), 1000).unwrap();
+        let (l, r) = energy(&speakers.mix(&Listener::default(), |_| Some([0.0, 0.0, -1.0])));
+        assert!(l + r > 0.0);
+        assert_eq!(speakers.stats(&speaker).map(|stats| stats.received), Some(1));
+    }
+
+    #[test]
     fn speakers_are_bounded_and_idle_ones_make_room() {
         let mut speakers = Speakers::new();
         let packet = tone_packets(1, false).remove(0);
