@@ -109,7 +109,6 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
         AppsPanelPlugin,
         NameTagsPlugin,
         crate::voice::VoiceRingPlugin,
-        crate::voice::VoicePanelPlugin,
     ));
     // Apps come last: their panels join the client's, after the client's own.
     app.add_plugins(AppsPlugin);

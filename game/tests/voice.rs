@@ -12,8 +12,7 @@ use bevy_egui::egui;
 use sanctuary::net_bridge::NetMode;
 use sanctuary::people::{PeoplePanelPlugin, RemoteAvatar, Roster};
 use sanctuary::voice::{
-    InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePanelPlugin,
-    VoicePlugin,
+    InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePlugin,
 };
 use sanctuary_plugin_api::{PeerId, WorldView};
 use sanctuary_voice::{RecordingSink, WavSource};
@@ -49,7 +48,7 @@ fn voiced(dir: &Path, mode: NetMode, input: &Path, open_mic: bool) -> App {
         open_mic,
     };
     networked_client_with("lobby", dir, mode, |app| {
-        app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin, VoicePanelPlugin));
+        app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin));
     })
 }
 
@@ -137,8 +136,10 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
         "the host sees their own ring while talking"
     );
 
-    // The guest's People panel says the host is speaking; Mute silences them there.
-    let people = PanelView::new("people");
+    // The guest's People panel says the host is speaking; Mute silences them there. The
+    // host's own level bar says they are talking.
+    let people = PanelView::client("people");
+    assert!(people.shows(&mut host, "talking"));
     let host_name = guest.world().resource::<Roster>().name_of(&host_id);
     assert!(people.shows(&mut guest, "speaking"));
     people.click(&mut guest, &host_name, "Mute");
@@ -154,8 +155,8 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
         control(apps[1]).report.speaking.contains(&host_id)
     });
 
-    // The Voice panel sets how loud the host is: a click near the start of their slider.
-    let voice = PanelView::new("voice");
+    // The voice settings set how loud the host is: a click near the start of their slider.
+    let voice = &people;
     assert!(voice.shows(&mut guest, "Hold V to talk") && voice.shows(&mut guest, "Microphone"));
     let label = voice.find(&mut guest, &host_name, "volume");
     voice.click_at(&mut guest, egui::pos2(label.min.x - 135.0, label.center().y));
@@ -197,7 +198,7 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
     }
     assert_eq!(control(&guest).report.sent, sent, "released means no packets");
 
-    // The Voice panel's "Open microphone": the guest's voice goes out without V.
+    // The voice settings' "Open microphone": the guest's voice goes out without V.
     voice.click(&mut guest, "Hold V to talk", "Open microphone");
     assert!(guest.world().resource::<VoiceOptions>().open_mic);
     run_until(
@@ -254,7 +255,7 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
 
     // The host calls the guest: it rings there, and nobody hears it yet.
     // "Call" on the guest's row of the host's People panel.
-    let people = PanelView::new("people");
+    let people = PanelView::client("people");
     let guest_name = host.world().resource::<Roster>().name_of(&guest_id);
     let host_name = guest.world().resource::<Roster>().name_of(&host_id);
     people.click(&mut host, &guest_name, "Call");

@@ -1,11 +1,11 @@
-//! The people panel: everyone in the world, where they are, a way to join them, and the
-//! invitation ticket to share.
+//! The people panel: everyone in the world, where they are, a way to join them, the
+//! invitation ticket to share, and voice (who speaks, Mute, Call, the voice settings).
 
 use super::plugin::Roster;
 use crate::net_bridge::{NetMode, NetOptions, NetStatus};
 use crate::panels::{PanelAppExt, PanelSpec};
 use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
-use crate::voice::VoiceControl;
+use crate::voice::{VoiceControl, VoiceLink, VoiceOptions, voice_settings};
 use bevy::prelude::*;
 use bevy_egui::egui;
 use sanctuary_protocols::identity::PeerId;
@@ -33,8 +33,13 @@ fn people_ui(
     status: Option<Res<NetStatus>>,
     options: Option<Res<NetOptions>>,
     mut travel: MessageWriter<TravelRequest>,
-    mut voice: Option<ResMut<VoiceControl>>,
+    voice: (
+        Option<Res<VoiceLink>>,
+        Option<ResMut<VoiceControl>>,
+        Option<ResMut<VoiceOptions>>,
+    ),
 ) {
+    let (link, mut voice, mut voice_options) = voice;
     if let Some(status) = &status {
         if let Some(capacity) = status.world_full {
             ui.colored_label(
@@ -69,6 +74,14 @@ fn people_ui(
         }
     }
     ui.separator();
+    if let (Some(link), Some(control), Some(options)) =
+        (&link, voice.as_deref_mut(), voice_options.as_deref_mut())
+    {
+        egui::CollapsingHeader::new("Voice")
+            .default_open(true)
+            .show(ui, |ui| voice_settings(ui, link, control, options, &roster));
+        ui.separator();
+    }
     let here = current.as_ref().map(|current| current.name.as_str());
     if roster.people.is_empty() {
         ui.weak("Nobody else is here yet.");

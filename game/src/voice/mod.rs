@@ -8,7 +8,7 @@ mod panel;
 mod plugin;
 
 pub use engine::{InputChoice, OutputChoice, VoiceReport};
-pub use panel::VoicePanelPlugin;
+pub use panel::voice_settings;
 pub use plugin::{
     Ring, SpeakingRings, TALK_KEY, VoiceControl, VoiceLink, VoiceOptions, VoicePlugin, VoiceRingPlugin,
 };

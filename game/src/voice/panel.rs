@@ -1,5 +1,5 @@
-//! The Voice panel: how the microphone opens, the microphone's level, which microphone
-//! and speaker, and how loud each person is.
+//! The voice settings in the People panel: how the microphone opens, the microphone's
+//! level, which microphone and speaker, and how loud each person is.
 
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -7,29 +7,17 @@ use sanctuary_voice::TalkMode;
 
 use super::engine::{InputChoice, OutputChoice};
 use super::plugin::{OPEN_MIC_THRESHOLD_DB, VoiceControl, VoiceLink, VoiceOptions};
-use crate::panels::{PanelAppExt, PanelSpec};
 use crate::people::Roster;
 
-/// Adds the Voice panel.
-pub struct VoicePanelPlugin;
-
-impl Plugin for VoicePanelPlugin {
-    fn build(&self, app: &mut App) {
-        app.add_panel(PanelSpec::standard("voice", "Voice"), voice_ui);
-    }
-}
-
-fn voice_ui(
-    InMut(ui): InMut<egui::Ui>,
-    link: Option<Res<VoiceLink>>,
-    control: Option<ResMut<VoiceControl>>,
-    options: Option<ResMut<VoiceOptions>>,
-    roster: Res<Roster>,
+/// The voice settings, drawn in the People panel: how the microphone opens, its level,
+/// which microphone and speaker, and how loud each person is.
+pub fn voice_settings(
+    ui: &mut egui::Ui,
+    link: &VoiceLink,
+    control: &mut VoiceControl,
+    options: &mut VoiceOptions,
+    roster: &Roster,
 ) {
-    let (Some(link), Some(mut control), Some(mut options)) = (link, control, options) else {
-        ui.weak("Voice is off (offline, or started with --no-voice).");
-        return;
-    };
     let report = control.report.clone();
     if let Some(problem) = &report.problem {
         ui.colored_label(egui::Color32::LIGHT_RED, problem);
@@ -70,10 +58,6 @@ fn voice_ui(
     }
     if let Some(partner) = control.call {
         ui.label(format!("In a private call with {}", roster.name_of(&partner)));
-    }
-    ui.separator();
-    if roster.people.is_empty() {
-        ui.weak("Nobody to hear yet.");
     }
     for (peer, entry) in &roster.people {
         ui.horizontal(|ui| {

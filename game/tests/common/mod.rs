@@ -180,11 +180,19 @@ pub fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&
     }
 }
 
-/// A client panel drawn headless with egui, read through the texts it draws and clicked
-/// where they stand, as a person would.
+/// Which panel a [`PanelView`] draws.
+enum PanelSource {
+    /// One of the client's own panels, by id.
+    Client(&'static str),
+    /// An app's panel, by the app's name.
+    App(String, sanctuary_plugin_api::host::PanelDraw),
+}
+
+/// A panel drawn headless with egui as the client draws it, read through the texts it
+/// draws and clicked where they stand, as a person would.
 pub struct PanelView {
     ctx: bevy_egui::egui::Context,
-    id: &'static str,
+    source: PanelSource,
 }
 
 /// A piece of text a panel shows, and where.
@@ -192,10 +200,26 @@ pub type Shown = Vec<(String, bevy_egui::egui::Rect)>;
 
 impl PanelView {
     /// The client's panel `id`.
-    pub fn new(id: &'static str) -> Self {
+    pub fn client(id: &'static str) -> Self {
         Self {
             ctx: bevy_egui::egui::Context::default(),
-            id,
+            source: PanelSource::Client(id),
+        }
+    }
+
+    /// The panel of the app called `name`.
+    pub fn app(app: &App, name: &str) -> Self {
+        let panel = app
+            .world()
+            .resource::<sanctuary_plugin_api::host::AppPanels>()
+            .panels
+            .iter()
+            .find(|panel| panel.app == name)
+            .unwrap_or_else(|| panic!("no panel of the app {name}"))
+            .clone();
+        Self {
+            ctx: bevy_egui::egui::Context::default(),
+            source: PanelSource::App(name.to_owned(), panel.draw),
         }
     }
 
@@ -210,11 +234,17 @@ impl PanelView {
             events,
             ..Default::default()
         };
-        let mut drawn = false;
-        let mut output = self.ctx.run_ui(input, |ui| {
-            drawn = sanctuary::panels::draw_panel_contents(app.world_mut(), self.id, ui);
+        let mut output = self.ctx.run_ui(input, |ui| match &self.source {
+            PanelSource::Client(id) => {
+                assert!(
+                    sanctuary::panels::draw_panel_contents(app.world_mut(), id, ui),
+                    "no panel {id}"
+                );
+            }
+            PanelSource::App(name, draw) => {
+                sanctuary_plugin_api::host::draw_panel(app.world_mut(), name, *draw, ui);
+            }
         });
-        assert!(drawn, "no panel {}", self.id);
         output.textures_delta.clear();
         fn texts(shape: &egui::Shape, out: &mut Shown) {
             match shape {
@@ -233,29 +263,20 @@ impl PanelView {
         shown
     }
 
-    /// Whether some text drawn now contains `what`.
-    pub fn shows(&self, app: &mut App, what: &str) -> bool {
+    /// The texts shown now.
+    pub fn shown(&self, app: &mut App) -> Shown {
         self.frame(app, Vec::new())
-            .iter()
-            .any(|(text, _)| text.contains(what))
     }
 
-    /// Clicks the text `label` nearest the row of the text `row`.
-    pub fn click(&self, app: &mut App, row: &str, label: &str) {
-        let at = self.find(app, row, label).center();
-        self.click_at(app, at);
+    /// Whether some text drawn now contains `what`.
+    pub fn shows(&self, app: &mut App, what: &str) -> bool {
+        self.shown(app).iter().any(|(text, _)| text.contains(what))
     }
 
     /// Where the text `label` nearest the row of the text `row` is.
     pub fn find(&self, app: &mut App, row: &str, label: &str) -> bevy_egui::egui::Rect {
-        let shown = self.frame(app, Vec::new());
-        let row_y = shown
-            .iter()
-            .find(|(text, _)| text == row)
-            .unwrap_or_else(|| panic!("no {row:?} in the panel: {shown:?}"))
-            .1
-            .center()
-            .y;
+        let shown = self.shown(app);
+        let row_y = Self::rect_of(&shown, row).center().y;
         shown
             .iter()
             .filter(|(text, _)| text == label)
@@ -266,6 +287,42 @@ impl PanelView {
             })
             .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
             .1
+    }
+
+    fn rect_of(shown: &Shown, text: &str) -> bevy_egui::egui::Rect {
+        shown
+            .iter()
+            .find(|(shown, _)| shown == text)
+            .unwrap_or_else(|| panic!("no {text:?} in the panel: {shown:?}"))
+            .1
+    }
+
+    /// Clicks the text `label` nearest the row of the text `row`.
+    pub fn click(&self, app: &mut App, row: &str, label: &str) {
+        let at = self.find(app, row, label).center();
+        self.click_at(app, at);
+    }
+
+    /// Clicks the text `label` itself.
+    pub fn click_text(&self, app: &mut App, label: &str) {
+        self.click(app, label, label);
+    }
+
+    /// Clicks on the row of the text `row` at `x` (a field in a form's second column).
+    pub fn click_row_at(&self, app: &mut App, row: &str, x: f32) {
+        let y = Self::rect_of(&self.shown(app), row).center().y;
+        self.click_at(app, bevy_egui::egui::pos2(x + 8.0, y));
+    }
+
+    /// Where the text `label` starts, left to right.
+    pub fn left_of(&self, app: &mut App, label: &str) -> f32 {
+        Self::rect_of(&self.shown(app), label).min.x
+    }
+
+    /// Clicks a little right of the text `label` (in the field it names).
+    pub fn click_right_of(&self, app: &mut App, label: &str) {
+        let rect = Self::rect_of(&self.shown(app), label);
+        self.click_at(app, rect.right_center() + bevy_egui::egui::vec2(40.0, 0.0));
     }
 
     /// Presses and releases the primary button at `at`.
@@ -280,5 +337,10 @@ impl PanelView {
         self.frame(app, vec![egui::Event::PointerMoved(at)]);
         self.frame(app, vec![button(true)]);
         self.frame(app, vec![button(false)]);
+    }
+
+    /// Types `text` where the keyboard is.
+    pub fn type_text(&self, app: &mut App, text: &str) {
+        self.frame(app, vec![bevy_egui::egui::Event::Text(text.into())]);
     }
 }
