@@ -14,7 +14,6 @@ use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use sanctuary_market::{MarketAction, MarketApp, MarketState, Offer, StallGoods, StallPictures};
 use sanctuary_market_core::{ListingRef, MarketMessage, PurchaseState, SaleState};
-use sanctuary_plugin_api::host::{AppPanels, PanelDraw, draw_panel};
 use sanctuary_plugin_api::{
     AppMessages, BlobLibrary, BlobRequest, Grants, KnownToken, PaymentAccount, PeerId, SanctuaryApp,
     WorldView, egui,
@@ -24,7 +23,7 @@ use sanctuary_wallet::{WalletAction, WalletApp, WalletState};
 use sanctuary_wallet_core::{Address, Chain, LocalChain, Secret, parse_amount};
 
 mod common;
-use common::{folder, host_and_guest, run_until};
+use common::{PanelView, Shown, folder, host_and_guest, run_until};
 
 const PASSPHRASE: &str = "market day passphrase";
 
@@ -64,150 +63,6 @@ fn me(app: &App) -> PeerId {
 fn stall_goods(app: &mut App) -> Vec<StallGoods> {
     let mut query = app.world_mut().query::<&StallGoods>();
     query.iter(app.world()).cloned().collect()
-}
-
-/// The Market panel drawn with egui as the client draws it, to read and click as a person.
-struct MarketPanelView {
-    ctx: egui::Context,
-    draw: PanelDraw,
-}
-
-/// A piece of text the panel shows, and where.
-type Shown = Vec<(String, egui::Rect)>;
-
-impl MarketPanelView {
-    fn of(app: &App) -> Self {
-        let panel = app
-            .world()
-            .resource::<AppPanels>()
-            .panels
-            .iter()
-            .find(|panel| panel.app == "market")
-            .expect("the Market panel")
-            .clone();
-        Self {
-            ctx: egui::Context::default(),
-            draw: panel.draw,
-        }
-    }
-
-    /// Draws one frame with `events`; returns every text drawn.
-    fn frame(&self, app: &mut App, events: Vec<egui::Event>) -> Shown {
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(720.0, 600.0),
-            )),
-            events,
-            ..Default::default()
-        };
-        let mut output = self
-            .ctx
-            .run_ui(input, |ui| draw_panel(app.world_mut(), "market", self.draw, ui));
-        output.textures_delta.clear();
-        fn texts(shape: &egui::Shape, out: &mut Shown) {
-            match shape {
-                egui::Shape::Text(text) => out.push((
-                    text.galley.text().to_owned(),
-                    text.galley.rect.translate(text.pos.to_vec2()),
-                )),
-                egui::Shape::Vec(shapes) => shapes.iter().for_each(|shape| texts(shape, out)),
-                _ => {}
-            }
-        }
-        let mut shown = Vec::new();
-        for clipped in &output.shapes {
-            texts(&clipped.shape, &mut shown);
-        }
-        shown
-    }
-
-    /// The texts shown now.
-    fn shown(&self, app: &mut App) -> Shown {
-        self.frame(app, Vec::new())
-    }
-
-    /// Clicks the text `label` on the row that shows the text `row`.
-    fn click(&self, app: &mut App, row: &str, label: &str) {
-        let shown = self.shown(app);
-        let row_y = shown
-            .iter()
-            .find(|(text, _)| text == row)
-            .unwrap_or_else(|| panic!("no {row:?} in the panel: {shown:?}"))
-            .1
-            .center()
-            .y;
-        let at = shown
-            .iter()
-            .filter(|(text, _)| text == label)
-            .min_by(|a, b| {
-                (a.1.center().y - row_y)
-                    .abs()
-                    .total_cmp(&(b.1.center().y - row_y).abs())
-            })
-            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
-            .1
-            .center();
-        self.click_at(app, at);
-    }
-
-    /// Clicks the text `label` itself.
-    fn click_text(&self, app: &mut App, label: &str) {
-        self.click(app, label, label);
-    }
-
-    /// Clicks on the row of the text `row` at `x` (a field in a form's second column).
-    fn click_row_at(&self, app: &mut App, row: &str, x: f32) {
-        let shown = self.shown(app);
-        let y = shown
-            .iter()
-            .find(|(text, _)| text == row)
-            .unwrap_or_else(|| panic!("no {row:?} in the panel: {shown:?}"))
-            .1
-            .center()
-            .y;
-        self.click_at(app, egui::pos2(x + 8.0, y));
-    }
-
-    /// Where the text `label` starts, left to right.
-    fn left_of(&self, app: &mut App, label: &str) -> f32 {
-        let shown = self.shown(app);
-        shown
-            .iter()
-            .find(|(text, _)| text == label)
-            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
-            .1
-            .min
-            .x
-    }
-
-    /// Clicks a little right of the text `label` (in the field it names).
-    fn click_right_of(&self, app: &mut App, label: &str) {
-        let shown = self.shown(app);
-        let rect = shown
-            .iter()
-            .find(|(text, _)| text == label)
-            .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
-            .1;
-        self.click_at(app, rect.right_center() + egui::vec2(40.0, 0.0));
-    }
-
-    fn click_at(&self, app: &mut App, at: egui::Pos2) {
-        let button = |pressed| egui::Event::PointerButton {
-            pos: at,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::default(),
-        };
-        self.frame(app, vec![egui::Event::PointerMoved(at)]);
-        self.frame(app, vec![button(true)]);
-        self.frame(app, vec![button(false)]);
-    }
-
-    /// Types `text` where the keyboard is.
-    fn type_text(&self, app: &mut App, text: &str) {
-        self.frame(app, vec![egui::Event::Text(text.into())]);
-    }
 }
 
 fn shows(shown: &Shown, what: &str) -> bool {
@@ -315,7 +170,7 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     });
     assert!(market(&*apps[0]).records.shop.listings.is_empty());
     // The first through the Sell page, as a person fills it in; the second at once.
-    let seller_panel = MarketPanelView::of(&*apps[0]);
+    let seller_panel = PanelView::app(&*apps[0], "market");
     seller_panel.click(apps[0], "Browse", "Sell");
     seller_panel.click(apps[0], "File to sell:", "choose…");
     seller_panel.click_text(apps[0], "field-recording.ogg");
@@ -424,7 +279,7 @@ fn a_file_sold_on_a_stall_is_paid_on_chain_and_delivered_to_its_buyer_alone() {
     assert_eq!(market(&*apps[0]).records.shop.listings.len(), 1);
 
     // The buyer finds it by a word in their Market panel and presses Buy there.
-    let buyer_panel = MarketPanelView::of(&*apps[1]);
+    let buyer_panel = PanelView::app(&*apps[1], "market");
     let browse = buyer_panel.shown(apps[1]);
     assert!(
         shows(&browse, "Rain on the roof") && shows(&browse, "0.5 ETH"),
