@@ -107,13 +107,21 @@ impl AudioSink for Playback {
     }
 }
 
-fn find(
+/// The device called `name` among `devices`, or `default` when no name is given; `what`
+/// ("microphone", "speaker") names it in the error.
+fn choose(
     devices: Result<impl Iterator<Item = cpal::Device>, cpal::DevicesError>,
-    name: &str,
-) -> Option<cpal::Device> {
-    devices
-        .ok()?
-        .find(|device| device_name(device).as_deref() == Some(name))
+    default: Option<cpal::Device>,
+    name: Option<&str>,
+    what: &str,
+) -> Result<cpal::Device, VoiceError> {
+    match name {
+        Some(name) => devices
+            .ok()
+            .and_then(|mut devices| devices.find(|device| device_name(device).as_deref() == Some(name)))
+            .ok_or_else(|| VoiceError::Device(format!("no {what} called {name:?}"))),
+        None => default.ok_or_else(|| VoiceError::Device(format!("no {what} found"))),
+    }
 }
 
 fn device_error(what: &str, error: impl std::fmt::Display) -> VoiceError {
@@ -123,13 +131,12 @@ fn device_error(what: &str, error: impl std::fmt::Display) -> VoiceError {
 /// Opens a microphone (`name`, or the default one) and starts capturing.
 pub fn open_input(name: Option<&str>) -> Result<(Capture, DeviceStream), VoiceError> {
     let host = cpal::default_host();
-    let device = match name {
-        Some(name) => find(host.input_devices(), name)
-            .ok_or_else(|| VoiceError::Device(format!("no microphone called {name:?}")))?,
-        None => host
-            .default_input_device()
-            .ok_or_else(|| VoiceError::Device("no microphone found".into()))?,
-    };
+    let device = choose(
+        host.input_devices(),
+        host.default_input_device(),
+        name,
+        "microphone",
+    )?;
     let name = device_name(&device).unwrap_or_else(|| "microphone".into());
     let default = device
         .default_input_config()
@@ -220,13 +227,12 @@ fn build_input(
 /// Opens a speaker (`name`, or the default one) and starts playing what is written.
 pub fn open_output(name: Option<&str>) -> Result<(Playback, DeviceStream), VoiceError> {
     let host = cpal::default_host();
-    let device = match name {
-        Some(name) => find(host.output_devices(), name)
-            .ok_or_else(|| VoiceError::Device(format!("no speaker called {name:?}")))?,
-        None => host
-            .default_output_device()
-            .ok_or_else(|| VoiceError::Device("no speaker found".into()))?,
-    };
+    let device = choose(
+        host.output_devices(),
+        host.default_output_device(),
+        name,
+        "speaker",
+    )?;
     let name = device_name(&device).unwrap_or_else(|| "speaker".into());
     let default = device
         .default_output_config()

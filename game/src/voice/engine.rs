@@ -71,7 +71,7 @@ pub struct Scene {
 }
 
 /// What the voice thread reports.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VoiceReport {
     /// People heard speaking now.
     pub speaking: Vec<PeerId>,

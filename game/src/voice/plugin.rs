@@ -215,7 +215,12 @@ fn follow_scene(
 }
 
 fn follow_report(link: Res<VoiceLink>, mut control: ResMut<VoiceControl>) {
-    control.report = link.report();
+    // Only a real change counts as one, so that `apply_control` works only when something
+    // changed.
+    let report = link.report();
+    if control.report != report {
+        control.report = report;
+    }
 }
 
 /// Passes changes of mute, volume and call made in panels on to the voice thread.

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 #[cfg(feature = "test-utils")]
 use super::RawTopic;
 use super::events::EventQueue;
-use super::poses::{Candidate, split_by_distance};
+use super::poses::{Candidate, split_by_distance, squared_distance};
 use super::topics::{Topic, room_topic, subscribe, world_topic};
 use super::{Command, JoinTarget, LeaveReason, WorldConfig, WorldEvent, WorldShared};
 use crate::error::NetError;
@@ -413,10 +413,8 @@ impl Actor {
         let mut near: Vec<(f32, PeerId)> = candidates
             .iter()
             .filter_map(|candidate| {
-                let at = candidate.position?;
-                let distance =
-                    ((at[0] - own[0]).powi(2) + (at[1] - own[1]).powi(2) + (at[2] - own[2]).powi(2)).sqrt();
-                (distance < EARSHOT_M).then_some((distance, candidate.peer))
+                let squared = squared_distance(own, candidate.position?);
+                (squared < EARSHOT_M * EARSHOT_M).then_some((squared, candidate.peer))
             })
             .collect();
         near.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -27,11 +27,7 @@ pub(crate) fn split_by_distance(
     near_cap: usize,
     turn: u64,
 ) -> (Vec<PeerId>, Vec<PeerId>) {
-    let distance = |position: &[f32; 3]| {
-        let d =
-            (position[0] - own[0]).powi(2) + (position[1] - own[1]).powi(2) + (position[2] - own[2]).powi(2);
-        if d.is_finite() { d } else { f32::MAX }
-    };
+    let distance = |position: &[f32; 3]| squared_distance(own, *position);
     let key = |candidate: &Candidate| match &candidate.position {
         Some(position) => (0u8, Reach::Ready, distance(position), 0u64),
         None => (1, candidate.reach, 0.0, shuffle(&candidate.peer, turn)),
@@ -52,6 +48,12 @@ pub(crate) fn split_by_distance(
         sorted.into_iter().map(|(_, peer)| peer).collect(),
         far.into_iter().map(|(_, peer)| peer).collect(),
     )
+}
+
+/// The squared distance between two points; `f32::MAX` when it is not a number.
+pub(crate) fn squared_distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    let d = (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2);
+    if d.is_finite() { d } else { f32::MAX }
 }
 
 fn shuffle(peer: &PeerId, turn: u64) -> u64 {

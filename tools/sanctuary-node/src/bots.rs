@@ -86,11 +86,12 @@ async fn talk(
     }
 }
 
-/// A small deterministic generator.
-struct Dice(u64);
+/// A small deterministic generator (xorshift), seeded with anything but zero.
+pub struct Dice(pub u64);
 
 impl Dice {
-    fn next(&mut self) -> f32 {
+    /// The next number in 0..1.
+    pub fn next(&mut self) -> f32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

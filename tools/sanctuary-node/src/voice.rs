@@ -100,7 +100,7 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
     let mut source = source;
     let mut speakers = Speakers::new();
     let mut sink = RecordingSink::default();
-    let mut rng = XorShift(options.seed.max(1));
+    let mut dice = crate::bots::Dice(options.seed.max(1));
     let mut in_flight: BTreeMap<(Instant, u32), InFlight> = BTreeMap::new();
     let (mut sent, mut lost, mut received) = (0u64, 0u64, 0u64);
 
@@ -152,11 +152,11 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
                         continue;
                     }
                     received += 1;
-                    if rng.unit() < options.loss {
+                    if f64::from(dice.next()) < options.loss {
                         lost += 1;
                         continue;
                     }
-                    let delay = if options.jitter_ms > 0 { rng.below(options.jitter_ms + 1) } else { 0 };
+                    let delay = (f64::from(dice.next()) * (options.jitter_ms + 1) as f64) as u64;
                     let now = Instant::now();
                     let release = now + Duration::from_millis(delay);
                     in_flight.insert((release, packet.seq), InFlight { packet, arrived: release });
@@ -215,26 +215,6 @@ pub fn latency_ms(input: &[f32], output: &[f32]) -> Option<f64> {
     }
     let (lag, score) = best?;
     (score > 0.0).then(|| lag as f64 * STEP as f64 * 1000.0 / f64::from(SAMPLE_RATE))
-}
-
-/// A small deterministic generator for loss and jitter.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
-    }
 }
 
 #[cfg(test)]
