@@ -1,9 +1,10 @@
 //! Voice between headless clients on loopback, through the real encoder, network, jitter
 //! buffer, decoder and mixer, with recordings for microphones and files for speakers: an
 //! open microphone is heard by the peer in earshot (who sees them speaking), a released
-//! talk key sends nothing and a held one is heard, and a private call rings, is answered,
-//! and is heard by the two alone, not by a third person standing next to them; missing
-//! devices are said and the client goes on.
+//! talk key sends nothing and a held one is heard, a speaker who leaves goes quiet at once;
+//! a private call rings, is answered, is heard by the two alone (not by a third person
+//! standing next to them), a second caller can be declined, and hanging up ends the call
+//! on both sides; missing devices are said and the client goes on.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use bevy_egui::egui;
 use sanctuary::net_bridge::NetMode;
 use sanctuary::people::{PeoplePanelPlugin, RemoteAvatar, Roster};
 use sanctuary::voice::{
-    InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePlugin,
+    CallState, InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePlugin,
 };
 use sanctuary_plugin_api::{PeerId, WorldView};
 use sanctuary_voice::{RecordingSink, WavSource};
@@ -46,6 +47,7 @@ fn voiced(dir: &Path, mode: NetMode, input: &Path, open_mic: bool) -> App {
         input: InputChoice::File(input.to_path_buf()),
         output: OutputChoice::File(dir.join("heard.wav")),
         open_mic,
+        ..VoiceOptions::default()
     };
     networked_client_with("lobby", dir, mode, |app| {
         app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin));
@@ -204,10 +206,32 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
     run_until(
         &mut [&mut host, &mut guest],
         "the guest's open microphone",
-        |apps| control(apps[1]).report.sent > sent + 10,
+        |apps| {
+            control(apps[1]).report.sent > sent + 10 && control(apps[0]).report.speaking.contains(&guest_id)
+        },
     );
+    // The settings say what goes out: the bitrate (which the guest's reports set; the
+    // tool's test checks it follows loss) and the frame length.
+    let bitrate = control(&host).report.bitrate_kbps;
+    assert!((16..=32).contains(&bitrate), "{bitrate} kbit/s");
+    assert!(voice.shows(&mut host, &format!("sending {bitrate} kbit/s, 20 ms frames")));
+    // Short frames: the host's voice goes on in 10 ms frames, and the guest still hears it.
+    voice.click_text(&mut host, "Short frames (10 ms)");
+    let before = control(&guest).report.received;
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the host's voice in short frames",
+        |apps| control(apps[0]).report.frame_ms == 10 && control(apps[1]).report.received > before + 50,
+    );
+    assert!(control(&guest).report.speaking.contains(&host_id));
 
+    // The guest leaves mid-sentence: their stream ends on the host's side at once, rather
+    // than being concealed on and on.
     drop(guest);
+    run_until(&mut [&mut host], "the guest's voice to end", |apps| {
+        !control(apps[0]).report.speaking.contains(&guest_id)
+            && apps[0].world().resource::<WorldView>().people.is_empty()
+    });
     drop(host);
     let guest_heard = heard_energy(&guest_dir);
     let host_heard = heard_energy(&host_dir);
@@ -253,29 +277,38 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
     );
     let (host_id, guest_id) = (me(&host), me(&guest));
 
-    // The host calls the guest: it rings there, and nobody hears it yet.
-    // "Call" on the guest's row of the host's People panel.
+    // The host calls the guest ("Call" on the guest's row of the host's People panel),
+    // without saying a word yet: it rings there, and the host's panel says it is calling.
     let people = PanelView::client("people");
     let guest_name = host.world().resource::<Roster>().name_of(&guest_id);
     let host_name = guest.world().resource::<Roster>().name_of(&host_id);
+    let third_name = guest.world().resource::<Roster>().name_of(&me(&third));
     people.click(&mut host, &guest_name, "Call");
     assert_eq!(control(&host).call, Some(guest_id));
-    host.world_mut()
-        .resource_mut::<ButtonInput<KeyCode>>()
-        .press(TALK_KEY);
     run_until(
         &mut [&mut host, &mut guest, &mut third],
         "the call to ring",
         |apps| control(apps[1]).report.ringing == Some(host_id),
     );
+    assert_eq!(control(&host).report.call, CallState::Calling(guest_id));
+    assert!(people.shows(&mut host, "calling…"));
     assert_eq!(
         control(&guest).report.received,
         0,
         "not heard before it is answered"
     );
-    // The guest answers.
+    // The guest answers: the host's panel says they are in a call.
     people.click(&mut guest, &host_name, "Answer");
     assert_eq!(control(&guest).call, Some(host_id));
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "the host to see the call answered",
+        |apps| control(apps[0]).report.call == CallState::Connected(guest_id),
+    );
+    assert!(people.shows(&mut host, "in a call"));
+    host.world_mut()
+        .resource_mut::<ButtonInput<KeyCode>>()
+        .press(TALK_KEY);
     run_until(
         &mut [&mut host, &mut guest, &mut third],
         "the guest to hear the call",
@@ -288,6 +321,42 @@ fn a_private_call_rings_and_is_heard_by_the_two_alone() {
     // nothing of it.
     assert_eq!(control(&third).report.received, 0);
     assert!(control(&third).report.ringing.is_none());
+
+    // The third person calls the guest too: it rings beside the call, and "Decline" stops
+    // it while they go on calling.
+    let guest_name_for_third = third.world().resource::<Roster>().name_of(&guest_id);
+    people.click(&mut third, &guest_name_for_third, "Call");
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "the third person's call to ring",
+        |apps| control(apps[1]).report.ringing == Some(me(apps[2])),
+    );
+    people.click(&mut guest, &third_name, "Decline");
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "the declined call to stop ringing",
+        |apps| control(apps[1]).report.ringing.is_none(),
+    );
+    for _ in 0..150 {
+        for app in [&mut host, &mut guest, &mut third] {
+            app.update();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        assert!(
+            control(&guest).report.ringing.is_none(),
+            "a declined call rang again"
+        );
+    }
+    assert_eq!(control(&third).report.call, CallState::Calling(guest_id));
+
+    // The guest hangs up on the host: the call ends on the host's side by itself.
+    people.click(&mut guest, &host_name, "Hang up");
+    assert_eq!(control(&guest).call, None);
+    run_until(
+        &mut [&mut host, &mut guest, &mut third],
+        "the call to end on the host's side",
+        |apps| control(apps[0]).call.is_none() && control(apps[0]).report.call == CallState::Idle,
+    );
     std::fs::remove_dir_all(root).ok();
 }
 
@@ -298,6 +367,7 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
         input: InputChoice::Device(Some("no such microphone".into())),
         output: OutputChoice::Device(Some("no such speaker".into())),
         open_mic: true,
+        ..VoiceOptions::default()
     };
     let mut host = networked_client_with("lobby", &root, NetMode::Host, |app| {
         app.add_plugins(VoicePlugin { options });

@@ -46,7 +46,7 @@ use std::time::Duration;
 use sanctuary_protocols::limits::{MESSAGE_MAX, POSE_DATAGRAM_MAX, TIMESTAMP_SKEW_MAX_MS, VOICE_PAYLOAD_MAX};
 use sanctuary_protocols::voice::VOICE_HEADER_LEN;
 use sanctuary_protocols::{
-    Body, Context, DecodeError, PeerId, PoseDatagram, RateLimiter, ReplayGuard, SignedEnvelope, VoicePacket,
+    Body, Context, DecodeError, PeerId, PoseDatagram, RateLimiter, ReplayGuard, SignedEnvelope, VoiceDatagram,
 };
 
 /// Why an incoming message was refused.
@@ -574,9 +574,14 @@ impl Gate {
     }
 
     /// Checks a voice datagram from `peer`, whose key the connection proved: not muted,
-    /// within [`VOICE_PAYLOAD_MAX`] and the voice rate, and a well-formed packet. Order and
-    /// duplicates are the jitter buffer's business.
-    pub fn check_voice(&mut self, bytes: &[u8], peer: PeerId, now_ms: u64) -> Result<VoicePacket, Rejection> {
+    /// within [`VOICE_PAYLOAD_MAX`] and the voice rate, and a well-formed frame or
+    /// reception report. Order and duplicates are the jitter buffer's business.
+    pub fn check_voice(
+        &mut self,
+        bytes: &[u8],
+        peer: PeerId,
+        now_ms: u64,
+    ) -> Result<VoiceDatagram, Rejection> {
         if self.is_muted(peer, now_ms) {
             return Err(self.reject(Some(peer), RejectReason::Muted, now_ms));
         }
@@ -589,11 +594,11 @@ impl Gate {
         if !gate.voice.try_acquire(now_ms) {
             return Err(self.reject(Some(peer), RejectReason::RateLimited, now_ms));
         }
-        let Ok(packet) = VoicePacket::decode(bytes) else {
+        let Ok(datagram) = VoiceDatagram::decode(bytes) else {
             return Err(self.reject(Some(peer), RejectReason::Malformed, now_ms));
         };
         self.accept(peer, now_ms);
-        Ok(packet)
+        Ok(datagram)
     }
 
     /// Counts messages lost before reaching the gate, such as a full queue.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{fast, init_tracing, node, three_in_lobby, wait_event, wait_until};
 use sanctuary_net::{RejectReason, VoiceTo, WorldEvent, WorldHandle};
-use sanctuary_protocols::{FrameDuration, PeerId, PoseSample, VoicePacket};
+use sanctuary_protocols::{FrameDuration, PeerId, PoseSample, ReceptionReport, VoicePacket};
 
 fn packet(seq: u32, call: bool) -> VoicePacket {
     VoicePacket {
@@ -51,7 +51,7 @@ async fn voices(handle: &mut WorldHandle, period: Duration) -> Vec<(PeerId, Voic
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_reaches_the_peers_in_earshot_and_a_call_reaches_one_peer_anywhere() {
     init_tracing();
-    let (nodes, [a, mut b, mut c]) = three_in_lobby(fast(Duration::from_secs(30))).await;
+    let (nodes, [mut a, mut b, mut c]) = three_in_lobby(fast(Duration::from_secs(30))).await;
     let (ida, idb, idc) = (nodes[0].peer_id(), nodes[1].peer_id(), nodes[2].peer_id());
     // B stands 5 m from A; C 100 m away, out of earshot.
     stand(&[(&a, 0.0), (&b, 5.0), (&c, 100.0)], &a, &[idb]).await;
@@ -65,6 +65,19 @@ async fn voice_reaches_the_peers_in_earshot_and_a_call_reaches_one_peer_anywhere
     assert!(heard.len() > 20, "B heard {} packets", heard.len());
     assert!(heard.iter().all(|(peer, packet)| *peer == ida && !packet.call));
     assert_eq!(heard.last().unwrap().1, packet(49, false));
+    // B answers with a reception report, which reaches A (once B's own voice connection
+    // to A is up: the first report may go while it is dialed).
+    let report = ReceptionReport {
+        seq: 49,
+        call: false,
+        loss_percent: 12,
+    };
+    let reporter = b.voice_sender();
+    wait_until("B's voice connection to A", || reporter.report(ida, &report)).await;
+    wait_event(&mut a, "B's reception report", |event| {
+        matches!(event, WorldEvent::VoiceReport { peer, report: got } if *peer == idb && *got == report)
+    })
+    .await;
     assert!(
         voices(&mut c, Duration::from_millis(200)).await.is_empty(),
         "C is too far"
@@ -85,6 +98,7 @@ async fn voice_reaches_the_peers_in_earshot_and_a_call_reaches_one_peer_anywhere
     // Someone not in the world is nobody to call.
     let stranger = node(40).await.peer_id();
     assert_eq!(sender.send(&packet(0, true), VoiceTo::Peer(stranger)), 0);
+    assert!(!sender.report(stranger, &report));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

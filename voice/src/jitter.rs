@@ -59,6 +59,16 @@ pub struct JitterStats {
     pub skipped: u64,
     /// Frames held back (concealed without moving on) to make the delay longer.
     pub stretched: u64,
+    /// Frames whose turn came to play: received, rebuilt or concealed (not the held-back
+    /// ones, nor the silence between spurts).
+    pub played: u64,
+}
+
+impl JitterStats {
+    /// Frames missing when their turn came (lost or late): rebuilt or concealed.
+    pub fn missing(&self) -> u64 {
+        self.recovered + self.concealed
+    }
 }
 
 /// One speaker's packets, waiting for their turn.
@@ -196,6 +206,7 @@ impl JitterBuffer {
             },
         };
         if !matches!(playout, Playout::Silence) {
+            self.stats.played += 1;
             self.loss += (if missing { 1.0 } else { 0.0 } - self.loss) / 32.0;
             if self.loss > LOSSY {
                 // Keep one frame in hand, so a lost frame can be rebuilt from the next

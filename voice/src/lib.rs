@@ -7,6 +7,7 @@
 //! - [`talker`]: the speaking side: a source cut into frames, push-to-talk or a level
 //!   gate, packets out.
 //! - [`speakers`]: the listening side: packets in, one stereo frame out per tick.
+//! - [`feedback`]: listeners' reception reports, which set the speaker's bitrate.
 //! - [`audio_io`]: the source and sink traits, WAV files.
 //! - [`level`]: levels in dBFS and the open-mic gate.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -14,6 +15,7 @@
 pub mod audio_io;
 pub mod codec;
 pub mod devices;
+pub mod feedback;
 pub mod jitter;
 pub mod level;
 pub mod mix;
@@ -22,6 +24,7 @@ pub mod talker;
 
 pub use audio_io::{AudioSink, AudioSource, PacedSource, RecordingSink, WavSource};
 pub use codec::{SAMPLE_RATE, VoiceDecoder, VoiceEncoder};
+pub use feedback::LossReports;
 pub use jitter::{JitterBuffer, JitterStats, Playout};
 pub use mix::{EARSHOT, Gains, Listener};
 pub use speakers::{MIX_FRAME, Refused, Speakers};

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use sanctuary_protocols::{FrameDuration, PeerId, VoicePacket};
+use sanctuary_protocols::{FrameDuration, PeerId, ReceptionReport, VoicePacket};
 
 use crate::codec::{SAMPLE_RATE, VoiceDecoder};
 use crate::jitter::{JitterBuffer, JitterStats, Playout};
@@ -42,6 +42,10 @@ struct Speaker {
     call: bool,
     level_db: f32,
     last_packet_ms: u64,
+    /// The newest frame heard.
+    newest_seq: Option<u32>,
+    /// The buffer's counts when the last reception report went out.
+    reported: JitterStats,
 }
 
 impl Speaker {
@@ -55,6 +59,8 @@ impl Speaker {
             call: false,
             level_db: SILENCE_DB,
             last_packet_ms: now_ms,
+            newest_seq: None,
+            reported: JitterStats::default(),
         }
     }
 
@@ -133,6 +139,13 @@ impl Speakers {
         if speaker.frame != packet.frame {
             // The speaker changed frame length: start their stream afresh.
             *speaker = Speaker::new(packet.frame, now_ms);
+        }
+        // The newest by serial-number order (the sequence wraps).
+        if speaker
+            .newest_seq
+            .is_none_or(|newest| packet.seq.wrapping_sub(newest).wrapping_sub(1) < (1 << 31) - 1)
+        {
+            speaker.newest_seq = Some(packet.seq);
         }
         speaker.last_packet_ms = now_ms;
         speaker.call = packet.call;
@@ -232,6 +245,33 @@ impl Speakers {
     /// The delay `peer`'s jitter buffer aims at, in milliseconds.
     pub fn delay_ms(&self, peer: &PeerId) -> Option<u32> {
         self.speakers.get(peer).map(|speaker| speaker.buffer.target_ms())
+    }
+
+    /// A reception report for each speaker who played frames since the last call: the
+    /// share of those frames that were missing at their turn. Call about once a
+    /// [`REPORT_EVERY_MS`](crate::feedback::REPORT_EVERY_MS) and send each back to its
+    /// speaker.
+    pub fn reception_reports(&mut self) -> Vec<(PeerId, ReceptionReport)> {
+        let mut reports = Vec::new();
+        for (peer, speaker) in &mut self.speakers {
+            let now = speaker.buffer.stats();
+            let played = now.played - speaker.reported.played;
+            if played == 0 {
+                continue;
+            }
+            let missing = now.missing() - speaker.reported.missing();
+            speaker.reported = now;
+            let loss_percent = (missing * 100).div_ceil(played).min(100) as u8;
+            reports.push((
+                *peer,
+                ReceptionReport {
+                    seq: speaker.newest_seq.unwrap_or_default(),
+                    call: speaker.call,
+                    loss_percent,
+                },
+            ));
+        }
+        reports
     }
 
     /// Packets refused (muted, too many speakers).
@@ -342,6 +382,32 @@ mod tests {
         let (l, r) = energy(&speakers.mix(&Listener::default(), |_| Some([0.0, 0.0, -1.0])));
         assert!(l + r > 0.0);
         assert_eq!(speakers.stats(&speaker).map(|stats| stats.received), Some(1));
+    }
+
+    #[test]
+    fn reception_reports_say_what_share_of_frames_went_missing() {
+        let mut speakers = Speakers::new();
+        let (clean, lossy) = (peer(5), peer(6));
+        for (n, packet) in tone_packets(100, false).into_iter().enumerate() {
+            speakers.receive(clean, packet.clone(), n as u64 * 20).unwrap();
+            // Every fifth frame of the second speaker is lost on the way.
+            if n % 5 != 2 {
+                speakers.receive(lossy, packet, n as u64 * 20).unwrap();
+            }
+            for _ in 0..2 {
+                speakers.mix(&Listener::default(), |_| Some([0.0, 0.0, -1.0]));
+            }
+        }
+        let reports: HashMap<_, _> = speakers.reception_reports().into_iter().collect();
+        assert_eq!(reports[&clean].loss_percent, 0);
+        assert_eq!(reports[&clean].seq, 99);
+        assert!(
+            (15..=25).contains(&reports[&lossy].loss_percent),
+            "{:?}",
+            reports[&lossy]
+        );
+        // Nothing played since: nothing to report.
+        assert!(speakers.reception_reports().is_empty());
     }
 
     #[test]

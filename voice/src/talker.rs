@@ -89,9 +89,25 @@ impl Talker {
         self.level_db
     }
 
-    /// Follows the loss listeners report.
+    /// Follows the loss listeners report (0..=1; see [`LossReports`](crate::LossReports)).
     pub fn adapt(&mut self, loss: f32) -> Result<(), VoiceError> {
         self.encoder.adapt(loss)
+    }
+
+    /// The encoder's bitrate now, in bits per second.
+    pub fn bitrate(&self) -> i32 {
+        self.encoder.bitrate()
+    }
+
+    /// Length of the frames sent.
+    pub fn frame(&self) -> FrameDuration {
+        self.encoder.frame()
+    }
+
+    /// A packet with no sound that says we are here, for a private call while we are not
+    /// talking (sending it also ends a spurt, as talking stopping would).
+    pub fn signal(&mut self) -> VoicePacket {
+        self.encoder.end(true)
     }
 
     /// Reads what `source` has and returns the packets to send (none while quiet).

@@ -9,7 +9,7 @@ use crate::announce::WorldAnnouncement;
 use crate::identity::PeerId;
 use crate::message::{Context, SignedEnvelope};
 use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
-use crate::voice::VoicePacket;
+use crate::voice::VoiceDatagram;
 use crate::world::{WorldId, WorldTicket};
 
 /// A decoder accepted input but broke one of its promises.
@@ -85,9 +85,10 @@ pub fn decode_pose_datagram(data: &[u8]) -> Result<(), InvariantViolation> {
     check_pose(&datagram.pose)
 }
 
-/// [`VoicePacket::decode`]; a packet that decodes must encode back to the same bytes.
+/// [`VoiceDatagram::decode`] (frames and reception reports); a datagram that decodes must
+/// encode back to the same bytes.
 pub fn decode_voice_packet(data: &[u8]) -> Result<(), InvariantViolation> {
-    match VoicePacket::decode(data) {
+    match VoiceDatagram::decode(data) {
         Ok(packet) if packet.encode() != data => Err(InvariantViolation::NotCanonical),
         _ => Ok(()),
     }

@@ -11,7 +11,8 @@
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
 //! - [`app`]: the messages apps and mods send to their own copies on other peers.
-//! - [`voice`]: [`VoicePacket`], one Opus frame of one speaker in a datagram.
+//! - [`voice`]: [`VoicePacket`], one Opus frame of one speaker in a datagram, and the
+//!   [`ReceptionReport`] a listener sends back.
 //! - [`text`]: validated strings (display names, chat text, space names).
 //! - [`world`]: [`WorldId`] and the printable [`WorldTicket`].
 //! - [`limits`]: sizes and rates every receiver enforces.
@@ -55,5 +56,5 @@ pub use pose::{Pose, PoseDatagram, PoseError, PoseSample, TrackedPoint};
 pub use rate::RateLimiter;
 pub use replay::{ReplayError, ReplayGuard};
 pub use text::{ChatText, DisplayName, SpaceName, TextError};
-pub use voice::{FrameDuration, VoicePacket, VoicePacketError};
+pub use voice::{FrameDuration, ReceptionReport, VoiceDatagram, VoicePacket, VoicePacketError};
 pub use world::{ParseTicketError, WorldId, WorldTicket};

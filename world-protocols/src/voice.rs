@@ -8,12 +8,19 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 0 | version, [`VOICE_VERSION`] |
-//! | 1 | flags: bit 0 a 10 ms frame (else 20 ms), bit 1 the last packet of a talk spurt, bit 2 a private call |
+//! | 1 | flags: bit 0 a 10 ms frame (else 20 ms), bit 1 the last packet of a talk spurt, bit 2 a private call, bit 3 a reception report |
 //! | 2..6 | sequence number: frames since the speaker's stream started, wrapping |
 //! | 6.. | the Opus frame, at most [`VOICE_PAYLOAD_MAX`] bytes; empty only in a last packet |
 //!
+//! A listener answers the frames it hears with a [`ReceptionReport`] about once a second,
+//! on the same connection the other way: flags bit 3 (and bit 2 when it is about a call),
+//! the sequence number of the newest frame heard, and one byte, the share of frames that
+//! were missing when their turn came to play, in percent. The speaker lowers its bitrate
+//! and spends more on FEC when its listeners miss frames.
+//!
 //! Anything else (another version, unknown flag bits, an empty frame that does not end a
-//! spurt, too many bytes) is refused by [`VoicePacket::decode`].
+//! spurt, a report with other flags or another length, too many bytes) is refused by
+//! [`VoiceDatagram::decode`].
 
 use crate::limits::VOICE_PAYLOAD_MAX;
 
@@ -26,6 +33,7 @@ pub const VOICE_HEADER_LEN: usize = 6;
 const FLAG_SHORT_FRAME: u8 = 1;
 const FLAG_END: u8 = 1 << 1;
 const FLAG_CALL: u8 = 1 << 2;
+const FLAG_REPORT: u8 = 1 << 3;
 const FLAGS_KNOWN: u8 = FLAG_SHORT_FRAME | FLAG_END | FLAG_CALL;
 
 /// How much sound one packet carries.
@@ -86,6 +94,86 @@ pub enum VoicePacketError {
     /// No sound in a packet that does not end a spurt.
     #[error("voice packet carries no frame")]
     Empty,
+    /// A reception report that is not one flag, one byte, at most 100 %.
+    #[error("malformed voice reception report")]
+    Report,
+}
+
+/// A listener's word on how a speaker's frames arrive, sent back to the speaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceptionReport {
+    /// The newest frame heard.
+    pub seq: u32,
+    /// About the frames of a private call.
+    pub call: bool,
+    /// Frames missing when their turn came to play (lost or late), in percent, 0..=100.
+    pub loss_percent: u8,
+}
+
+impl ReceptionReport {
+    /// The report's bytes, as sent in one datagram.
+    pub fn encode(&self) -> Vec<u8> {
+        let flags = if self.call {
+            FLAG_REPORT | FLAG_CALL
+        } else {
+            FLAG_REPORT
+        };
+        let mut bytes = Vec::with_capacity(VOICE_HEADER_LEN + 1);
+        bytes.push(VOICE_VERSION);
+        bytes.push(flags);
+        bytes.extend_from_slice(&self.seq.to_le_bytes());
+        bytes.push(self.loss_percent.min(100));
+        bytes
+    }
+
+    /// The missing share as a fraction, 0..=1.
+    pub fn loss(&self) -> f32 {
+        f32::from(self.loss_percent.min(100)) / 100.0
+    }
+}
+
+/// Anything that travels on a voice connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoiceDatagram {
+    /// A speaker's frame.
+    Frame(VoicePacket),
+    /// A listener's reception report.
+    Report(ReceptionReport),
+}
+
+impl VoiceDatagram {
+    /// The datagram's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Frame(packet) => packet.encode(),
+            Self::Report(report) => report.encode(),
+        }
+    }
+
+    /// Reads one datagram, refusing anything [`encode`](Self::encode) would not write.
+    pub fn decode(bytes: &[u8]) -> Result<Self, VoicePacketError> {
+        match bytes {
+            [VOICE_VERSION, flags, rest @ ..] if flags & FLAG_REPORT != 0 => {
+                let call = match flags & !FLAG_REPORT {
+                    0 => false,
+                    FLAG_CALL => true,
+                    _ => return Err(VoicePacketError::Report),
+                };
+                let [seq0, seq1, seq2, seq3, loss_percent] = *rest else {
+                    return Err(VoicePacketError::Report);
+                };
+                if loss_percent > 100 {
+                    return Err(VoicePacketError::Report);
+                }
+                Ok(Self::Report(ReceptionReport {
+                    seq: u32::from_le_bytes([seq0, seq1, seq2, seq3]),
+                    call,
+                    loss_percent,
+                }))
+            }
+            _ => VoicePacket::decode(bytes).map(Self::Frame),
+        }
+    }
 }
 
 impl VoicePacket {
@@ -196,6 +284,53 @@ mod tests {
         assert_eq!(VoicePacket::decode(&huge), Err(VoicePacketError::TooLong));
         let largest = packet(&[0; VOICE_PAYLOAD_MAX]).encode();
         assert!(VoicePacket::decode(&largest).is_ok());
+    }
+
+    #[test]
+    fn reports_round_trip_and_odd_ones_are_refused() {
+        for call in [false, true] {
+            for loss_percent in [0, 7, 100] {
+                let report = ReceptionReport {
+                    seq: 77,
+                    call,
+                    loss_percent,
+                };
+                let bytes = report.encode();
+                assert_eq!(VoiceDatagram::decode(&bytes), Ok(VoiceDatagram::Report(report)));
+                assert!(VoicePacket::decode(&bytes).is_err(), "a report is no frame");
+            }
+        }
+        let frame = packet(&[1, 2]);
+        assert_eq!(
+            VoiceDatagram::decode(&frame.encode()),
+            Ok(VoiceDatagram::Frame(frame))
+        );
+        let good = ReceptionReport {
+            seq: 1,
+            call: false,
+            loss_percent: 5,
+        }
+        .encode();
+        let mut over = good.clone();
+        over[6] = 101;
+        let mut flags = good.clone();
+        flags[1] |= FLAG_END;
+        for bad in [over, flags, good[..6].to_vec(), [good.as_slice(), &[0]].concat()] {
+            assert_eq!(
+                VoiceDatagram::decode(&bad),
+                Err(VoicePacketError::Report),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            ReceptionReport {
+                seq: 0,
+                call: false,
+                loss_percent: 25
+            }
+            .loss(),
+            0.25
+        );
     }
 
     #[test]

@@ -301,6 +301,11 @@ fn receive(
                         voice.packet(peer, packet);
                     }
                 }
+                WorldEvent::VoiceReport { peer, report } => {
+                    if let Some(voice) = &voice {
+                        voice.reception(peer, report);
+                    }
+                }
                 WorldEvent::Full { capacity } => {
                     warn!("this world is full ({capacity} people); others will not see you");
                     status.world_full = Some(capacity);

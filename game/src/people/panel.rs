@@ -5,7 +5,7 @@ use super::plugin::Roster;
 use crate::net_bridge::{NetMode, NetOptions, NetStatus};
 use crate::panels::{PanelAppExt, PanelSpec};
 use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
-use crate::voice::{VoiceControl, VoiceLink, VoiceOptions, voice_settings};
+use crate::voice::{CallState, VoiceControl, VoiceLink, VoiceOptions, voice_settings};
 use bevy::prelude::*;
 use bevy_egui::egui;
 use sanctuary_protocols::identity::PeerId;
@@ -123,6 +123,14 @@ fn people_ui(
 /// (Laid out right to left.)
 fn voice_buttons(ui: &mut egui::Ui, voice: &mut VoiceControl, peer: PeerId) {
     if voice.call == Some(peer) {
+        match voice.report.call {
+            CallState::Connected(partner) if partner == peer => {
+                ui.colored_label(egui::Color32::LIGHT_GREEN, "in a call");
+            }
+            _ => {
+                ui.label("calling…");
+            }
+        }
         if ui.button("Hang up").clicked() {
             voice.call = None;
         }
@@ -132,6 +140,9 @@ fn voice_buttons(ui: &mut egui::Ui, voice: &mut VoiceControl, peer: PeerId) {
             .clicked()
         {
             voice.call = Some(peer);
+        }
+        if ui.button("Decline").clicked() {
+            voice.declined.push(peer);
         }
     } else if ui.button("Call").clicked() {
         voice.call = Some(peer);

@@ -10,14 +10,24 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sanctuary_net::{VoiceSender, VoiceTo};
-use sanctuary_protocols::{FrameDuration, PeerId, VoicePacket};
+use sanctuary_protocols::{FrameDuration, PeerId, ReceptionReport, VoicePacket};
 use sanctuary_voice::audio_io::{AudioSink, AudioSource};
+use sanctuary_voice::feedback::REPORT_EVERY_MS;
 use sanctuary_voice::{
-    Listener, MIX_FRAME, PacedSource, RecordingSink, Speakers, TalkMode, Talker, WavSource, devices,
+    Listener, LossReports, MIX_FRAME, PacedSource, RecordingSink, Speakers, TalkMode, Talker, WavSource,
+    devices,
 };
 
-/// How long a call rings after its last packet.
+/// How long a call rings after its last packet, and how long a partner may stay unheard
+/// before their end of the call counts as hung up.
 const RING_FOR: Duration = Duration::from_secs(2);
+
+/// How often each end of a call signals it is there while not talking (a packet with no
+/// sound): it rings on the other side until answered, and tells the caller it was.
+const CALL_SIGNAL_EVERY: Duration = Duration::from_millis(500);
+
+/// How long a call rings unanswered before the caller gives up.
+const CALL_UNANSWERED_AFTER: Duration = Duration::from_secs(30);
 
 /// Where sound comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +51,10 @@ pub enum OutputChoice {
 pub enum EngineInput {
     /// A packet from a peer.
     Packet(PeerId, VoicePacket),
+    /// A peer's reception report on our voice.
+    Report(PeerId, ReceptionReport),
+    /// Do not ring for this caller's present call.
+    Decline(PeerId),
     /// The world's voice sender (once in a world).
     Sender(VoiceSender),
     /// A peer left: their stream ends.
@@ -68,6 +82,22 @@ pub struct Scene {
     pub mode: TalkMode,
     /// The one person we are in a private call with.
     pub call: Option<PeerId>,
+    /// Length of the frames we send.
+    pub frame: FrameDuration,
+}
+
+/// Where our private call stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CallState {
+    /// No call.
+    #[default]
+    Idle,
+    /// We called; it rings on their side.
+    Calling(PeerId),
+    /// They are on the line.
+    Connected(PeerId),
+    /// They hung up, or never answered: the call is over (the frame loop then clears it).
+    Ended(PeerId),
 }
 
 /// What the voice thread reports.
@@ -81,6 +111,12 @@ pub struct VoiceReport {
     pub talking: bool,
     /// Someone is calling us privately (their call packets arrive; we have not answered).
     pub ringing: Option<PeerId>,
+    /// Our own call.
+    pub call: CallState,
+    /// The bitrate our voice goes out at, in kbit/s (it follows what listeners report).
+    pub bitrate_kbps: u32,
+    /// Length of the frames we send, in milliseconds.
+    pub frame_ms: u32,
     /// Packets we sent.
     pub sent: u64,
     /// Packets we received.
@@ -191,18 +227,18 @@ fn run(
     report: Arc<Mutex<VoiceReport>>,
 ) {
     let mut ends = open(&input, &output, &report);
-    let mut talker = match Talker::new(FrameDuration::Ms20) {
-        Ok(talker) => talker,
-        Err(error) => {
-            tracing::error!("voice: cannot start the encoder: {error}");
-            return;
-        }
+    let first_frame = scene.lock().map(|scene| scene.frame).unwrap_or_default();
+    let Some(mut talker) = new_talker(first_frame) else {
+        return;
     };
     let mut speakers = Speakers::new();
     let mut sender: Option<VoiceSender> = None;
     let (mut sent, mut received) = (0u64, 0u64);
     let mut ringing: Option<(PeerId, Instant)> = None;
+    let mut call = Call::default();
+    let mut loss = LossReports::new();
     let started = Instant::now();
+    let mut next_report = started + Duration::from_millis(REPORT_EVERY_MS);
     let tick = Duration::from_millis(u64::from(MIX_FRAME.millis()));
     let mut next_tick = Instant::now() + tick;
     loop {
@@ -212,15 +248,36 @@ fn run(
             match inbox.recv_timeout(wait) {
                 Ok(EngineInput::Packet(peer, packet)) => {
                     let call_partner = scene.lock().ok().and_then(|scene| scene.call);
-                    // A private call is heard only from the person we are in a call with;
-                    // anyone else's call packets ring until answered.
-                    if packet.call && call_partner != Some(peer) {
-                        ringing = Some((peer, Instant::now()));
-                        continue;
+                    if packet.call {
+                        if call_partner == Some(peer) {
+                            call.heard = Some(Instant::now());
+                        } else {
+                            // Anyone else's call packets ring until answered (or declined);
+                            // their sound is for the person they called alone.
+                            if !call.declined(peer) {
+                                ringing = Some((peer, Instant::now()));
+                            }
+                            continue;
+                        }
                     }
                     received += 1;
                     let now_ms = started.elapsed().as_millis() as u64;
                     let _ = speakers.receive(peer, packet, now_ms);
+                }
+                Ok(EngineInput::Report(peer, report)) => {
+                    // Only those we speak to have a say in our bitrate.
+                    let call_partner = scene.lock().ok().and_then(|scene| scene.call);
+                    let listener = call_partner == Some(peer)
+                        || sender
+                            .as_ref()
+                            .is_some_and(|sender| sender.earshot().contains(&peer));
+                    if listener {
+                        loss.note(peer, &report, started.elapsed().as_millis() as u64);
+                    }
+                }
+                Ok(EngineInput::Decline(peer)) => {
+                    call.decline(peer);
+                    ringing = ringing.filter(|(ringer, _)| *ringer != peer);
                 }
                 Ok(EngineInput::Sender(new)) => sender = Some(new),
                 Ok(EngineInput::Left(peer)) => speakers.remove(&peer),
@@ -243,24 +300,37 @@ fn run(
             next_tick = Instant::now() + tick;
         }
         let scene_now = scene.lock().map(|scene| scene.clone()).unwrap_or_default();
+        call.follow(scene_now.call);
 
         // Our voice out.
+        if talker.frame() != scene_now.frame
+            && let Some(new) = new_talker(scene_now.frame)
+        {
+            talker = new;
+        }
         talker.set_mode(scene_now.mode);
         talker.set_pressed(scene_now.pressed);
         talker.set_call(scene_now.call.is_some());
+        let to = scene_now.call.map_or(VoiceTo::Earshot, VoiceTo::Peer);
         if let Some(source) = ends.source.as_deref_mut() {
             match talker.pump(source) {
                 Ok(packets) => {
                     for packet in packets {
-                        let to = scene_now.call.map_or(VoiceTo::Earshot, VoiceTo::Peer);
                         if let Some(sender) = &sender {
                             sender.send(&packet, to);
                             sent += 1;
+                            call.signalled = Instant::now();
                         }
                     }
                 }
                 Err(error) => tracing::warn!("voice: {error}"),
             }
+        }
+        if call.should_signal()
+            && let (Some(sender), VoiceTo::Peer(_)) = (&sender, to)
+        {
+            sender.send(&talker.signal(), to);
+            call.signalled = Instant::now();
         }
 
         // Everyone else in.
@@ -270,6 +340,20 @@ fn run(
         }
         if let Some((_, recording)) = ends.recording.as_mut() {
             recording.write(&stereo);
+        }
+
+        // Once a second: tell each speaker how their frames arrive, and follow what our
+        // listeners told us.
+        if Instant::now() >= next_report {
+            next_report += Duration::from_millis(REPORT_EVERY_MS);
+            if let Some(sender) = &sender {
+                for (speaker, reception) in speakers.reception_reports() {
+                    sender.report(speaker, &reception);
+                }
+            }
+            if let Err(error) = talker.adapt(loss.worst(started.elapsed().as_millis() as u64)) {
+                tracing::warn!("voice: {error}");
+            }
         }
 
         if let Ok(mut report) = report.lock() {
@@ -284,8 +368,111 @@ fn run(
             ringing =
                 ringing.filter(|(peer, since)| since.elapsed() < RING_FOR && scene_now.call != Some(*peer));
             report.ringing = ringing.map(|(peer, _)| peer);
+            report.call = call.state();
+            report.bitrate_kbps = u32::try_from(talker.bitrate() / 1000).unwrap_or_default();
+            report.frame_ms = talker.frame().millis();
             report.sent = sent;
             report.received = received;
+        }
+    }
+}
+
+fn new_talker(frame: FrameDuration) -> Option<Talker> {
+    match Talker::new(frame) {
+        Ok(talker) => Some(talker),
+        Err(error) => {
+            tracing::error!("voice: cannot start the encoder: {error}");
+            None
+        }
+    }
+}
+
+/// Our private call as the voice thread sees it: when it started, when the partner was
+/// last heard, whom we declined.
+struct Call {
+    partner: Option<PeerId>,
+    since: Instant,
+    /// When the partner's call packets last came, in this call.
+    heard: Option<Instant>,
+    /// When we last sent them something.
+    signalled: Instant,
+    /// The call is over on their side (or was never answered).
+    ended: bool,
+    /// A caller we declined or hung up on, and when their call packets last came: they do
+    /// not ring until they have been quiet for [`RING_FOR`].
+    declined: Option<(PeerId, Instant)>,
+}
+
+impl Default for Call {
+    fn default() -> Self {
+        Self {
+            partner: None,
+            since: Instant::now(),
+            heard: None,
+            signalled: Instant::now(),
+            ended: false,
+            declined: None,
+        }
+    }
+}
+
+impl Call {
+    /// Follows the call the frame loop asks for.
+    fn follow(&mut self, partner: Option<PeerId>) {
+        if partner == self.partner {
+            return;
+        }
+        if let Some(old) = self.partner {
+            // Hanging up: their side's signals must not ring straight away.
+            self.decline(old);
+        }
+        *self = Self {
+            partner,
+            declined: self.declined,
+            ..Self::default()
+        };
+        if let Some((declined, _)) = self.declined
+            && partner == Some(declined)
+        {
+            self.declined = None;
+        }
+    }
+
+    fn decline(&mut self, peer: PeerId) {
+        self.declined = Some((peer, Instant::now()));
+    }
+
+    /// Whether call packets from `peer` are not to ring (and notes that they came).
+    fn declined(&mut self, peer: PeerId) -> bool {
+        match &mut self.declined {
+            Some((declined, last)) if *declined == peer && last.elapsed() < RING_FOR => {
+                *last = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether it is time to tell the partner we are on the line.
+    fn should_signal(&self) -> bool {
+        self.partner.is_some() && !self.ended && self.signalled.elapsed() >= CALL_SIGNAL_EVERY
+    }
+
+    fn state(&mut self) -> CallState {
+        let Some(partner) = self.partner else {
+            return CallState::Idle;
+        };
+        let answered = self.heard.is_some();
+        let on_line = self.heard.is_some_and(|heard| heard.elapsed() < RING_FOR);
+        if !self.ended
+            && ((answered && !on_line) || (!answered && self.since.elapsed() > CALL_UNANSWERED_AFTER))
+        {
+            self.ended = true;
+        }
+        match (self.ended, on_line) {
+            (true, _) => CallState::Ended(partner),
+            (false, true) => CallState::Connected(partner),
+            (false, false) => CallState::Calling(partner),
         }
     }
 }

@@ -7,7 +7,7 @@ pub mod engine;
 mod panel;
 mod plugin;
 
-pub use engine::{InputChoice, OutputChoice, VoiceReport};
+pub use engine::{CallState, InputChoice, OutputChoice, VoiceReport};
 pub use panel::voice_settings;
 pub use plugin::{
     Ring, SpeakingRings, TALK_KEY, VoiceControl, VoiceLink, VoiceOptions, VoicePlugin, VoiceRingPlugin,

@@ -1,8 +1,10 @@
 //! The voice settings in the People panel: how the microphone opens, the microphone's
-//! level, which microphone and speaker, and how loud each person is.
+//! level, which microphone and speaker, the frame length and bitrate, and how loud each
+//! person is.
 
 use bevy::prelude::*;
 use bevy_egui::egui;
+use sanctuary_protocols::FrameDuration;
 use sanctuary_voice::TalkMode;
 
 use super::engine::{InputChoice, OutputChoice};
@@ -56,6 +58,22 @@ pub fn voice_settings(
         options.output = output.clone();
         link.use_devices(input, output);
     }
+    ui.horizontal(|ui| {
+        let mut short = options.frame == FrameDuration::Ms10;
+        if ui.checkbox(&mut short, "Short frames (10 ms)").changed() {
+            options.frame = if short {
+                FrameDuration::Ms10
+            } else {
+                FrameDuration::Ms20
+            };
+            link.set_frame(options.frame);
+        }
+        // What goes out now: the bitrate follows the loss listeners report.
+        ui.label(format!(
+            "sending {} kbit/s, {} ms frames",
+            report.bitrate_kbps, report.frame_ms
+        ));
+    });
     if let Some(partner) = control.call {
         ui.label(format!("In a private call with {}", roster.name_of(&partner)));
     }

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
 use sanctuary_net::VoiceSender;
-use sanctuary_protocols::{PeerId, VoicePacket};
+use sanctuary_protocols::{FrameDuration, PeerId, ReceptionReport, VoicePacket};
 use sanctuary_voice::{Listener, TalkMode};
 
-use super::engine::{self, EngineInput, InputChoice, OutputChoice, Scene, VoiceReport};
+use super::engine::{self, CallState, EngineInput, InputChoice, OutputChoice, Scene, VoiceReport};
 use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
 use crate::avatar::{Motion, Player};
 use crate::people::RemoteAvatar;
@@ -31,6 +31,8 @@ pub struct VoiceOptions {
     pub output: OutputChoice,
     /// Open microphone (a level gate) instead of push-to-talk.
     pub open_mic: bool,
+    /// Length of the frames we send.
+    pub frame: FrameDuration,
 }
 
 impl Default for VoiceOptions {
@@ -39,6 +41,7 @@ impl Default for VoiceOptions {
             input: InputChoice::Device(None),
             output: OutputChoice::Device(None),
             open_mic: false,
+            frame: FrameDuration::Ms20,
         }
     }
 }
@@ -57,6 +60,23 @@ impl VoiceLink {
     /// Hands the voice thread a packet from `peer`.
     pub fn packet(&self, peer: PeerId, packet: VoicePacket) {
         let _ = self.tx.send(EngineInput::Packet(peer, packet));
+    }
+
+    /// Hands the voice thread `peer`'s reception report on our voice.
+    pub fn reception(&self, peer: PeerId, report: ReceptionReport) {
+        let _ = self.tx.send(EngineInput::Report(peer, report));
+    }
+
+    /// Stops `peer`'s present call from ringing.
+    pub fn decline(&self, peer: PeerId) {
+        let _ = self.tx.send(EngineInput::Decline(peer));
+    }
+
+    /// Sends voice in frames of `frame`.
+    pub fn set_frame(&self, frame: FrameDuration) {
+        if let Ok(mut scene) = self.scene.lock() {
+            scene.frame = frame;
+        }
     }
 
     /// Hands the voice thread the world's voice sender.
@@ -127,6 +147,8 @@ pub struct VoiceControl {
     pub call: Option<PeerId>,
     /// People's volumes, when not 1.
     pub volumes: HashMap<PeerId, f32>,
+    /// Callers declined since the last frame (passed on, then emptied).
+    pub declined: Vec<PeerId>,
 }
 
 /// Voice for a client in a world: adds a [`VoiceLink`] and [`VoiceControl`].
@@ -146,6 +168,7 @@ impl Plugin for VoicePlugin {
             } else {
                 TalkMode::PushToTalk
             },
+            frame: self.options.frame,
             ..Scene::default()
         }));
         let report = Arc::new(Mutex::new(VoiceReport::default()));
@@ -219,14 +242,23 @@ fn follow_report(link: Res<VoiceLink>, mut control: ResMut<VoiceControl>) {
     // changed.
     let report = link.report();
     if control.report != report {
+        // A call the other side hung up (or never answered) is over here too.
+        if let CallState::Ended(partner) = report.call
+            && control.call == Some(partner)
+        {
+            control.call = None;
+        }
         control.report = report;
     }
 }
 
 /// Passes changes of mute, volume and call made in panels on to the voice thread.
-fn apply_control(link: Res<VoiceLink>, control: Res<VoiceControl>, mut applied: Local<VoiceControl>) {
+fn apply_control(link: Res<VoiceLink>, mut control: ResMut<VoiceControl>, mut applied: Local<VoiceControl>) {
     if !control.is_changed() {
         return;
+    }
+    for peer in control.bypass_change_detection().declined.drain(..) {
+        link.decline(peer);
     }
     for peer in control.muted.difference(&applied.muted) {
         link.mute(*peer, true);

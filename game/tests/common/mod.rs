@@ -273,18 +273,25 @@ impl PanelView {
         self.shown(app).iter().any(|(text, _)| text.contains(what))
     }
 
-    /// Where the text `label` nearest the row of the text `row` is.
+    /// Where the text `label` nearest the row of the text `row` is (of all the rows
+    /// showing `row`, the one with `label` closest: a name can show in more than one list).
     pub fn find(&self, app: &mut App, row: &str, label: &str) -> bevy_egui::egui::Rect {
         let shown = self.shown(app);
-        let row_y = Self::rect_of(&shown, row).center().y;
+        Self::rect_of(&shown, row);
+        let rows: Vec<f32> = shown
+            .iter()
+            .filter(|(text, _)| text == row)
+            .map(|(_, rect)| rect.center().y)
+            .collect();
+        let distance = |rect: &bevy_egui::egui::Rect| {
+            rows.iter()
+                .map(|y| (rect.center().y - y).abs())
+                .fold(f32::INFINITY, f32::min)
+        };
         shown
             .iter()
             .filter(|(text, _)| text == label)
-            .min_by(|a, b| {
-                (a.1.center().y - row_y)
-                    .abs()
-                    .total_cmp(&(b.1.center().y - row_y).abs())
-            })
+            .min_by(|a, b| distance(&a.1).total_cmp(&distance(&b.1)))
             .unwrap_or_else(|| panic!("no {label:?} in the panel: {shown:?}"))
             .1
     }

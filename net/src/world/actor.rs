@@ -13,7 +13,8 @@ use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use sanctuary_protocols::alpn::ALPN_POSE;
 use sanctuary_protocols::limits::{EARSHOT_M, VOICE_LISTENERS_MAX};
 use sanctuary_protocols::{
-    Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName, WorldId,
+    Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName, VoiceDatagram,
+    WorldId,
 };
 use tokio::sync::mpsc;
 
@@ -477,9 +478,12 @@ impl Actor {
                 }
                 let checked = self.gate().map(|mut gate| gate.check_voice(&bytes, from, now_ms));
                 match checked {
-                    Some(Ok(packet)) => self
+                    Some(Ok(VoiceDatagram::Frame(packet))) => self
                         .events
                         .emit_lossy(WorldEvent::Voice { peer: from, packet }, &self.shared),
+                    Some(Ok(VoiceDatagram::Report(report))) => self
+                        .events
+                        .emit_lossy(WorldEvent::VoiceReport { peer: from, report }, &self.shared),
                     Some(Err(rejection)) => self.rejected(rejection),
                     None => {}
                 }

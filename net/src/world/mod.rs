@@ -30,8 +30,8 @@ use bytes::Bytes;
 use iroh::EndpointAddr;
 use sanctuary_protocols::alpn::{ALPN_DM, ALPN_VOICE};
 use sanctuary_protocols::{
-    AppMessage, AvatarShape, Body, Chat, ChatText, Context, DisplayName, PeerId, PoseSample, Presence, Rgb,
-    SpaceName, VoicePacket, WorldId, WorldTicket,
+    AppMessage, AvatarShape, Body, Chat, ChatText, Context, DisplayName, PeerId, PoseSample, Presence,
+    ReceptionReport, Rgb, SpaceName, VoicePacket, WorldId, WorldTicket,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -200,6 +200,14 @@ pub enum WorldEvent {
         peer: PeerId,
         /// The packet.
         packet: VoicePacket,
+    },
+    /// A listener's reception report on our voice (see [`ReceptionReport`]), from a peer
+    /// in the roster. Lossy like [`WorldEvent::Voice`].
+    VoiceReport {
+        /// Who listens.
+        peer: PeerId,
+        /// How our frames reach them.
+        report: ReceptionReport,
     },
     /// The world already holds as many people as a roster keeps: the others will not list
     /// us. Sent once, soon after joining.
@@ -515,24 +523,30 @@ pub struct VoiceSender {
 impl VoiceSender {
     /// Sends `packet` to `to`; returns how many peers it went to.
     pub fn send(&self, packet: &VoicePacket, to: VoiceTo) -> usize {
-        let _runtime = self.runtime.enter();
         let listeners = match to {
-            VoiceTo::Earshot => self
-                .shared
-                .earshot
-                .lock()
-                .map(|list| list.clone())
-                .unwrap_or_default(),
-            VoiceTo::Peer(peer) => {
-                let known = self
-                    .shared
-                    .roster
-                    .lock()
-                    .is_ok_and(|roster| roster.contains(&peer));
-                if known { vec![peer] } else { Vec::new() }
-            }
+            VoiceTo::Earshot => self.earshot(),
+            VoiceTo::Peer(peer) => self.known(peer).into_iter().collect(),
         };
-        let bytes = Bytes::from(packet.encode());
+        self.send_bytes(Bytes::from(packet.encode()), listeners)
+    }
+
+    /// Sends a reception report back to `speaker`; returns whether it went out.
+    pub fn report(&self, speaker: PeerId, report: &ReceptionReport) -> bool {
+        let listeners = self.known(speaker).into_iter().collect();
+        self.send_bytes(Bytes::from(report.encode()), listeners) == 1
+    }
+
+    /// `peer`, when they are in the world.
+    fn known(&self, peer: PeerId) -> Option<PeerId> {
+        self.shared
+            .roster
+            .lock()
+            .is_ok_and(|roster| roster.contains(&peer))
+            .then_some(peer)
+    }
+
+    fn send_bytes(&self, bytes: Bytes, listeners: Vec<PeerId>) -> usize {
+        let _runtime = self.runtime.enter();
         let mut sent = 0;
         for peer in listeners {
             let Some(out) = self.node.dialer.ready(peer, ALPN_VOICE) else {

@@ -2,7 +2,8 @@
 //! on loopback (capture frames, Opus, QUIC datagrams, the gate, the jitter buffer, the
 //! decoder and the mixer), with loss and jitter added on arrival as a bad network would,
 //! and what the listener heard written to a WAV file. The mouth-to-ear latency is measured
-//! by lining the output up with the input.
+//! by lining the output up with the input. The listener sends reception reports back as a
+//! client does, and the talker's bitrate follows them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,9 +13,12 @@ use anyhow::Context as _;
 use clap::Args;
 use sanctuary_net::{VoiceTo, WorldEvent};
 use sanctuary_protocols::pose::PoseSample;
-use sanctuary_protocols::{FrameDuration, VoicePacket};
+use sanctuary_protocols::{FrameDuration, ReceptionReport, VoicePacket};
 use sanctuary_voice::audio_io::AudioSink;
-use sanctuary_voice::{Listener, MIX_FRAME, RecordingSink, SAMPLE_RATE, Speakers, Talker, WavSource};
+use sanctuary_voice::feedback::REPORT_EVERY_MS;
+use sanctuary_voice::{
+    Listener, LossReports, MIX_FRAME, RecordingSink, SAMPLE_RATE, Speakers, Talker, WavSource,
+};
 
 /// Options of `sanctuary-node voice`.
 #[derive(Args, Debug)]
@@ -61,8 +65,10 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
     anyhow::ensure!(input_samples > 0, "{} holds no sound", options.input.display());
 
     let mut peers = crate::latency::TwoPeers::start("talker", "listener").await?;
+    let mut talker_events = peers.host.take_events();
     let (talker_world, listener_world) = (&peers.host, &mut peers.guest);
     let mut events = listener_world.take_events();
+    let report_sender = listener_world.voice_sender();
 
     // Stand 2 m apart, facing each other's way, until the talker's earshot holds the listener.
     let sender = talker_world.voice_sender();
@@ -89,8 +95,14 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
         call: false,
         opus: Vec::new(),
     };
+    // And the listener's, for its reports.
+    let warmup_report = ReceptionReport {
+        seq: warmup.seq,
+        call: false,
+        loss_percent: 0,
+    };
     let warmed = Instant::now();
-    while sender.send(&warmup, VoiceTo::Earshot) == 0 {
+    while sender.send(&warmup, VoiceTo::Earshot) == 0 || !report_sender.report(talker_id, &warmup_report) {
         anyhow::ensure!(warmed.elapsed() < Duration::from_secs(20), "no voice connection");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -103,6 +115,8 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
     let mut dice = crate::bots::Dice(options.seed.max(1));
     let mut in_flight: BTreeMap<(Instant, u32), InFlight> = BTreeMap::new();
     let (mut sent, mut lost, mut received) = (0u64, 0u64, 0u64);
+    let mut reports = LossReports::new();
+    let mut lowest_bitrate = talker.bitrate();
 
     let start = Instant::now();
     // A frame leaves when its last sample has been captured: one frame after it began.
@@ -112,6 +126,7 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
     capture_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut mix_tick = tokio::time::interval(Duration::from_millis(u64::from(MIX_FRAME.millis())));
     mix_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut report_tick = tokio::time::interval(Duration::from_millis(REPORT_EVERY_MS));
     // Play on for a second after the recording, so the tail comes through.
     let total =
         Duration::from_secs_f64(input_samples as f64 / f64::from(SAMPLE_RATE)) + Duration::from_secs(1);
@@ -145,6 +160,23 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
                 let stereo = speakers.mix(&listener, |_| Some([0.0, 0.0, -2.0]));
                 sink.write(&stereo);
             }
+            _ = report_tick.tick() => {
+                // The listener tells the talker how its frames arrive.
+                for (speaker, report) in speakers.reception_reports() {
+                    report_sender.report(speaker, &report);
+                }
+            }
+            event = talker_events.recv() => {
+                let Some(event) = event else { anyhow::bail!("the talker's world closed") };
+                if let WorldEvent::VoiceReport { peer, report } = event
+                    && peer == listener_id
+                {
+                    let now_ms = start.elapsed().as_millis() as u64;
+                    reports.note(peer, &report, now_ms);
+                    talker.adapt(reports.worst(now_ms))?;
+                    lowest_bitrate = lowest_bitrate.min(talker.bitrate());
+                }
+            }
             event = events.recv() => {
                 let Some(event) = event else { anyhow::bail!("the listener's world closed") };
                 if let WorldEvent::Voice { peer, packet } = event {
@@ -177,11 +209,12 @@ pub async fn run(options: VoiceOptions) -> anyhow::Result<()> {
     let latency = latency_ms(&original_samples(original), &heard);
     let stats = speakers.stats(&talker_id).unwrap_or_default();
     println!(
-        "voice sent={sent} received={received} lost={lost} recovered={} concealed={} late={} jitter_buffer_ms={} latency_ms={}",
+        "voice sent={sent} received={received} lost={lost} recovered={} concealed={} late={} jitter_buffer_ms={} lowest_kbps={} latency_ms={}",
         stats.recovered,
         stats.concealed,
         stats.late,
         speakers.delay_ms(&talker_id).unwrap_or(0),
+        lowest_bitrate / 1000,
         latency.map_or("unknown".to_string(), |ms| format!("{ms:.1}")),
     );
     peers.stop().await;

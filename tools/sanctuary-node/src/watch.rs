@@ -115,7 +115,7 @@ pub async fn run(
                     json!({"event": "app", "peer": peer.to_string(), "app": message.app.as_str(), "bytes": message.payload.as_bytes().len()})
                 }
                 // A watcher stands nowhere: nobody's voice is sent to it.
-                WorldEvent::Voice { .. } => continue,
+                WorldEvent::Voice { .. } | WorldEvent::VoiceReport { .. } => continue,
                 WorldEvent::Full { capacity } => {
                     json!({"event": "full", "capacity": capacity})
                 }

@@ -1,5 +1,6 @@
 //! `sanctuary-node voice`: a recording through the real voice path between two peers on
-//! loopback, clean and over a lossy, jittery network; a file that is no recording is a
+//! loopback, clean, over a lossy, jittery network, and over a very lossy one (where the
+//! listener's reports lower the talker's bitrate); a file that is no recording is a
 //! one-line error. `sanctuary-node bots --talk`: bots heard by someone among them.
 
 use std::path::{Path, PathBuf};
@@ -114,6 +115,9 @@ fn a_recording_comes_through_clean_and_through_loss_and_jitter_with_its_latency(
     // panned at the centre: each ear about half the power).
     let heard = energy(&clean.heard);
     assert!(heard > 500.0, "heard energy {heard}");
+    // A clean network: the listener reports no loss, the talker stays at the top
+    // bitrate.
+    assert_eq!(clean.number("lowest_kbps"), 32.0, "{:?}", clean.figures);
 
     let rough = voice(&dir, &["--loss", "0.1", "--jitter-ms", "40", "--seed", "7"]);
     let lost = rough.number("lost") / rough.number("received");
@@ -132,6 +136,15 @@ fn a_recording_comes_through_clean_and_through_loss_and_jitter_with_its_latency(
     assert!(
         rough_heard > heard * 0.5,
         "still mostly heard: {rough_heard} vs {heard}"
+    );
+
+    // Two packets in five lost: the listener says so, and the talker's bitrate comes
+    // down (some loss is met with FEC alone; this much means an overloaded path).
+    let heavy = voice(&dir, &["--loss", "0.4", "--seed", "9"]);
+    assert!(
+        heavy.number("lowest_kbps") < 30.0,
+        "the bitrate followed the loss: {:?}",
+        heavy.figures
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
