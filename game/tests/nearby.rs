@@ -50,6 +50,7 @@ fn browsing_client() -> (App, mpsc::Sender<SessionEvent>, mpsc::Receiver<Session
             pose,
             events,
             finished,
+            voice: None,
         }))
         .add_plugins(NetBridgePlugin {
             options: NetOptions {

@@ -13,7 +13,8 @@ use bevy_egui::egui;
 use sanctuary::net_bridge::NetMode;
 use sanctuary::people::{PeoplePanelPlugin, RemoteAvatar, Roster};
 use sanctuary::voice::{
-    CallState, InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceOptions, VoicePlugin,
+    CallState, InputChoice, OutputChoice, SpeakingRings, TALK_KEY, VoiceControl, VoiceLink, VoiceOptions,
+    VoicePlugin,
 };
 use sanctuary_plugin_api::{PeerId, WorldView};
 use sanctuary_voice::{RecordingSink, WavSource};
@@ -112,6 +113,21 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
         },
     );
     assert!(control(&host).report.sent > 50);
+    // Voice does not wait on the frame loop: with the guest's frames stopped for a second
+    // (as on a machine drawing a few frames a second), its voice thread still takes the
+    // host's packets in.
+    let taken_in = |app: &App| app.world().resource::<VoiceLink>().report().received;
+    let before = taken_in(&guest);
+    for _ in 0..100 {
+        host.update();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        taken_in(&guest) > before + 20,
+        "{} then {}",
+        before,
+        taken_in(&guest)
+    );
     // A ring turns above the host's avatar on the guest's side.
     run_until(&mut [&mut host, &mut guest], "a ring above the host", |apps| {
         let world = apps[1].world_mut();

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sanctuary_protocols::{
-    AppMessage, ChatText, Keypair, PeerId, PoseSample, Presence, SpaceName, WorldAnnouncement, WorldId,
-    WorldTicket,
+    AppMessage, ChatText, Keypair, PeerId, PoseSample, Presence, SpaceName, VoiceDatagram, WorldAnnouncement,
+    WorldId, WorldTicket,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -144,7 +144,16 @@ pub struct SessionHandle {
     pub events: mpsc::Receiver<SessionEvent>,
     /// Signals when the thread has finished (after saying goodbye).
     pub finished: std::sync::mpsc::Receiver<()>,
+    /// Voice from the world ([`WorldEvent::Voice`] and [`WorldEvent::VoiceReport`]), on a
+    /// line of its own so that it reaches an audio thread without waiting on the caller's
+    /// frame loop (which may run at a few frames a second). Lossy: when nobody reads it,
+    /// it fills up to [`VOICE_QUEUE`] and drops the rest. `None` once taken.
+    pub voice: Option<std::sync::mpsc::Receiver<(PeerId, VoiceDatagram)>>,
 }
+
+/// Most voice datagrams waiting in [`SessionHandle::voice`]: a second of 20 ms frames from
+/// [`VOICE_LISTENERS_MAX`](sanctuary_protocols::limits::VOICE_LISTENERS_MAX) speakers, about.
+pub const VOICE_QUEUE: usize = 1024;
 
 /// Starts the session's thread.
 pub fn start(config: SessionConfig) -> std::io::Result<SessionHandle> {
@@ -152,6 +161,7 @@ pub fn start(config: SessionConfig) -> std::io::Result<SessionHandle> {
     let (pose_tx, pose_rx) = watch::channel(None);
     let (events_tx, events_rx) = mpsc::channel(4096);
     let (finished_tx, finished_rx) = std::sync::mpsc::channel();
+    let (voice_tx, voice_rx) = std::sync::mpsc::sync_channel(VOICE_QUEUE);
     std::thread::Builder::new()
         .name("sanctuary-net".into())
         .spawn(move || {
@@ -171,7 +181,7 @@ pub fn start(config: SessionConfig) -> std::io::Result<SessionHandle> {
                     return;
                 }
             };
-            runtime.block_on(run(config, commands_rx, pose_rx, events_tx));
+            runtime.block_on(run(config, commands_rx, pose_rx, events_tx, voice_tx));
             finished_tx.send(()).ok();
         })?;
     Ok(SessionHandle {
@@ -179,6 +189,7 @@ pub fn start(config: SessionConfig) -> std::io::Result<SessionHandle> {
         pose: pose_tx,
         events: events_rx,
         finished: finished_rx,
+        voice: Some(voice_rx),
     })
 }
 
@@ -187,6 +198,7 @@ async fn run(
     mut commands: mpsc::Receiver<SessionCommand>,
     mut pose: watch::Receiver<Option<PoseSample>>,
     events: mpsc::Sender<SessionEvent>,
+    voice: std::sync::mpsc::SyncSender<(PeerId, VoiceDatagram)>,
 ) {
     let node = match Node::spawn(NodeConfig {
         keypair: config.keypair,
@@ -271,6 +283,15 @@ async fn run(
             event = next_world_event(&mut session.world) => {
                 let Some(event) = event else { break };
                 let sent = match event {
+                    // Voice goes its own way, never waiting; a frame too late is a frame lost.
+                    WorldEvent::Voice { peer, packet } => {
+                        voice.try_send((peer, VoiceDatagram::Frame(packet))).ok();
+                        true
+                    }
+                    WorldEvent::VoiceReport { peer, report } => {
+                        voice.try_send((peer, VoiceDatagram::Report(report))).ok();
+                        true
+                    }
                     // Poses are many and only the newest matters: drop under pressure.
                     WorldEvent::Pose { .. } => session.events.try_send(SessionEvent::World(event)).is_ok()
                         || !session.events.is_closed(),

@@ -243,6 +243,11 @@ fn receive(
             SessionEvent::Voice(sender) => {
                 if let Some(voice) = &voice {
                     voice.sender(sender);
+                    // The world's voice goes straight to the voice thread, not through
+                    // this frame loop.
+                    if let Some(inbox) = handle.voice.take() {
+                        voice.network(inbox);
+                    }
                 }
             }
             SessionEvent::DirectFailed { peer, error } => {
@@ -296,16 +301,8 @@ fn receive(
                         };
                     }
                 }
-                WorldEvent::Voice { peer, packet } => {
-                    if let Some(voice) = &voice {
-                        voice.packet(peer, packet);
-                    }
-                }
-                WorldEvent::VoiceReport { peer, report } => {
-                    if let Some(voice) = &voice {
-                        voice.reception(peer, report);
-                    }
-                }
+                // The session hands voice to the voice thread directly.
+                WorldEvent::Voice { .. } | WorldEvent::VoiceReport { .. } => {}
                 WorldEvent::Full { capacity } => {
                     warn!("this world is full ({capacity} people); others will not see you");
                     status.world_full = Some(capacity);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sanctuary_net::{VoiceSender, VoiceTo};
-use sanctuary_protocols::{FrameDuration, PeerId, ReceptionReport, VoicePacket};
+use sanctuary_protocols::{FrameDuration, PeerId, VoiceDatagram};
 use sanctuary_voice::audio_io::{AudioSink, AudioSource};
 use sanctuary_voice::feedback::REPORT_EVERY_MS;
 use sanctuary_voice::{
@@ -49,10 +49,8 @@ pub enum OutputChoice {
 
 /// What the frame loop tells the voice thread.
 pub enum EngineInput {
-    /// A packet from a peer.
-    Packet(PeerId, VoicePacket),
-    /// A peer's reception report on our voice.
-    Report(PeerId, ReceptionReport),
+    /// The world's voice, straight from the network (frames and reception reports).
+    Network(Receiver<(PeerId, VoiceDatagram)>),
     /// Do not ring for this caller's present call.
     Decline(PeerId),
     /// The world's voice sender (once in a world).
@@ -233,6 +231,7 @@ fn run(
     };
     let mut speakers = Speakers::new();
     let mut sender: Option<VoiceSender> = None;
+    let mut network: Option<Receiver<(PeerId, VoiceDatagram)>> = None;
     let (mut sent, mut received) = (0u64, 0u64);
     let mut ringing: Option<(PeerId, Instant)> = None;
     let mut call = Call::default();
@@ -246,35 +245,7 @@ fn run(
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
             match inbox.recv_timeout(wait) {
-                Ok(EngineInput::Packet(peer, packet)) => {
-                    let call_partner = scene.lock().ok().and_then(|scene| scene.call);
-                    if packet.call {
-                        if call_partner == Some(peer) {
-                            call.heard = Some(Instant::now());
-                        } else {
-                            // Anyone else's call packets ring until answered (or declined);
-                            // their sound is for the person they called alone.
-                            if !call.declined(peer) {
-                                ringing = Some((peer, Instant::now()));
-                            }
-                            continue;
-                        }
-                    }
-                    received += 1;
-                    let now_ms = started.elapsed().as_millis() as u64;
-                    let _ = speakers.receive(peer, packet, now_ms);
-                }
-                Ok(EngineInput::Report(peer, report)) => {
-                    // Only those we speak to have a say in our bitrate.
-                    let call_partner = scene.lock().ok().and_then(|scene| scene.call);
-                    let listener = call_partner == Some(peer)
-                        || sender
-                            .as_ref()
-                            .is_some_and(|sender| sender.earshot().contains(&peer));
-                    if listener {
-                        loss.note(peer, &report, started.elapsed().as_millis() as u64);
-                    }
-                }
+                Ok(EngineInput::Network(inbox)) => network = Some(inbox),
                 Ok(EngineInput::Decline(peer)) => {
                     call.decline(peer);
                     ringing = ringing.filter(|(ringer, _)| *ringer != peer);
@@ -301,6 +272,39 @@ fn run(
         }
         let scene_now = scene.lock().map(|scene| scene.clone()).unwrap_or_default();
         call.follow(scene_now.call);
+
+        // What the network brought since the last tick.
+        let now_ms = started.elapsed().as_millis() as u64;
+        for (peer, datagram) in network.iter().flat_map(|network| network.try_iter()) {
+            match datagram {
+                VoiceDatagram::Frame(packet) => {
+                    if packet.call {
+                        if scene_now.call == Some(peer) {
+                            call.heard = Some(Instant::now());
+                        } else {
+                            // Anyone else's call packets ring until answered (or declined);
+                            // their sound is for the person they called alone.
+                            if !call.declined(peer) {
+                                ringing = Some((peer, Instant::now()));
+                            }
+                            continue;
+                        }
+                    }
+                    received += 1;
+                    let _ = speakers.receive(peer, packet, now_ms);
+                }
+                VoiceDatagram::Report(report) => {
+                    // Only those we speak to have a say in our bitrate.
+                    let listener = scene_now.call == Some(peer)
+                        || sender
+                            .as_ref()
+                            .is_some_and(|sender| sender.earshot().contains(&peer));
+                    if listener {
+                        loss.note(peer, &report, now_ms);
+                    }
+                }
+            }
+        }
 
         // Our voice out.
         if talker.frame() != scene_now.frame

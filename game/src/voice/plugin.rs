@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
 use sanctuary_net::VoiceSender;
-use sanctuary_protocols::{FrameDuration, PeerId, ReceptionReport, VoicePacket};
+use sanctuary_protocols::{FrameDuration, PeerId, VoiceDatagram};
 use sanctuary_voice::{Listener, TalkMode};
 
 use super::engine::{self, CallState, EngineInput, InputChoice, OutputChoice, Scene, VoiceReport};
@@ -57,14 +57,9 @@ pub struct VoiceLink {
 }
 
 impl VoiceLink {
-    /// Hands the voice thread a packet from `peer`.
-    pub fn packet(&self, peer: PeerId, packet: VoicePacket) {
-        let _ = self.tx.send(EngineInput::Packet(peer, packet));
-    }
-
-    /// Hands the voice thread `peer`'s reception report on our voice.
-    pub fn reception(&self, peer: PeerId, report: ReceptionReport) {
-        let _ = self.tx.send(EngineInput::Report(peer, report));
+    /// Hands the voice thread the world's voice, straight from the network.
+    pub fn network(&self, inbox: std::sync::mpsc::Receiver<(PeerId, VoiceDatagram)>) {
+        let _ = self.tx.send(EngineInput::Network(inbox));
     }
 
     /// Stops `peer`'s present call from ringing.
