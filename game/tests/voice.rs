@@ -4,7 +4,8 @@
 //! talk key sends nothing and a held one is heard, a speaker who leaves goes quiet at once;
 //! a private call rings, is answered, is heard by the two alone (not by a third person
 //! standing next to them), a second caller can be declined, and hanging up ends the call
-//! on both sides; missing devices are said and the client goes on.
+//! on both sides; missing devices are said, the client goes on, and the Voice section's
+//! pickers switch to devices that are there.
 
 use std::path::{Path, PathBuf};
 
@@ -386,7 +387,7 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
         ..VoiceOptions::default()
     };
     let mut host = networked_client_with("lobby", &root, NetMode::Host, |app| {
-        app.add_plugins(VoicePlugin { options });
+        app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin));
     });
     run_until(&mut [&mut host], "the missing devices said", |apps| {
         control(apps[0])
@@ -400,5 +401,28 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
         apps[0].world().resource::<WorldView>().online
     });
     assert_eq!(control(&host).report.sent, 0);
+    let voice = PanelView::client("people");
+    assert!(voice.shows(&mut host, "no microphone"));
+
+    // With sound devices (./test.sh starts a PulseAudio null sink and sets
+    // SANCTUARY_SOUND_TEST), the Voice section's pickers switch to ones that are there.
+    if std::env::var_os("SANCTUARY_SOUND_TEST").is_some() {
+        voice.click(&mut host, "Microphone", "none");
+        voice.click_text(&mut host, "Default");
+        voice.click(&mut host, "Speaker", "none");
+        voice.click_text(&mut host, "Default");
+        run_until(&mut [&mut host], "the default devices in use", |apps| {
+            let report = &control(apps[0]).report;
+            report.problem.is_none() && report.input.is_some() && report.output.is_some()
+        });
+        let report = control(&host).report.clone();
+        assert!(voice.shows(&mut host, report.input.as_deref().unwrap()));
+        assert_eq!(
+            host.world().resource::<VoiceOptions>().input,
+            InputChoice::Device(None)
+        );
+    } else {
+        eprintln!("device pickers not tried: no test sound server (./test.sh starts one)");
+    }
     std::fs::remove_dir_all(root).ok();
 }

@@ -488,3 +488,59 @@ fn save(ends: &Ends) {
         tracing::warn!("voice: {error}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(n: u8) -> PeerId {
+        sanctuary_protocols::Keypair::from_bytes(&[n; 32]).peer_id()
+    }
+
+    fn ago(seconds: u64) -> Instant {
+        Instant::now()
+            .checked_sub(Duration::from_secs(seconds))
+            .expect("the clock has run that long")
+    }
+
+    #[test]
+    fn a_call_rings_out_then_connects_and_ends_when_the_other_side_goes_quiet() {
+        let mut call = Call::default();
+        assert_eq!(call.state(), CallState::Idle);
+        call.follow(Some(peer(1)));
+        assert_eq!(call.state(), CallState::Calling(peer(1)));
+        assert!(!call.should_signal(), "just called: nothing to say yet");
+        call.signalled = ago(1);
+        assert!(call.should_signal(), "half a second on: it rings on their side");
+        call.heard = Some(Instant::now());
+        assert_eq!(call.state(), CallState::Connected(peer(1)));
+        // They hung up: no signal from them for longer than a ring.
+        call.heard = Some(ago(RING_FOR.as_secs() + 1));
+        assert_eq!(call.state(), CallState::Ended(peer(1)));
+        assert!(!call.should_signal(), "an ended call sends nothing more");
+        // The frame loop clears it; their signals do not ring for a while.
+        call.follow(None);
+        assert_eq!(call.state(), CallState::Idle);
+        assert!(call.declined(peer(1)));
+        assert!(!call.declined(peer(2)));
+    }
+
+    #[test]
+    fn an_unanswered_call_gives_up_after_half_a_minute() {
+        let mut call = Call::default();
+        call.follow(Some(peer(3)));
+        call.since = ago(CALL_UNANSWERED_AFTER.as_secs() - 5);
+        assert_eq!(call.state(), CallState::Calling(peer(3)));
+        call.since = ago(CALL_UNANSWERED_AFTER.as_secs() + 1);
+        assert_eq!(call.state(), CallState::Ended(peer(3)));
+    }
+
+    #[test]
+    fn a_declined_caller_rings_again_once_they_have_been_quiet_a_while() {
+        let mut call = Call::default();
+        call.decline(peer(4));
+        assert!(call.declined(peer(4)), "their next signal does not ring");
+        call.declined = Some((peer(4), ago(RING_FOR.as_secs() + 1)));
+        assert!(!call.declined(peer(4)), "a new call from them rings");
+    }
+}
