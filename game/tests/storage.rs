@@ -212,15 +212,9 @@ fn a_picture_hung_on_the_easel_is_seen_by_another_peer_fetched_by_hash() {
 /// How many pixels of a PNG screenshot are strongly magenta, the easel test's picture's
 /// colour, which nothing in the Lobby has.
 fn magenta_pixels(path: &Path) -> usize {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("the screenshot"),
-    ));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buffer = vec![0; reader.output_buffer_size().expect("fits in memory")];
-    let info = reader.next_frame(&mut buffer).expect("a frame");
-    let channels = info.color_type.samples();
-    buffer[..info.buffer_size()]
-        .chunks(channels)
+    common::read_screenshot(path)
+        .pixels
+        .iter()
         .filter(|p| p[0] > 150 && p[2] > 150 && p[1] < 110)
         .count()
 }

@@ -25,7 +25,12 @@ use common::{PanelView, folder, invite_ticket, networked_client_with, run_until}
 
 /// Twelve seconds of a voiced, syllable-like sound at 48 kHz.
 fn write_speech(path: &Path) {
-    let samples: Vec<f32> = (0..48_000 * 12)
+    write_speech_for(path, 12);
+}
+
+/// `seconds` of a voiced, syllable-like sound at 48 kHz.
+fn write_speech_for(path: &Path, seconds: usize) {
+    let samples: Vec<f32> = (0..48_000 * seconds)
         .map(|n| {
             let t = n as f32 / 48_000.0;
             let syllable = (t * 4.0).fract();
@@ -138,11 +143,15 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
             .find(|(avatar, _)| avatar.peer == host_id)
             .map(|(_, transform)| transform.translation());
         let rings = world.resource::<SpeakingRings>();
+        // The avatar's transform is at the middle of its body, as far below the top of
+        // the head as the feet are: the ring is just over the head.
+        let top = |at: Vec3| at.y + sanctuary::avatar::controller::CENTER_ABOVE_FEET;
         head.is_some_and(|at| {
             rings.0.iter().any(|ring| {
                 ring.peer == Some(host_id)
                     && (ring.center.xz() - at.xz()).length() < 0.01
-                    && ring.center.y > at.y
+                    && ring.center.y > top(at)
+                    && ring.center.y < top(at) + 0.4
             })
         })
     });
@@ -425,4 +434,118 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
         eprintln!("device pickers not tried: no test sound server (./test.sh starts one)");
     }
     std::fs::remove_dir_all(root).ok();
+}
+
+/// Pixels of the speaking ring's green in a screenshot: the ring is unlit, so it shows in
+/// one flat tone (its colour after tonemapping), unlike a lit avatar's shaded surfaces.
+fn ring_pixels(path: &Path) -> usize {
+    const RING_AS_SHOWN: [i16; 3] = [109, 200, 131];
+    common::read_screenshot(path)
+        .pixels
+        .iter()
+        .filter(|p| (0..3).all(|c| (i16::from(p[c]) - RING_AS_SHOWN[c]).abs() <= 20))
+        .count()
+}
+
+#[test]
+fn people_talking_wear_a_ring_in_a_real_window() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let display = common::VirtualDisplay::start();
+    let root = folder("voice-window");
+    // Bots say a minute-long recording over and over (with a second's pause between).
+    let speech = root.join("speech.wav");
+    write_speech_for(&speech, 60);
+    let silence = root.join("silence.wav");
+    RecordingSink {
+        stereo: vec![0.0; 9600],
+    }
+    .save(&silence)
+    .unwrap();
+    let shot = root.join("rings.png");
+    let client = env!("CARGO_BIN_EXE_sanctuary");
+    let mut viewer = Command::new(client)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("DISPLAY", &display.display)
+        .env("RUST_LOG", "warn")
+        .args([
+            "--space",
+            "lobby",
+            "--host",
+            "--frames",
+            "120",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .arg("--voice-in")
+        .arg(&silence)
+        .arg("--voice-out")
+        .arg(root.join("heard.wav"))
+        .arg("--screenshot")
+        .arg(&shot)
+        .arg("--data-dir")
+        .arg(root.join("viewer"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client runs");
+    let stdout = viewer.stdout.take().unwrap();
+    let (tickets, ticket) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(found) = line.strip_prefix("ticket: ") {
+                tickets.send(found.to_owned()).ok();
+            }
+        }
+    });
+    let ticket = ticket
+        .recv_timeout(Duration::from_secs(240))
+        .expect("the windowed client hosts a world");
+    // Eight talking bots wander around the spawn point, in front of the viewer and behind.
+    let tool = Path::new(client).with_file_name("sanctuary-node");
+    let mut bots = Command::new(&tool)
+        .env("RUST_LOG", "error")
+        .args([
+            "bots",
+            "--count",
+            "8",
+            "--seconds",
+            "400",
+            "--bind",
+            "127.0.0.1:0",
+            "--join",
+            &ticket,
+        ])
+        .arg("--talk")
+        .arg(&speech)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sanctuary-node runs (cargo nextest run --workspace builds it)");
+    let deadline = Instant::now() + Duration::from_secs(400);
+    let status = loop {
+        if let Some(status) = viewer.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            viewer.kill().ok();
+            bots.kill().ok();
+            panic!("the windowed client did not finish its frames");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    bots.kill().ok();
+    bots.wait().ok();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut viewer.stderr.take().unwrap(), &mut stderr).ok();
+    assert!(status.success(), "{stderr}");
+    let green = ring_pixels(&shot);
+    assert!(
+        green > 1_000,
+        "speaking rings show ({green} ring-green pixels in {}); the client said: {stderr}",
+        shot.display()
+    );
+    std::fs::remove_file(&speech).ok();
 }

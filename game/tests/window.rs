@@ -35,18 +35,11 @@ struct PixelStats {
 }
 
 fn pixel_stats(path: &Path) -> PixelStats {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("the screenshot exists"),
-    ));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buffer = vec![0; reader.output_buffer_size().expect("fits in memory")];
-    let info = reader.next_frame(&mut buffer).expect("a PNG frame");
-    let channels = info.color_type.samples();
-    assert!(channels >= 3, "colour picture");
-    let pixels: Vec<[u8; 3]> = buffer[..info.buffer_size()]
-        .chunks(channels)
-        .map(|p| [p[0], p[1], p[2]])
-        .collect();
+    let common::Screenshot {
+        width,
+        height,
+        pixels,
+    } = common::read_screenshot(path);
     let luma: Vec<f64> = pixels
         .iter()
         .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
@@ -59,8 +52,8 @@ fn pixel_stats(path: &Path) -> PixelStats {
         .collect::<std::collections::HashSet<_>>()
         .len();
     PixelStats {
-        width: info.width,
-        height: info.height,
+        width,
+        height,
         mean,
         spread,
         colours,

@@ -1,5 +1,5 @@
 //! [`VoicePlugin`]: starts the voice thread and keeps it told where everyone stands and
-//! whether the talk key is held; [`VoiceRingPlugin`] draws a ring around whoever speaks.
+//! whether the talk key is held; [`VoiceRingPlugin`] shows a ring around whoever speaks.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::{Sender, channel};
@@ -226,8 +226,9 @@ fn follow_scene(
         };
     }
     scene.positions.clear();
+    // An avatar's transform, like ours, is at the middle of its body.
     for (avatar, transform) in &others {
-        let head = transform.translation() + Vec3::Y * (CENTER_ABOVE_FEET + EYES_ABOVE_CENTER);
+        let head = transform.translation() + Vec3::Y * EYES_ABOVE_CENTER;
         scene.positions.insert(avatar.peer, head.to_array());
     }
 }
@@ -279,6 +280,9 @@ fn apply_control(link: Res<VoiceLink>, mut control: ResMut<VoiceControl>, mut ap
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
 pub struct SpeakingRings(pub Vec<Ring>);
 
+/// How far above the top of a speaker's head their ring turns, metres.
+const RING_ABOVE_HEAD: f32 = 0.15;
+
 /// One speaking ring, lying flat.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ring {
@@ -300,7 +304,9 @@ fn place_rings(
     for (avatar, transform) in &others {
         if control.report.speaking.contains(&avatar.peer) {
             placed.push(Ring {
-                center: transform.translation() + Vec3::Y * (CENTER_ABOVE_FEET + EYES_ABOVE_CENTER + 0.35),
+                // A halo just over the top of the head (the body's middle is as far
+                // below the top as the feet are).
+                center: transform.translation() + Vec3::Y * (CENTER_ABOVE_FEET + RING_ABOVE_HEAD),
                 radius: 0.45,
                 peer: Some(avatar.peer),
             });
@@ -320,25 +326,87 @@ fn place_rings(
     }
 }
 
-/// Draws the [`SpeakingRings`] (in a window).
+/// Shows the [`SpeakingRings`] in a window: a glowing ring that turns slowly, one mesh
+/// and one material shared by all.
 pub struct VoiceRingPlugin;
 
 impl Plugin for VoiceRingPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, draw_rings.in_set(GameSystems::Presentation));
+        app.add_systems(Startup, load_ring_look)
+            .add_systems(Update, show_rings.in_set(GameSystems::Presentation));
     }
 }
 
 /// Colour of the speaking ring.
 const RING_COLOR: Color = Color::srgb(0.35, 0.95, 0.55);
 
-fn draw_rings(rings: Option<Res<SpeakingRings>>, mut gizmos: Gizmos) {
-    let Some(rings) = rings else {
+/// Radius of the ring mesh; each ring is scaled to its own radius.
+const RING_MESH_RADIUS: f32 = 0.5;
+
+/// How fast a ring turns, radians a second.
+const RING_TURN: f32 = 1.5;
+
+/// The mesh and material every ring shares.
+#[derive(Resource)]
+struct RingLook {
+    mesh: Handle<Mesh>,
+    material: Handle<StandardMaterial>,
+}
+
+/// One ring shown, for whom (`None`: ours).
+#[derive(Component)]
+struct RingShown(Option<PeerId>);
+
+fn load_ring_look(
+    mut commands: Commands,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    let (Some(mut meshes), Some(mut materials)) = (meshes, materials) else {
         return;
     };
-    for ring in &rings.0 {
-        let flat = Isometry3d::new(ring.center, Quat::from_rotation_x(std::f32::consts::FRAC_PI_2));
-        gizmos.circle(flat, ring.radius, RING_COLOR);
-        gizmos.circle(flat, ring.radius * 0.9, RING_COLOR);
+    commands.insert_resource(RingLook {
+        mesh: meshes.add(Torus::new(RING_MESH_RADIUS - 0.03, RING_MESH_RADIUS + 0.03)),
+        material: materials.add(StandardMaterial {
+            base_color: RING_COLOR,
+            unlit: true,
+            ..default()
+        }),
+    });
+}
+
+fn show_rings(
+    mut commands: Commands,
+    rings: Option<Res<SpeakingRings>>,
+    look: Option<Res<RingLook>>,
+    time: Res<Time>,
+    mut shown: Query<(Entity, &RingShown, &mut Transform)>,
+) {
+    let (Some(rings), Some(look)) = (rings, look) else {
+        return;
+    };
+    let turn = Quat::from_rotation_y(time.elapsed_secs() * RING_TURN);
+    let place = |ring: &Ring| {
+        Transform::from_translation(ring.center)
+            .with_rotation(turn)
+            .with_scale(Vec3::splat(ring.radius / RING_MESH_RADIUS))
+    };
+    let mut placed = Vec::new();
+    for (entity, RingShown(peer), mut transform) in &mut shown {
+        match rings.0.iter().find(|ring| ring.peer == *peer) {
+            Some(ring) => {
+                *transform = place(ring);
+                placed.push(*peer);
+            }
+            None => commands.entity(entity).despawn(),
+        }
+    }
+    for ring in rings.0.iter().filter(|ring| !placed.contains(&ring.peer)) {
+        commands.spawn((
+            RingShown(ring.peer),
+            Mesh3d(look.mesh.clone()),
+            MeshMaterial3d(look.material.clone()),
+            place(ring),
+        ));
     }
 }

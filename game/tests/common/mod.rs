@@ -45,6 +45,36 @@ pub fn world_in(space: &str) -> App {
     app
 }
 
+/// A PNG screenshot's size and RGB pixels, row by row.
+pub struct Screenshot {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The pixels.
+    pub pixels: Vec<[u8; 3]>,
+}
+
+/// Reads a PNG screenshot.
+pub fn read_screenshot(path: &std::path::Path) -> Screenshot {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).unwrap_or_else(|_| panic!("the screenshot {}", path.display())),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buffer = vec![0; reader.output_buffer_size().expect("fits in memory")];
+    let info = reader.next_frame(&mut buffer).expect("a PNG frame");
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "a colour picture");
+    Screenshot {
+        width: info.width,
+        height: info.height,
+        pixels: buffer[..info.buffer_size()]
+            .chunks(channels)
+            .map(|p| [p[0], p[1], p[2]])
+            .collect(),
+    }
+}
+
 /// An Xvfb server on a display number it picks itself, stopped when dropped.
 pub struct VirtualDisplay {
     server: std::process::Child,
