@@ -149,7 +149,10 @@ pub fn run(cli: Cli) -> ExitCode {
         app.add_plugins(NetBridgePlugin { options });
         // Voice needs a world to talk in.
         if let Some(options) = cli.voice() {
-            app.add_plugins(crate::voice::VoicePlugin { options });
+            app.add_plugins(crate::voice::VoicePlugin {
+                options,
+                settings: Some(plan.data_dir.clone()),
+            });
         }
     }
     let exit = app.run();

@@ -57,7 +57,13 @@ fn voiced(dir: &Path, mode: NetMode, input: &Path, open_mic: bool) -> App {
         ..VoiceOptions::default()
     };
     networked_client_with("lobby", dir, mode, |app| {
-        app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin));
+        app.add_plugins((
+            VoicePlugin {
+                options,
+                settings: Some(dir.to_path_buf()),
+            },
+            PeoplePanelPlugin,
+        ));
     })
 }
 
@@ -155,13 +161,23 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
             })
         })
     });
+    // The host's own ring, at their feet while their voice goes out.
+    let feet = {
+        let world = host.world_mut();
+        let middle = world
+            .query_filtered::<&Transform, With<sanctuary::avatar::Player>>()
+            .single(world)
+            .expect("the host's avatar")
+            .translation;
+        middle.y - sanctuary::avatar::controller::CENTER_ABOVE_FEET
+    };
     assert!(
         host.world()
             .resource::<SpeakingRings>()
             .0
             .iter()
-            .any(|ring| ring.peer.is_none()),
-        "the host sees their own ring while talking"
+            .any(|ring| ring.peer.is_none() && (ring.center.y - feet).abs() < 0.1),
+        "the host sees their own ring at their feet while talking"
     );
 
     // The guest's People panel says the host is speaking; Mute silences them there. The
@@ -396,7 +412,13 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
         ..VoiceOptions::default()
     };
     let mut host = networked_client_with("lobby", &root, NetMode::Host, |app| {
-        app.add_plugins((VoicePlugin { options }, PeoplePanelPlugin));
+        app.add_plugins((
+            VoicePlugin {
+                options,
+                settings: None,
+            },
+            PeoplePanelPlugin,
+        ));
     });
     run_until(&mut [&mut host], "the missing devices said", |apps| {
         control(apps[0])
@@ -433,6 +455,46 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
     } else {
         eprintln!("device pickers not tried: no test sound server (./test.sh starts one)");
     }
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn voice_settings_chosen_in_the_panel_are_there_the_next_time() {
+    let root = folder("voice-settings");
+    let silence = root.join("silence.wav");
+    RecordingSink {
+        stereo: vec![0.0; 9600],
+    }
+    .save(&silence)
+    .unwrap();
+    let dir = root.join("client");
+    let mut client = voiced(&dir, NetMode::Host, &silence, false);
+    let voice = PanelView::client("people");
+    voice.click(&mut client, "Hold V to talk", "Open microphone");
+    voice.click_text(&mut client, "Short frames (10 ms)");
+    let options = client.world().resource::<VoiceOptions>().clone();
+    assert!(options.open_mic && options.frame == sanctuary_protocols::FrameDuration::Ms10);
+    // Written a moment after the change.
+    run_until(&mut [&mut client], "the settings written", |_| {
+        dir.join(sanctuary::voice::settings::SETTINGS_FILE).exists()
+    });
+    drop(client);
+
+    // The next run starts with them: open microphone, short frames.
+    let mut again = voiced(&dir, NetMode::Host, &silence, false);
+    let options = again.world().resource::<VoiceOptions>().clone();
+    assert!(options.open_mic, "the open microphone was kept");
+    assert_eq!(options.frame, sanctuary_protocols::FrameDuration::Ms10);
+    run_until(&mut [&mut again], "short frames going out", |apps| {
+        control(apps[0]).report.frame_ms == 10
+    });
+
+    // A damaged file is set aside, and the client starts with the defaults.
+    drop(again);
+    std::fs::write(dir.join(sanctuary::voice::settings::SETTINGS_FILE), "(open_mic: ").unwrap();
+    let fresh = voiced(&dir, NetMode::Host, &silence, false);
+    assert!(!fresh.world().resource::<VoiceOptions>().open_mic);
+    assert!(dir.join("voice.ron.broken").exists());
     std::fs::remove_dir_all(root).ok();
 }
 

@@ -2,6 +2,7 @@
 //! whether the talk key is held; [`VoiceRingPlugin`] shows a ring around whoever speaks.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,7 @@ use sanctuary_protocols::{FrameDuration, PeerId, VoiceDatagram};
 use sanctuary_voice::{Listener, TalkMode};
 
 use super::engine::{self, CallState, EngineInput, InputChoice, OutputChoice, Scene, VoiceReport};
+use super::settings::{SettingsFile, VoiceSettings, save_settings};
 use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
 use crate::avatar::{Motion, Player};
 use crate::people::RemoteAvatar;
@@ -148,28 +150,43 @@ pub struct VoiceControl {
 
 /// Voice for a client in a world: adds a [`VoiceLink`] and [`VoiceControl`].
 pub struct VoicePlugin {
-    /// Devices or files, and the microphone mode.
+    /// Devices or files, and the microphone mode, as asked on the command line.
     pub options: VoiceOptions,
+    /// The data folder, where the voice settings are kept between runs (`None`: nothing
+    /// is kept).
+    pub settings: Option<PathBuf>,
 }
 
 impl Plugin for VoicePlugin {
     fn build(&self, app: &mut App) {
+        let mut options = self.options.clone();
+        let mut control = VoiceControl::default();
+        if let Some(folder) = &self.settings {
+            let kept = VoiceSettings::load(folder);
+            kept.apply(&mut options, &mut control);
+            app.insert_resource(SettingsFile {
+                folder: folder.clone(),
+                saved: kept,
+                changed_at: None,
+            })
+            .add_systems(Last, save_settings);
+        }
         let (tx, inbox) = channel();
         let scene = Arc::new(Mutex::new(Scene {
-            mode: if self.options.open_mic {
+            mode: if options.open_mic {
                 TalkMode::OpenMic {
                     threshold_db: OPEN_MIC_THRESHOLD_DB,
                 }
             } else {
                 TalkMode::PushToTalk
             },
-            frame: self.options.frame,
+            frame: options.frame,
             ..Scene::default()
         }));
         let report = Arc::new(Mutex::new(VoiceReport::default()));
         let thread = match engine::spawn(
-            self.options.input.clone(),
-            self.options.output.clone(),
+            options.input.clone(),
+            options.output.clone(),
             inbox,
             scene.clone(),
             report.clone(),
@@ -180,14 +197,14 @@ impl Plugin for VoicePlugin {
                 None
             }
         };
-        app.insert_resource(self.options.clone())
+        app.insert_resource(options)
             .insert_resource(VoiceLink {
                 tx,
                 scene,
                 report,
                 thread: Mutex::new(thread),
             })
-            .init_resource::<VoiceControl>()
+            .insert_resource(control)
             .init_resource::<SpeakingRings>()
             .add_systems(
                 Update,
