@@ -268,20 +268,9 @@ fn a_picture_hung_by_another_peer_shows_on_the_easel_in_a_real_window() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the client runs");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
+    let (status, stderr) = common::wait_for_window(&mut viewer, Duration::from_secs(300), || {
         host.update();
-        if let Some(status) = viewer.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            viewer.kill().ok();
-            panic!("the windowed client did not finish its frames");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut viewer.stderr.take().unwrap(), &mut stderr).ok();
+    });
     assert!(status.success(), "{stderr}");
     let magenta = magenta_pixels(&shot);
     assert!(

@@ -88,6 +88,17 @@ fn joiner(host: &App, dir: &Path, input: &Path, open_mic: bool) -> App {
     voiced(dir, NetMode::Join(ticket), input, open_mic)
 }
 
+/// A fifth of a second of silence, for a client that says nothing.
+fn silence(root: &Path) -> PathBuf {
+    let path = root.join("silence.wav");
+    RecordingSink {
+        stereo: vec![0.0; 9600],
+    }
+    .save(&path)
+    .unwrap();
+    path
+}
+
 fn speech(root: &Path) -> PathBuf {
     let path = root.join("speech.wav");
     write_speech(&path);
@@ -292,12 +303,7 @@ fn an_open_microphone_is_heard_in_earshot_and_the_talk_key_sends_only_while_held
 fn a_private_call_rings_and_is_heard_by_the_two_alone() {
     let root = folder("voice-call");
     let speech = speech(&root);
-    let silence = root.join("silence.wav");
-    RecordingSink {
-        stereo: vec![0.0; 9600],
-    }
-    .save(&silence)
-    .unwrap();
+    let silence = silence(&root);
     // The host talks only while holding V: nothing reaches anyone before the call.
     let mut host = voiced(&root.join("host"), NetMode::Host, &speech, false);
     run_until(&mut [&mut host], "the host's ticket", |apps| {
@@ -461,12 +467,7 @@ fn a_missing_microphone_and_speaker_are_said_and_the_client_goes_on() {
 #[test]
 fn voice_settings_chosen_in_the_panel_are_there_the_next_time() {
     let root = folder("voice-settings");
-    let silence = root.join("silence.wav");
-    RecordingSink {
-        stereo: vec![0.0; 9600],
-    }
-    .save(&silence)
-    .unwrap();
+    let silence = silence(&root);
     let dir = root.join("client");
     let mut client = voiced(&dir, NetMode::Host, &silence, false);
     let voice = PanelView::client("people");
@@ -513,19 +514,14 @@ fn ring_pixels(path: &Path) -> usize {
 fn people_talking_wear_a_ring_in_a_real_window() {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let display = common::VirtualDisplay::start();
     let root = folder("voice-window");
     // Bots say a minute-long recording over and over (with a second's pause between).
     let speech = root.join("speech.wav");
     write_speech_for(&speech, 60);
-    let silence = root.join("silence.wav");
-    RecordingSink {
-        stereo: vec![0.0; 9600],
-    }
-    .save(&silence)
-    .unwrap();
+    let silence = silence(&root);
     let shot = root.join("rings.png");
     let client = env!("CARGO_BIN_EXE_sanctuary");
     let mut viewer = Command::new(client)
@@ -537,7 +533,7 @@ fn people_talking_wear_a_ring_in_a_real_window() {
             "lobby",
             "--host",
             "--frames",
-            "120",
+            "90",
             "--bind",
             "127.0.0.1:0",
         ])
@@ -586,22 +582,12 @@ fn people_talking_wear_a_ring_in_a_real_window() {
         .stderr(Stdio::null())
         .spawn()
         .expect("sanctuary-node runs (cargo nextest run --workspace builds it)");
-    let deadline = Instant::now() + Duration::from_secs(400);
-    let status = loop {
-        if let Some(status) = viewer.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            viewer.kill().ok();
-            bots.kill().ok();
-            panic!("the windowed client did not finish its frames");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        common::wait_for_window(&mut viewer, Duration::from_secs(400), || {})
+    }));
     bots.kill().ok();
     bots.wait().ok();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut viewer.stderr.take().unwrap(), &mut stderr).ok();
+    let (status, stderr) = ended.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     assert!(status.success(), "{stderr}");
     let green = ring_pixels(&shot);
     assert!(

@@ -45,6 +45,33 @@ pub fn world_in(space: &str) -> App {
     app
 }
 
+/// Waits up to `limit` for a windowed client to finish its `--frames`, calling `meanwhile`
+/// between looks (to keep in-process peers going); kills it and panics past the limit.
+/// Returns how it ended and what it wrote to stderr (which must be piped).
+pub fn wait_for_window(
+    client: &mut std::process::Child,
+    limit: Duration,
+    mut meanwhile: impl FnMut(),
+) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        meanwhile();
+        if let Some(status) = client.try_wait().expect("the client's status") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            client.kill().ok();
+            panic!("the windowed client did not finish its frames");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = client.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
+    }
+    (status, stderr)
+}
+
 /// A PNG screenshot's size and RGB pixels, row by row.
 pub struct Screenshot {
     /// Width in pixels.
