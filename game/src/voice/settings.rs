@@ -37,9 +37,53 @@ pub struct VoiceSettings {
     /// The speaker chosen by name (`None`: the default one).
     pub speaker: Option<String>,
     /// People muted, by key.
+    #[serde(with = "hex_keys")]
     pub muted: BTreeSet<PeerId>,
     /// People's volumes other than 1, by key.
+    #[serde(with = "hex_key_map")]
     pub volumes: BTreeMap<PeerId, f32>,
+}
+
+/// People's keys in the file as the hex text shown everywhere else, not 32 numbers.
+mod hex_keys {
+    use std::collections::BTreeSet;
+
+    use sanctuary_protocols::PeerId;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(keys: &BTreeSet<PeerId>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(keys.iter().map(PeerId::to_string))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeSet<PeerId>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| text.parse().map_err(D::Error::custom))
+            .collect()
+    }
+}
+
+/// A map by people's keys, written as hex text (see [`hex_keys`]).
+mod hex_key_map {
+    use std::collections::BTreeMap;
+
+    use sanctuary_protocols::PeerId;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(map: &BTreeMap<PeerId, f32>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(map.iter().map(|(key, value)| (key.to_string(), value)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<PeerId, f32>, D::Error> {
+        BTreeMap::<String, f32>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(text, value)| Ok((text.parse().map_err(D::Error::custom)?, value)))
+            .collect()
+    }
 }
 
 impl VoiceSettings {
@@ -213,6 +257,10 @@ mod tests {
         };
         kept.save(&dir).unwrap();
         assert_eq!(VoiceSettings::load(&dir), kept);
+        // People's keys are written as the hex text shown everywhere else.
+        let text = std::fs::read_to_string(dir.join(SETTINGS_FILE)).unwrap();
+        assert!(text.contains(&format!("\"{}\"", peer(1))), "{text}");
+        assert!(text.contains(&format!("\"{}\": 0.5", peer(2))), "{text}");
 
         let mut options = VoiceOptions::default();
         let mut control = VoiceControl::default();
@@ -239,13 +287,15 @@ mod tests {
     #[test]
     fn a_damaged_file_is_set_aside_and_the_defaults_used() {
         let dir = folder("damaged");
-        std::fs::write(dir.join(SETTINGS_FILE), "(open_mic: maybe").unwrap();
-        assert_eq!(VoiceSettings::load(&dir), VoiceSettings::default());
-        assert_eq!(
-            std::fs::read_to_string(dir.join("voice.ron.broken")).unwrap(),
-            "(open_mic: maybe"
-        );
-        assert!(!dir.join(SETTINGS_FILE).exists());
+        for damaged in ["(open_mic: maybe", "(muted: [\"not a key\"])"] {
+            std::fs::write(dir.join(SETTINGS_FILE), damaged).unwrap();
+            assert_eq!(VoiceSettings::load(&dir), VoiceSettings::default());
+            assert_eq!(
+                std::fs::read_to_string(dir.join("voice.ron.broken")).unwrap(),
+                damaged
+            );
+            assert!(!dir.join(SETTINGS_FILE).exists());
+        }
         std::fs::remove_dir_all(dir).ok();
     }
 
