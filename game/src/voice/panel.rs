@@ -20,7 +20,7 @@ pub fn voice_settings(
     options: &mut VoiceOptions,
     roster: &Roster,
 ) {
-    let report = control.report.clone();
+    let report = &control.report;
     if let Some(problem) = &report.problem {
         ui.colored_label(egui::Color32::LIGHT_RED, problem);
     }

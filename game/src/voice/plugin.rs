@@ -122,6 +122,13 @@ impl VoiceLink {
             .map(|report| report.clone())
             .unwrap_or_default()
     }
+
+    /// What the voice thread last reported, when it differs from `known` (copied only
+    /// then: this is asked every frame).
+    fn report_if_changed(&self, known: &VoiceReport) -> Option<VoiceReport> {
+        let report = self.report.lock().ok()?;
+        (*report != *known).then(|| report.clone())
+    }
 }
 
 impl Drop for VoiceLink {
@@ -253,8 +260,7 @@ fn follow_scene(
 fn follow_report(link: Res<VoiceLink>, mut control: ResMut<VoiceControl>) {
     // Only a real change counts as one, so that `apply_control` works only when something
     // changed.
-    let report = link.report();
-    if control.report != report {
+    if let Some(report) = link.report_if_changed(&control.report) {
         // A call the other side hung up (or never answered) is over here too.
         if let CallState::Ended(partner) = report.call
             && control.call == Some(partner)
