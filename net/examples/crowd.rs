@@ -74,7 +74,7 @@ async fn room(count: usize, config: WorldConfig) -> Result<(Vec<Node>, Vec<World
             Some(first) => JoinTarget::from(first.ticket()),
         };
         handles.push(
-            node.join_world_with(target, presence(&format!("peer{i}"))?, config)
+            node.join_world_with(target, presence(&format!("peer{i}"))?, config.clone())
                 .await?,
         );
         nodes.push(node);
@@ -96,12 +96,12 @@ async fn messages_per_join(peers: usize, responders: usize) -> Result<f64, Error
         hello_responders: responders,
         ..WorldConfig::default()
     };
-    let (nodes, handles) = room(peers, config).await?;
+    let (nodes, handles) = room(peers, config.clone()).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before: u64 = handles.iter().map(WorldHandle::messages_sent).sum();
     let newcomer_node = Node::spawn(NodeConfig::loopback(Keypair::generate()?)).await?;
     let newcomer = newcomer_node
-        .join_world_with(handles[0].ticket(), presence("newcomer")?, config)
+        .join_world_with(handles[0].ticket(), presence("newcomer")?, config.clone())
         .await?;
     for handle in &handles {
         wait_until("everyone to see the newcomer", Duration::from_secs(30), || {
@@ -120,10 +120,10 @@ async fn messages_per_join(peers: usize, responders: usize) -> Result<f64, Error
 
 async fn crowd(peers: usize, identities: usize) -> Result<(), Error> {
     let config = WorldConfig::default();
-    let (nodes, mut handles) = room(peers, config).await?;
+    let (nodes, mut handles) = room(peers, config.clone()).await?;
     let hostile_node = Node::spawn(NodeConfig::loopback(Keypair::generate()?)).await?;
     let hostile = hostile_node
-        .join_world_with(handles[0].ticket(), presence("hostile")?, config)
+        .join_world_with(handles[0].ticket(), presence("hostile")?, config.clone())
         .await?;
     for handle in &handles {
         wait_until("the hostile peer to be listed", Duration::from_secs(30), || {

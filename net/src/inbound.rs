@@ -1,7 +1,9 @@
 //! What the protocol handlers and topic readers hand the world they belong to.
 
 use iroh_gossip::api::Event as GossipEvent;
-use sanctuary_protocols::PeerId;
+use sanctuary_protocols::{PeerId, SpaceName};
+
+use crate::build::Offered;
 
 use crate::gate::RejectReason;
 
@@ -28,6 +30,12 @@ pub(crate) enum Inbound {
     },
     /// A topic subscription ended.
     TopicClosed { kind: TopicKind, generation: u64 },
+    /// A building sync with `peer` finished: what it changed, or why it failed.
+    BuildSynced {
+        space: SpaceName,
+        peer: PeerId,
+        result: Result<Offered, String>,
+    },
 }
 
 /// Which of a world's two subscriptions something came from.

@@ -8,6 +8,7 @@
 //! - [`node`]: [`Node`], [`NodeConfig`], [`RelayChoice`]: the endpoint, its protocol
 //!   handlers and its transport limits.
 //! - [`world`]: [`WorldHandle`], [`WorldEvent`], [`WorldConfig`]: being in a world.
+//! - [`build`]: each space's building document, kept on disk and synced with peers.
 //! - [`roster`]: who is in a world, bounded.
 //! - [`gate`]: the receive-side checks and their [`Counters`].
 //! - [`session`]: a world on its own thread, driven through channels (what the game uses).
@@ -35,6 +36,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod build;
 pub mod data_dir;
 mod dialer;
 mod error;
@@ -48,6 +50,7 @@ pub mod storage;
 pub mod ticket;
 pub mod world;
 
+pub use build::{BuildCounters, BuildError, BuildHandle, BuildSetup, Edited};
 pub use error::NetError;
 pub use gate::{Counters, GossipBudgets, MuteRules, Origin, PeerCounters, RejectReason, Rejection};
 pub use nearby::{Nearby, NearbyWorld, NearbyWorlds};

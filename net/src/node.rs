@@ -27,12 +27,13 @@ use iroh::endpoint::{Connection, QuicTransportConfig, VarInt, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, RelayUrl, SecretKey};
 use iroh_gossip::Gossip;
-use sanctuary_protocols::alpn::{ALPN_DM, ALPN_POSE, ALPN_ROOM, ALPN_VOICE};
+use sanctuary_protocols::alpn::{ALPN_BUILD, ALPN_DM, ALPN_POSE, ALPN_ROOM, ALPN_VOICE};
 use sanctuary_protocols::limits::MESSAGE_MAX;
 use sanctuary_protocols::{Body, Context, Keypair, PeerId, SignedEnvelope, WorldId, WorldTicket};
 use tokio::sync::mpsc;
 
 use crate::RejectReason;
+use crate::build::sync::{SyncHandler, SyncSlot};
 use crate::dialer::Dialer;
 use crate::error::NetError;
 use crate::inbound::Inbound;
@@ -123,6 +124,8 @@ pub(crate) struct NodeShared {
     pub next_connection: AtomicU64,
     /// Open incoming direct and pose connections per remote peer.
     pub open: Mutex<HashMap<PeerId, usize>>,
+    /// The building documents of the world the node is in, for the sync handler.
+    pub build: Arc<SyncSlot>,
 }
 
 impl NodeShared {
@@ -214,6 +217,7 @@ impl Node {
             ALPN_DM.to_vec(),
             ALPN_POSE.to_vec(),
             ALPN_VOICE.to_vec(),
+            ALPN_BUILD.to_vec(),
         ];
         if config.storage.is_some() {
             alpns.push(iroh_blobs::ALPN.to_vec());
@@ -262,12 +266,14 @@ impl Node {
             inbound: Mutex::new(None),
             next_connection: AtomicU64::new(1),
             open: Mutex::new(HashMap::new()),
+            build: Arc::new(SyncSlot::default()),
         });
         let mut router = Router::builder(endpoint.clone())
             .accept(ALPN_ROOM, gossip.clone())
             .accept(ALPN_DM, DmHandler(shared.clone()))
             .accept(ALPN_POSE, DatagramHandler(shared.clone(), DatagramKind::Pose))
-            .accept(ALPN_VOICE, DatagramHandler(shared.clone(), DatagramKind::Voice));
+            .accept(ALPN_VOICE, DatagramHandler(shared.clone(), DatagramKind::Voice))
+            .accept(ALPN_BUILD, SyncHandler::new(shared.build.clone()));
         if let Some(storage) = &config.storage {
             router = router.accept(iroh_blobs::ALPN, storage.protocol());
             storage.attach(Some(endpoint.clone()));

@@ -83,6 +83,8 @@ pub enum SessionEvent {
     Nearby(Vec<NearbyWorld>),
     /// In the world: voice packets go out through this (from any thread).
     Voice(crate::VoiceSender),
+    /// In a world where building is set up: how to read and edit its structures.
+    Build(crate::BuildHandle),
     /// Something happened in the world.
     World(WorldEvent),
     /// A running count of rejected input, for the status line.
@@ -383,7 +385,7 @@ impl Session {
     async fn enter(&mut self, target: JoinTarget, hosting: bool) -> Result<(), String> {
         let mut handle = self
             .node
-            .join_world_with(target, self.presence.clone(), self.config)
+            .join_world_with(target, self.presence.clone(), self.config.clone())
             .await
             .map_err(|error| format!("cannot enter the world: {error}"))?;
         let ready = SessionEvent::Ready {
@@ -399,9 +401,13 @@ impl Session {
         self.hosting = hosting;
         self.announce();
         let voice = self.world.as_ref().map(|world| world.handle.voice_sender());
+        let build = self.world.as_ref().and_then(|world| world.handle.build());
         self.events.send(ready).await.ok();
         if let Some(voice) = voice {
             self.events.send(SessionEvent::Voice(voice)).await.ok();
+        }
+        if let Some(build) = build {
+            self.events.send(SessionEvent::Build(build)).await.ok();
         }
         Ok(())
     }

@@ -45,16 +45,16 @@ async fn hostile_input_is_refused_and_counted() {
     let (a_node, b_node, m_node) = (node(1).await, node(2).await, node(66).await);
     let world = WorldId::random().unwrap();
     let a = a_node
-        .join_world_with(JoinTarget::host(world), presence("Ada", "lobby"), config)
+        .join_world_with(JoinTarget::host(world), presence("Ada", "lobby"), config.clone())
         .await
         .unwrap();
     let ticket = a.ticket();
     let mut b = b_node
-        .join_world_with(&ticket, presence("Bo", "lobby"), config)
+        .join_world_with(&ticket, presence("Bo", "lobby"), config.clone())
         .await
         .unwrap();
     let m = m_node
-        .join_world_with(&ticket, presence("Mal", "lobby"), config)
+        .join_world_with(&ticket, presence("Mal", "lobby"), config.clone())
         .await
         .unwrap();
     wait_roster(&[&a, &b, &m], 2).await;

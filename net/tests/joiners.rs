@@ -27,14 +27,14 @@ async fn joiners_reach_each_other_through_the_hosts_ticket_only() {
         .join_world_with(
             JoinTarget::host(WorldId::random().unwrap()),
             presence("Host", "lobby"),
-            config,
+            config.clone(),
         )
         .await
         .unwrap();
     // Only the ticket's text: each joiner is told the host's address and nothing else.
     let ticket: WorldTicket = host.ticket().to_string().parse().unwrap();
     let join = |i: usize, name: &'static str| {
-        let (node, ticket) = (nodes[i].clone(), ticket.clone());
+        let (node, ticket, config) = (nodes[i].clone(), ticket.clone(), config.clone());
         async move {
             node.join_world_with(&ticket, presence(name, "lobby"), config)
                 .await

@@ -45,7 +45,7 @@ async fn a_session_outside_any_world_joins_later_where_and_as_who_it_is_then() {
         .join_world_with(
             JoinTarget::host(WorldId::random().unwrap()),
             presence("Ada", "lobby"),
-            config,
+            config.clone(),
         )
         .await
         .unwrap();

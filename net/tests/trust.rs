@@ -109,7 +109,7 @@ async fn a_hostile_relay_cannot_silence_honest_peers() {
             },
         };
         handles.push(
-            node.join_world_with(target, presence(names[i], "lobby"), config)
+            node.join_world_with(target, presence(names[i], "lobby"), config.clone())
                 .await
                 .unwrap(),
         );
@@ -239,7 +239,7 @@ async fn a_hostile_relay_cannot_silence_honest_peers() {
 async fn messages_cannot_be_moved_to_another_channel_world_or_time() {
     init_tracing();
     let config = fast(Duration::from_secs(30));
-    let (nodes, [a, b, mut c]) = three_in_lobby(config).await;
+    let (nodes, [a, b, mut c]) = three_in_lobby(config.clone()).await;
     let (ida, idb) = (nodes[0].peer_id(), nodes[1].peer_id());
     let world = a.world();
     let ada = keypair(1);
@@ -315,10 +315,10 @@ async fn a_crowd_of_fake_identities_costs_its_maker() {
         roster_capacity: CAPACITY,
         ..fast(Duration::from_secs(60))
     };
-    let (nodes, [a, mut b, c]) = three_in_lobby(config).await;
+    let (nodes, [a, mut b, c]) = three_in_lobby(config.clone()).await;
     let m_node = node(66).await;
     let m = m_node
-        .join_world_with(&a.ticket(), presence("Mal", "lobby"), config)
+        .join_world_with(&a.ticket(), presence("Mal", "lobby"), config.clone())
         .await
         .unwrap();
     wait_roster(&[&a, &b, &c, &m], 3).await;
@@ -443,14 +443,14 @@ async fn a_private_message_to_a_vanished_peer_does_not_stall_poses() {
         .join_world_with(
             JoinTarget::host(WorldId::random().unwrap()),
             presence("Ada", "lobby"),
-            config,
+            config.clone(),
         )
         .await
         .unwrap();
     let ticket = host.ticket();
     let gone_node = node(9).await;
     let gone = gone_node
-        .join_world_with(&ticket, presence("Gone", "lobby"), config)
+        .join_world_with(&ticket, presence("Gone", "lobby"), config.clone())
         .await
         .unwrap();
     let idgone = gone_node.peer_id();
@@ -527,10 +527,10 @@ async fn a_newcomer_past_the_cap_is_told_the_world_is_full() {
         roster_capacity: 2,
         ..fast(Duration::from_secs(30))
     };
-    let (nodes, [a, b, c]) = three_in_lobby(config).await;
+    let (nodes, [a, b, c]) = three_in_lobby(config.clone()).await;
     let late_node = node(4).await;
     let mut late = late_node
-        .join_world_with(&a.ticket(), presence("Late", "lobby"), config)
+        .join_world_with(&a.ticket(), presence("Late", "lobby"), config.clone())
         .await
         .unwrap();
     let event = wait_event(&mut late, "the world is full", |e| {
@@ -562,7 +562,7 @@ fn a_neighbour_that_stops_reading_does_not_stall_the_world_loop() {
         .build()
         .unwrap();
     let config = fast(Duration::from_secs(60));
-    let (nodes, [mut a, b, _c]) = runtime.block_on(three_in_lobby(config));
+    let (nodes, [mut a, b, _c]) = runtime.block_on(three_in_lobby(config.clone()));
     let ticket = a.ticket();
     // The slow peer lives on a runtime of its own, on a thread we can stop.
     let (joined_tx, joined_rx) = std::sync::mpsc::channel();
@@ -576,7 +576,7 @@ fn a_neighbour_that_stops_reading_does_not_stall_the_world_loop() {
         own.block_on(async move {
             let node = node(30).await;
             let world = node
-                .join_world_with(&ticket, presence("Slow", "lobby"), config)
+                .join_world_with(&ticket, presence("Slow", "lobby"), config.clone())
                 .await
                 .unwrap();
             joined_tx.send(node.peer_id()).unwrap();

@@ -254,7 +254,7 @@ async fn a_profile_change_reaches_the_others_at_once() {
 async fn an_observer_is_not_listed_but_hears_the_room() {
     init_tracing();
     let config = fast(Duration::from_secs(30));
-    let (nodes, [a, b, _c]) = three_in_lobby(config).await;
+    let (nodes, [a, b, _c]) = three_in_lobby(config.clone()).await;
     let ida = nodes[0].peer_id();
     let watcher_node = node(40).await;
     let observer = sanctuary_net::WorldConfig {

@@ -20,8 +20,12 @@ pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/1";
 /// earshot, or to the other side of a private call.
 pub const ALPN_VOICE: &[u8] = b"/sanctuary/voice/0";
 
+/// Building sync: one [`SyncRequest`](crate::build::sync::SyncRequest) and the pages of
+/// the answering peer's document on a QUIC stream.
+pub const ALPN_BUILD: &[u8] = b"/sanctuary/build/0";
+
 /// Every protocol this version of Sanctuary speaks.
-pub const ALL: [&[u8]; 4] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE];
+pub const ALL: [&[u8]; 5] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE, ALPN_BUILD];
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,8 @@
 //! returned as an [`InvariantViolation`] (the fuzz targets turn it into a crash).
 
 use crate::announce::WorldAnnouncement;
+use crate::build::sync::{SyncRequest, decode_page, encode_page};
+use crate::build::{BuildRules, Document, SignedRecord};
 use crate::identity::PeerId;
 use crate::message::{Context, SignedEnvelope};
 use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
@@ -41,6 +43,47 @@ pub fn decode_envelope(data: &[u8]) -> Result<(), InvariantViolation> {
     // Random bytes almost never carry a valid signature; this must only not panic.
     let _ = envelope.verify(&Context::world(WorldId([0; 32])));
     let _ = envelope.check_fresh(0);
+    Ok(())
+}
+
+/// The building sync decoders: the first byte picks a sync request, a page of records (whose
+/// records are then offered to an empty document, which must not panic), or one stored
+/// record. What decodes must encode back to the same bytes.
+pub fn decode_build(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Some((&which, rest)) = data.split_first() else {
+        return Ok(());
+    };
+    match which % 3 {
+        0 => {
+            if let Ok(request) = SyncRequest::decode(rest)
+                && request.encode() != rest
+            {
+                return Err(InvariantViolation::NotCanonical);
+            }
+        }
+        1 => {
+            if let Ok(page) = decode_page(rest) {
+                if encode_page(&page)[4..] != *rest {
+                    return Err(InvariantViolation::NotCanonical);
+                }
+                let world = WorldId([0; 32]);
+                let space =
+                    crate::text::SpaceName::new("lobby").map_err(|_| InvariantViolation::NotCanonical)?;
+                if let Ok(mut document) = Document::new(world, space, &BuildRules::default()) {
+                    for record in page.into_records() {
+                        let _ = document.offer(record, 0);
+                    }
+                }
+            }
+        }
+        _ => {
+            if let Ok(record) = SignedRecord::decode(rest)
+                && record.encode() != rest
+            {
+                return Err(InvariantViolation::NotCanonical);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -189,6 +232,11 @@ mod tests {
         #[test]
         fn random_bytes_never_break_ticket_parsing(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             proptest::prop_assert_eq!(parse_ticket(&data), Ok(()));
+        }
+
+        #[test]
+        fn random_bytes_never_break_building_decoders(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            proptest::prop_assert_eq!(decode_build(&data), Ok(()));
         }
 
         #[test]

@@ -10,6 +10,7 @@
 //!   id), [`Keypair`] and [`Signature`].
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
+//! - [`build`]: pieces, zones and the signed records of a space's building [`Document`](build::Document).
 //! - [`app`]: the messages apps and mods send to their own copies on other peers.
 //! - [`voice`]: [`VoicePacket`], one Opus frame of one speaker in a datagram, and the
 //!   [`ReceptionReport`] a listener sends back.
@@ -32,6 +33,7 @@ pub mod announce;
 pub mod app;
 mod bits;
 pub mod blob;
+pub mod build;
 mod fixed_bytes;
 pub mod fuzzing;
 pub mod identity;

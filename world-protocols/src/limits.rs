@@ -71,3 +71,19 @@ pub const VOICE_LISTENERS_MAX: usize = 24;
 /// Voice packets accepted from one peer per second: 100 frames of 10 ms, with room for a
 /// burst after a stall. Past this a speaker's packets are dropped and counted.
 pub const VOICE_RATE_PER_PEER: u32 = 120;
+
+/// Longest side of any building piece, in centimetres (50 m). Zones may allow less.
+pub const PIECE_SIZE_MAX_CM: u16 = 5000;
+
+/// Longest text on a sign, in bytes of UTF-8.
+pub const SIGN_TEXT_MAX: usize = 80;
+
+/// Most building zones in one space.
+pub const ZONES_MAX: usize = 64;
+
+/// Most building records in one [`RecordBatch`](crate::build::RecordBatch): the largest
+/// batch of the largest records still fits one message.
+pub const BUILD_BATCH_MAX: usize = 40;
+
+/// Most records one space's building document keeps. Past this, new pieces are refused.
+pub const DOCUMENT_RECORDS_MAX: usize = 1_000_000;

@@ -44,6 +44,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppMessage;
+use crate::build::{BuildState, RecordBatch};
 use crate::identity::{Keypair, PeerId, Signature, VerifyError};
 use crate::limits::{ADDRS_MAX, MESSAGE_MAX, TIMESTAMP_SKEW_MAX_MS};
 use crate::pose::Pose;
@@ -201,6 +202,13 @@ pub enum Body {
     /// A message from one app to its copies on the other peers of the world, on the world
     /// topic. Added in version 1 without a new version: peers from before it refuse it.
     App(AppMessage),
+    /// Building edits in the space's room: records of pieces and grants, each signed by
+    /// its own author (who need not be the sender: a peer may pass on what it holds).
+    /// Added in version 1 without a new version: peers from before it refuse it.
+    Build(RecordBatch),
+    /// What the sender holds of the space's building document, now and then, so that a
+    /// peer holding something else asks it for a sync.
+    BuildState(BuildState),
 }
 
 /// A peer's direct socket addresses, at most [`ADDRS_MAX`] of them.

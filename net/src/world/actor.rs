@@ -3,6 +3,7 @@
 //! poses. It never awaits the network inline where that could stall the loop for long:
 //! subscriptions that fail are retried on a timer, and sends are short.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -11,10 +12,12 @@ use bytes::Bytes;
 use iroh::{EndpointAddr, TransportAddr};
 use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use sanctuary_protocols::alpn::ALPN_POSE;
-use sanctuary_protocols::limits::{EARSHOT_M, VOICE_LISTENERS_MAX};
+use sanctuary_protocols::build::sync::SyncRequest;
+use sanctuary_protocols::build::{BuildState, RecordBatch, SignedRecord};
+use sanctuary_protocols::limits::{BUILD_BATCH_MAX, EARSHOT_M, ROSTER_MAX, VOICE_LISTENERS_MAX};
 use sanctuary_protocols::{
-    Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, SpaceName, VoiceDatagram,
-    WorldId,
+    Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, RateLimiter, SpaceName,
+    VoiceDatagram, WorldId,
 };
 use tokio::sync::mpsc;
 
@@ -24,6 +27,8 @@ use super::events::EventQueue;
 use super::poses::{Candidate, split_by_distance, squared_distance};
 use super::topics::{Topic, room_topic, subscribe, world_topic};
 use super::{Command, JoinTarget, LeaveReason, WorldConfig, WorldEvent, WorldShared};
+use crate::build::sync::fetch;
+use crate::build::{BuildHandle, Offered};
 use crate::error::NetError;
 use crate::gate::{Gate, Origin, RejectReason, Rejection};
 use crate::inbound::{Inbound, TopicKind};
@@ -77,7 +82,33 @@ pub(crate) struct Actor {
     hello_sent: bool,
     /// Gossip stalled: until when broadcasts are dropped without waiting.
     stalled_until: Option<Instant>,
+    /// Building, when set up for this world.
+    build: Option<Building>,
 }
+
+/// The actor's part in building: the shared documents, our edits on their way to the room,
+/// and the syncs asked for.
+struct Building {
+    handle: BuildHandle,
+    outbox: mpsc::Receiver<(SpaceName, Vec<SignedRecord>)>,
+    /// When we last said what we hold.
+    state_sent: Option<Instant>,
+    /// A sync is under way.
+    syncing: bool,
+    /// When we last asked each peer for a sync, so one peer is asked at most every
+    /// [`SYNC_AGAIN_AFTER`]. Bounded by [`ROSTER_MAX`].
+    asked: HashMap<PeerId, Instant>,
+    /// Paces our building messages.
+    pace: RateLimiter,
+}
+
+/// Most building messages we send a second, well under what receivers take from one peer
+/// ([`MESSAGE_RATE_PER_PEER`](sanctuary_protocols::limits::MESSAGE_RATE_PER_PEER)) so
+/// that presence and chat still fit.
+const BUILD_MESSAGES_PER_SECOND: u32 = 10;
+
+/// Shortest wait before asking the same peer for a sync again.
+const SYNC_AGAIN_AFTER: Duration = Duration::from_secs(10);
 
 impl Actor {
     /// Subscribes to the world topic and the first room.
@@ -89,6 +120,7 @@ impl Actor {
         shared: Arc<WorldShared>,
         inbound_tx: mpsc::Sender<Inbound>,
         events_tx: mpsc::Sender<WorldEvent>,
+        build: Option<(BuildHandle, mpsc::Receiver<(SpaceName, Vec<SignedRecord>)>)>,
     ) -> Result<Self, NetError> {
         let mut bootstrap = Vec::new();
         for addr in target.bootstrap {
@@ -135,6 +167,14 @@ impl Actor {
             last_room_pose: None,
             hello_sent: false,
             stalled_until: None,
+            build: build.map(|(handle, outbox)| Building {
+                handle,
+                outbox,
+                state_sent: None,
+                syncing: false,
+                asked: HashMap::new(),
+                pace: RateLimiter::new(BUILD_MESSAGES_PER_SECOND, BUILD_MESSAGES_PER_SECOND),
+            }),
         })
     }
 
@@ -167,7 +207,9 @@ impl Actor {
                 _ = heartbeat.tick(), if !self.config.observer => {
                     self.broadcast_world(Body::Presence(self.presence.clone())).await;
                     self.broadcast_addrs().await;
+                    self.say_build_state().await;
                 }
+                Some((space, records)) = next_edits(&mut self.build) => self.send_edits(space, records).await,
                 _ = sweep.tick() => self.sweep(),
                 _ = sleep_until(retry_at), if retry_at.is_some() => {
                     if let Some((kind, _, wait)) = self.resubscribe.take() {
@@ -185,6 +227,7 @@ impl Actor {
             }
         }
         self.node.clear_inbound();
+        self.node.shared.build.set(None);
     }
 
     fn now_ms(&self) -> u64 {
@@ -270,6 +313,10 @@ impl Actor {
         self.publish_neighbors();
         if !self.config.observer {
             self.broadcast_world(Body::Presence(self.presence.clone())).await;
+        }
+        if let Some(build) = &mut self.build {
+            build.state_sent = None;
+            build.syncing = false;
         }
         Ok(())
     }
@@ -498,6 +545,7 @@ impl Actor {
                 }
                 self.gossip(kind, event, now_ms).await;
             }
+            Inbound::BuildSynced { space, peer, result } => self.build_synced(space, peer, result),
             Inbound::TopicClosed { kind, generation } => {
                 let current = match kind {
                     TopicKind::World => self.world_topic.generation,
@@ -666,7 +714,9 @@ impl Actor {
                     self.reject(None, RejectReason::Stranger, now_ms);
                 }
             }
-            Body::Chat(_) | Body::Pose(_) => self.reject(Some(peer), RejectReason::Unexpected, now_ms),
+            Body::Chat(_) | Body::Pose(_) | Body::Build(_) | Body::BuildState(_) => {
+                self.reject(Some(peer), RejectReason::Unexpected, now_ms)
+            }
         }
     }
 
@@ -685,9 +735,175 @@ impl Actor {
                 text: chat.text,
             }),
             Body::Pose(pose) => self.pose(peer, pose.dequantize(), false),
+            Body::Build(batch) => self.receive_edits(batch.into_records()),
+            Body::BuildState(state) => self.maybe_sync(peer, state),
             Body::Hello(_) | Body::Presence(_) | Body::Leave | Body::Addrs(_) | Body::App(_) => {
                 self.reject(Some(peer), RejectReason::Unexpected, now_ms)
             }
+        }
+    }
+
+    /// Keeps what is new in records from the room and reports the pieces that changed.
+    /// Refused records are counted by the store (they may be relayed in good faith, so
+    /// the sender is not blamed).
+    fn receive_edits(&mut self, records: Vec<SignedRecord>) {
+        let Some(build) = &self.build else {
+            return;
+        };
+        let space = self.presence.space.clone();
+        match build.handle.store().offer(&space, records) {
+            Ok(offered) => {
+                if !offered.refused.is_empty() {
+                    tracing::debug!(refused = offered.refused.len(), first = %offered.refused[0], "building records refused");
+                }
+                if !offered.changed.is_empty() {
+                    self.emit(WorldEvent::Build {
+                        space,
+                        changed: offered.changed,
+                    });
+                }
+            }
+            Err(err) => tracing::debug!(%err, "building records not kept"),
+        }
+    }
+
+    /// Sends our edits to the room of the space they were made in, if we are still there
+    /// (otherwise peers get them from a sync). Edits waiting together go out together, and
+    /// at most [`BUILD_MESSAGES_PER_SECOND`] messages a second: a burst past that (a big
+    /// paste, a bot) is not sent live, and peers fetch it when they see that we hold
+    /// something else.
+    async fn send_edits(&mut self, space: SpaceName, mut records: Vec<SignedRecord>) {
+        let Some(build) = &mut self.build else {
+            return;
+        };
+        while records.len() < BUILD_BATCH_MAX * BUILD_MESSAGES_PER_SECOND as usize {
+            match build.outbox.try_recv() {
+                Ok((more_space, more)) if more_space == space => records.extend(more),
+                _ => break,
+            }
+        }
+        if space != self.presence.space || self.config.observer {
+            return;
+        }
+        let now_ms = self.now_ms();
+        for page in records.chunks(BUILD_BATCH_MAX) {
+            let Some(build) = &mut self.build else {
+                return;
+            };
+            if !build.pace.try_acquire(now_ms) {
+                tracing::debug!("building edits past the rate: peers fetch them with a sync");
+                build.state_sent = None;
+                return;
+            }
+            let Ok(batch) = RecordBatch::new(page.to_vec()) else {
+                continue;
+            };
+            self.shared.sent.fetch_add(1, Ordering::Relaxed);
+            let envelope = self.node.sign(&self.room_context(), Body::Build(batch));
+            let sender = self.room_topic.sender.clone();
+            if let Err(err) = self.broadcast(&sender, envelope.encode()).await {
+                tracing::warn!(%err, "could not send building edits; peers get them with a sync");
+            }
+        }
+    }
+
+    /// Says on the room what we hold of the space's document, every
+    /// [`BuildSetup::state_every`](crate::BuildSetup) and soon after entering a space, when
+    /// we hold anything.
+    async fn say_build_state(&mut self) {
+        let Some(build) = &mut self.build else {
+            return;
+        };
+        let every = build.handle.store().state_every();
+        if build.state_sent.is_some_and(|at| at.elapsed() < every) {
+            return;
+        }
+        build.state_sent = Some(Instant::now());
+        let Some(state) = build.handle.store().state(&self.presence.space) else {
+            return;
+        };
+        if state.records == 0 {
+            return;
+        }
+        self.shared.sent.fetch_add(1, Ordering::Relaxed);
+        let envelope = self.node.sign(&self.room_context(), Body::BuildState(state));
+        let sender = self.room_topic.sender.clone();
+        if let Err(err) = self.broadcast(&sender, envelope.encode()).await {
+            tracing::debug!(%err, "could not say what we hold");
+        }
+    }
+
+    /// `peer` holds something else of our space's document: fetch theirs, in a task of its
+    /// own, unless a sync is under way or we asked them lately.
+    fn maybe_sync(&mut self, peer: PeerId, state: BuildState) {
+        let Some(build) = &mut self.build else {
+            return;
+        };
+        let space = self.presence.space.clone();
+        let Some(ours) = build.handle.store().state(&space) else {
+            return;
+        };
+        if ours.hash == state.hash || build.syncing {
+            return;
+        }
+        if build
+            .asked
+            .get(&peer)
+            .is_some_and(|at| at.elapsed() < SYNC_AGAIN_AFTER)
+        {
+            return;
+        }
+        if build.asked.len() >= ROSTER_MAX {
+            build.asked.retain(|_, at| at.elapsed() < SYNC_AGAIN_AFTER);
+            if build.asked.len() >= ROSTER_MAX {
+                return;
+            }
+        }
+        build.asked.insert(peer, Instant::now());
+        build.syncing = true;
+        let store = build.handle.store().clone();
+        let node = self.node.clone();
+        let inbound = self.inbound_tx.clone();
+        let request = SyncRequest {
+            world: self.world,
+            space: space.clone(),
+            hash: ours.hash,
+        };
+        tokio::spawn(async move {
+            let result = match fetch(&node, peer, request).await {
+                Ok(records) => {
+                    let space = space.clone();
+                    tokio::task::spawn_blocking(move || store.offer(&space, records))
+                        .await
+                        .map_err(|err| err.to_string())
+                        .and_then(|offered| offered.map_err(|err| err.to_string()))
+                }
+                Err(err) => Err(err.to_string()),
+            };
+            let _ = inbound.send(Inbound::BuildSynced { space, peer, result }).await;
+        });
+    }
+
+    fn build_synced(&mut self, space: SpaceName, peer: PeerId, result: Result<Offered, String>) {
+        let Some(build) = &mut self.build else {
+            return;
+        };
+        if space != self.presence.space {
+            return;
+        }
+        build.syncing = false;
+        match result {
+            Ok(offered) => {
+                build.handle.store().counted_sync();
+                tracing::debug!(%peer, %space, changed = offered.changed.len(), refused = offered.refused.len(), "synced");
+                if !offered.changed.is_empty() {
+                    self.emit(WorldEvent::Build {
+                        space,
+                        changed: offered.changed,
+                    });
+                }
+            }
+            Err(err) => tracing::debug!(%peer, %err, "building sync failed"),
         }
     }
 
@@ -826,6 +1042,14 @@ impl Actor {
 
     fn emit(&mut self, event: WorldEvent) {
         self.events.emit(event, &self.shared);
+    }
+}
+
+/// Our next edits to send, or never when building is not set up.
+async fn next_edits(build: &mut Option<Building>) -> Option<(SpaceName, Vec<SignedRecord>)> {
+    match build {
+        Some(build) => build.outbox.recv().await,
+        None => std::future::pending().await,
     }
 }
 

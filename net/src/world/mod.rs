@@ -36,6 +36,7 @@ use sanctuary_protocols::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::build::{BuildHandle, BuildSetup, BuildStore};
 use crate::error::NetError;
 use crate::gate::{Counters, Gate, GossipBudgets, MuteRules, RejectReason};
 use crate::node::Node;
@@ -76,7 +77,7 @@ impl From<&WorldTicket> for JoinTarget {
 }
 
 /// Timings and limits of a world.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
     /// How often to re-announce presence. Default 3 s.
     pub heartbeat: Duration,
@@ -105,6 +106,9 @@ pub struct WorldConfig {
     /// goodbye or poses), so others don't list us as a person. For observers such as
     /// `sanctuary-node watch`.
     pub observer: bool,
+    /// Building: each space's rules and where the documents are kept. Without it, nobody
+    /// builds in this world here (edits from others are not kept either).
+    pub build: Option<BuildSetup>,
 }
 
 impl Default for WorldConfig {
@@ -120,6 +124,7 @@ impl Default for WorldConfig {
             roster_capacity: sanctuary_protocols::limits::ROSTER_MAX,
             hello_responders: sanctuary_protocols::limits::HELLO_RESPONDERS,
             observer: false,
+            build: None,
         }
     }
 }
@@ -136,6 +141,14 @@ pub enum LeaveReason {
 /// Something that happened in the world, already checked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorldEvent {
+    /// Pieces in `space` may look different now (edits from the room or a sync): ask the
+    /// [`BuildHandle`] how each is shown.
+    Build {
+        /// The space.
+        space: SpaceName,
+        /// The pieces.
+        changed: Vec<sanctuary_protocols::build::PieceId>,
+    },
     /// A peer is in the world (first presence seen).
     Joined {
         /// Who.
@@ -291,9 +304,15 @@ pub struct WorldHandle {
     events: mpsc::Receiver<WorldEvent>,
     shared: Arc<WorldShared>,
     actor: Option<JoinHandle<()>>,
+    build: Option<BuildHandle>,
 }
 
 impl WorldHandle {
+    /// Building in this world, when [`WorldConfig::build`] set it up.
+    pub fn build(&self) -> Option<BuildHandle> {
+        self.build.clone()
+    }
+
     /// The world.
     pub fn world(&self) -> WorldId {
         self.world
@@ -634,6 +653,15 @@ impl Node {
         });
         let (commands, command_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(config.events_capacity.max(1));
+        let (build, build_outbox) = match &config.build {
+            Some(setup) => {
+                let store = Arc::new(BuildStore::new(target.world, setup.clone()));
+                self.shared.build.set(Some(store.clone()));
+                let (handle, outbox) = BuildHandle::new(store, self.keypair.clone());
+                (Some(handle), Some(outbox))
+            }
+            None => (None, None),
+        };
         let started = actor::Actor::start(
             self.clone(),
             target.clone(),
@@ -642,12 +670,14 @@ impl Node {
             shared.clone(),
             inbound_tx,
             events_tx,
+            build.clone().zip(build_outbox),
         )
         .await;
         let actor = match started {
             Ok(actor) => actor,
             Err(err) => {
                 self.clear_inbound();
+                self.shared.build.set(None);
                 return Err(err);
             }
         };
@@ -659,6 +689,7 @@ impl Node {
             events,
             shared,
             actor: Some(actor),
+            build,
         })
     }
 }

@@ -121,14 +121,14 @@ pub async fn three_in_lobby(config: WorldConfig) -> ([Node; 3], [WorldHandle; 3]
         .join_world_with(
             sanctuary_net::JoinTarget::host(world),
             presence("Ada", "lobby"),
-            config,
+            config.clone(),
         )
         .await
         .unwrap();
     let text = a.ticket().to_string();
     let ticket: sanctuary_net::WorldTicket = text.parse().unwrap();
     let b = nodes[1]
-        .join_world_with(&ticket, presence("Bo", "lobby"), config)
+        .join_world_with(&ticket, presence("Bo", "lobby"), config.clone())
         .await
         .unwrap();
     let c = nodes[2]
