@@ -55,6 +55,9 @@ pub struct SpaceDescription {
     /// Idle avatars that drift through the space to give it life.
     #[serde(default)]
     pub floating_avatars: Option<FloatingAvatars>,
+    /// Where people may build, who, and within which limits. No building without it.
+    #[serde(default)]
+    pub build: Option<sanctuary_protocols::build::BuildRules>,
 }
 
 fn default_fall_limit() -> f32 {
@@ -370,6 +373,9 @@ impl SpaceDescription {
         {
             return Err("floating_avatars needs min_height <= max_height and at most 500 avatars".into());
         }
+        if let Some(build) = &self.build {
+            build.validate().map_err(|err| format!("build: {err}"))?;
+        }
         Ok(())
     }
 
@@ -532,6 +538,18 @@ mod tests {
         // Turned a quarter, the 4 m width now runs along z.
         assert!(portal.contains([0.0, 0.0, 1.8]));
         assert!(!portal.contains([1.8, 0.0, 0.0]));
+    }
+
+    #[test]
+    fn building_rules_are_read_and_broken_ones_refused() {
+        let zone = r#"(name: "garden", min: (-5, 0, -5), max: (5, 4, 5))"#;
+        let text = MINIMAL.replace("sky:", &format!("build: Some((zones: [{zone}])), sky:"));
+        let space = SpaceDescription::parse("garden.ron", &text).expect("valid space");
+        let rules = space.build.expect("rules");
+        assert_eq!(rules.zones[0].name.as_str(), "garden");
+        let flat = text.replace("max: (5, 4, 5)", "max: (5, 0, 5)");
+        let error = SpaceDescription::parse("flat.ron", &flat).unwrap_err();
+        assert!(error.to_string().contains("build: zone \"garden\""), "{error}");
     }
 
     #[test]

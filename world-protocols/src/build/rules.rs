@@ -197,6 +197,12 @@ fn to_mm(metres: f32) -> i64 {
 }
 
 impl BuildRules {
+    /// Checks that the rules can be used: zone names unique, boxes not empty, limits
+    /// positive, an owner wherever building is by invitation.
+    pub fn validate(&self) -> Result<(), RulesError> {
+        self.checked().map(|_| ())
+    }
+
     /// Checks the rules and turns them into the form every check uses.
     pub(crate) fn checked(&self) -> Result<Vec<CheckedZone>, RulesError> {
         if self.zones.len() > ZONES_MAX {
