@@ -56,6 +56,7 @@ pub fn add_simulation(app: &mut App, plan: &LaunchPlan) {
             AvatarPlugin,
             PeoplePlugin,
             ChatPlugin,
+            crate::build::BuildPlugin,
             RunLimitsPlugin {
                 frames: plan.frames,
                 screenshot: plan.screenshot.clone(),
@@ -109,6 +110,7 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
         AppsPanelPlugin,
         NameTagsPlugin,
         crate::voice::VoiceRingPlugin,
+        crate::build::BuildModePlugin,
     ));
     // Apps come last: their panels join the client's, after the client's own.
     app.add_plugins(AppsPlugin);

@@ -27,7 +27,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "frames", conflicts_with = "headless")]
     pub screenshot: Option<PathBuf>,
 
-    /// Host a new world of the spaces; its ticket is printed as `ticket: <TICKET>`.
+    /// Host your world of the spaces (the same one each time, with what was built there);
+    /// its ticket is printed as `ticket: <TICKET>`.
     #[arg(long, conflicts_with = "join")]
     pub host: bool,
 

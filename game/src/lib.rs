@@ -7,6 +7,7 @@
 pub mod app;
 pub mod apps;
 pub mod avatar;
+pub mod build;
 pub mod chat;
 pub mod cli;
 pub mod desktop;

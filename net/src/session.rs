@@ -106,6 +106,9 @@ pub enum SessionEvent {
 pub enum Connect {
     /// Start a new world.
     Host,
+    /// Host this world again (one we hosted before): its id stays, so its tickets, and
+    /// what peers built there, still belong to it.
+    Reopen(WorldId),
     /// Join the world of this ticket.
     Join(WorldTicket),
     /// Start in no world and join one later with [`SessionCommand::Join`] (e.g. one
@@ -229,6 +232,7 @@ async fn run(
             Ok(world) => session.enter(JoinTarget::host(world), true).await,
             Err(error) => Err(format!("cannot make a world id: {error}")),
         },
+        Connect::Reopen(world) => session.enter(JoinTarget::host(world), true).await,
         Connect::Join(ticket) => session.enter(JoinTarget::from(ticket), false).await,
         Connect::Browse => {
             let me = session.node.peer_id();

@@ -7,4 +7,6 @@
 
 mod plugin;
 
-pub use plugin::{Bridge, JoinNearby, Nearby, NetBridgePlugin, NetMode, NetOptions, NetStatus};
+pub use plugin::{
+    Bridge, HOSTED_WORLD_FILE, JoinNearby, Nearby, NetBridgePlugin, NetMode, NetOptions, NetStatus, hosted_world,
+};

@@ -148,6 +148,7 @@ fn start_network(
     mut status: ResMut<NetStatus>,
     running: Option<Res<Bridge>>,
     storage: Option<Res<crate::storage::StorageHandle>>,
+    building: (Res<crate::spaces::SpaceCatalog>, Res<crate::app::DataDir>),
 ) {
     if running.is_some() {
         return;
@@ -163,14 +164,23 @@ fn start_network(
         keypair: sanctuary_protocols::identity::Keypair::from_bytes(&identity.keypair.to_bytes()),
         presence,
         connect: match &options.mode {
-            NetMode::Host => Connect::Host,
+            NetMode::Host => match hosted_world(&building.1.0) {
+                Ok(world) => Connect::Reopen(world),
+                Err(error) => {
+                    warn!("{error}; hosting a new world this time");
+                    Connect::Host
+                }
+            },
             NetMode::Join(ticket) => Connect::Join(ticket.clone()),
             NetMode::Browse => Connect::Browse,
         },
         relay: options.relay.clone(),
         local_discovery: options.lan,
         bind_addr: options.bind,
-        world: WorldConfig::default(),
+        world: WorldConfig {
+            build: Some(building_setup(&building.0, &building.1.0)),
+            ..WorldConfig::default()
+        },
         storage: storage.and_then(|handle| handle.0.clone()),
     };
     match session::start(config) {
@@ -179,6 +189,53 @@ fn start_network(
             space: Some(start_space.0.clone()),
         }),
         Err(error) => status.problem = Some(format!("cannot start the network thread: {error}")),
+    }
+}
+
+/// The file that names the world this person hosts.
+pub const HOSTED_WORLD_FILE: &str = "hosted-world";
+
+/// The world this person hosts: the same one every time (so its tickets and what was built
+/// there stay), named in `<data>/hosted-world` as 64 hex digits, made on first use. A
+/// damaged file is set aside as `hosted-world.broken` and a new world started.
+pub fn hosted_world(data_dir: &std::path::Path) -> Result<WorldId, String> {
+    let path = data_dir.join(HOSTED_WORLD_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let text = text.trim();
+        let bytes: Option<Vec<u8>> = (text.len() == 64)
+            .then(|| {
+                (0..32)
+                    .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
+                    .collect()
+            })
+            .flatten();
+        if let Some(bytes) = bytes.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
+            return Ok(WorldId(bytes));
+        }
+        let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
+        std::fs::rename(&path, &aside).map_err(|error| format!("cannot set aside {}: {error}", path.display()))?;
+        warn!("{} was damaged: set aside as {}; a new world is hosted", path.display(), aside.display());
+    }
+    let world = WorldId::random().map_err(|error| format!("cannot make a world id: {error}"))?;
+    let text: String = world.as_bytes().iter().map(|byte| format!("{byte:02x}")).collect();
+    std::fs::write(&path, text + "\n").map_err(|error| format!("cannot keep {}: {error}", path.display()))?;
+    Ok(world)
+}
+
+/// Each space's building rules, and the documents kept in `<data>/build`.
+fn building_setup(catalog: &crate::spaces::SpaceCatalog, data_dir: &std::path::Path) -> sanctuary_net::BuildSetup {
+    let rules = catalog
+        .spaces()
+        .iter()
+        .filter_map(|space| {
+            let rules = space.build.clone()?;
+            Some((SpaceName::new(space.name.clone()).ok()?, rules))
+        })
+        .collect();
+    sanctuary_net::BuildSetup {
+        rules,
+        folder: Some(data_dir.join("build")),
+        state_every: None,
     }
 }
 
@@ -191,6 +248,7 @@ fn receive(
     mut log: ResMut<ChatLog>,
     roster: Res<Roster>,
     voice: Option<Res<crate::voice::VoiceLink>>,
+    building: (ResMut<crate::build::BuildLink>, MessageWriter<crate::build::PiecesChanged>),
     apps: (
         Option<ResMut<AppMail>>,
         Option<Res<InstalledApps>>,
@@ -198,6 +256,7 @@ fn receive(
     ),
 ) {
     let (mut mail, installed, grants) = apps;
+    let (mut build_link, mut pieces_changed) = building;
     let Some(bridge) = bridge else {
         return;
     };
@@ -250,6 +309,7 @@ fn receive(
                     }
                 }
             }
+            SessionEvent::Build(handle) => build_link.0 = Some(handle),
             SessionEvent::DirectFailed { peer, error } => {
                 warn!(
                     "private message to {} not delivered: {error}",
@@ -300,6 +360,9 @@ fn receive(
                             true => mail.deliver_direct(peer, message, installed, grants),
                         };
                     }
+                }
+                WorldEvent::Build { space, changed } => {
+                    pieces_changed.write(crate::build::PiecesChanged { space, changed });
                 }
                 // The session hands voice to the voice thread directly.
                 WorldEvent::Voice { .. } | WorldEvent::VoiceReport { .. } => {}

@@ -450,6 +450,16 @@ impl BuildHandle {
             .unwrap_or_default()
     }
 
+    /// Whether `record` would be allowed as our edit in `space` now, without making it:
+    /// what a preview asks before it shows a piece as placeable.
+    pub fn check(&self, space: &SpaceName, record: &Record) -> Result<(), BuildError> {
+        let me = self.me();
+        match self.store.with_document(space, |doc| doc.check(&me, record)) {
+            Some(result) => Ok(result?),
+            None => Err(BuildError::NoRules(space.clone())),
+        }
+    }
+
     /// What we hold of `space`: how many records, and the hash of what is shown.
     pub fn state(&self, space: &SpaceName) -> Option<BuildState> {
         self.store.state(space)

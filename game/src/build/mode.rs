@@ -1,0 +1,703 @@
+//! Build mode on the desktop: B turns it on; the crosshair aims a ghost of the next piece,
+//! snapped to a half-metre grid and to the piece it touches; the mouse and keys turn that
+//! into [`BuildAction`]s. Nothing here edits anything itself, so a VR hand pointer can
+//! make the same actions.
+
+use std::collections::BTreeSet;
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use bevy_rapier3d::prelude::{QueryFilter, ReadRapierContext};
+use sanctuary_protocols::build::{Piece, PieceId, PieceKind, Record, SignText, YAW_STEPS};
+use sanctuary_protocols::limits::PIECE_SIZE_MAX_CM;
+use sanctuary_protocols::message::Rgb;
+use sanctuary_protocols::text::SpaceName;
+
+use super::edit::{BuildAction, BuildLink, BuildStatus, EditHistory, zone_for};
+use super::scene::{BuiltPiece, BuiltScene, placement, unit_mesh};
+use crate::avatar::{ControlsBlocked, Player};
+use crate::desktop::{CursorGrab, MainCamera};
+use crate::sets::GameSystems;
+use crate::spaces::CurrentSpace;
+
+/// Furthest the crosshair reaches to build, metres.
+pub const REACH_M: f32 = 24.0;
+
+/// The grid pieces snap to on the ground, metres.
+pub const GRID_M: f32 = 0.5;
+
+/// Sign labels farther than this are hidden, metres.
+const SIGN_RANGE: f32 = 20.0;
+
+/// The colours of the palette, in order.
+pub const PALETTE: [Rgb; 10] = [
+    Rgb { r: 200, g: 196, b: 186 },
+    Rgb { r: 120, g: 116, b: 110 },
+    Rgb { r: 60, g: 58, b: 56 },
+    Rgb { r: 176, g: 92, b: 58 },
+    Rgb { r: 214, g: 168, b: 72 },
+    Rgb { r: 92, g: 150, b: 88 },
+    Rgb { r: 70, g: 120, b: 190 },
+    Rgb { r: 150, g: 84, b: 170 },
+    Rgb { r: 220, g: 80, b: 120 },
+    Rgb { r: 240, g: 240, b: 236 },
+];
+
+/// The controls of build mode, as shown on screen and in the README.
+pub const BUILD_CONTROLS: &[(&str, &str)] = &[
+    ("B", "build mode on / off"),
+    ("Click", "place the piece shown"),
+    ("Right click", "remove the piece aimed at"),
+    ("1 - 7", "block, slab, wall, stairs, ramp, light, sign"),
+    ("R", "turn 15°"),
+    ("Q / E", "previous / next colour"),
+    ("[ / ]", "smaller / larger"),
+    ("T", "select or unselect the piece aimed at"),
+    ("M", "move the selection to where the ghost is"),
+    ("Ctrl+C / Ctrl+V", "copy the selection / paste it at the ghost"),
+    ("Delete", "remove the selection"),
+    ("Ctrl+Z / Ctrl+Y", "undo / redo your edits"),
+    ("Enter", "write the text of the next sign"),
+];
+
+/// Build mode on the desktop (needs a window).
+pub struct BuildModePlugin;
+
+impl Plugin for BuildModePlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<BuildMode>()
+            .add_systems(Startup, spawn_ghost)
+            .add_systems(
+                Update,
+                (toggle, aim, act).chain().in_set(GameSystems::Input),
+            )
+            .add_systems(
+                Update,
+                (show_ghost, show_selection, place_sign_labels).in_set(GameSystems::Presentation),
+            )
+            .add_systems(EguiPrimaryContextPass, draw_palette);
+    }
+}
+
+/// What the person is about to build, and what they picked.
+#[derive(Resource, Debug)]
+pub struct BuildMode {
+    /// Whether build mode is on.
+    pub active: bool,
+    /// The kind placed next.
+    pub kind: PieceKind,
+    /// The palette colour placed next.
+    pub color: usize,
+    /// The turn placed next, in steps of 15°.
+    pub yaw: u8,
+    /// The size placed next, in percent of the kind's own.
+    pub scale: u16,
+    /// The text of the next sign.
+    pub sign_text: String,
+    /// Pieces picked for moving, copying or removing.
+    pub selected: BTreeSet<PieceId>,
+    /// Pieces copied, relative to the first one's position.
+    pub clipboard: Vec<Piece>,
+    /// What the crosshair aims at now.
+    pub target: Option<Target>,
+    /// Writing the sign's text (the keyboard is the text field's).
+    writing: bool,
+}
+
+impl Default for BuildMode {
+    fn default() -> Self {
+        Self {
+            active: false,
+            kind: PieceKind::Block,
+            color: 0,
+            yaw: 0,
+            scale: 100,
+            sign_text: "Welcome".into(),
+            selected: BTreeSet::new(),
+            clipboard: Vec::new(),
+            target: None,
+            writing: false,
+        }
+    }
+}
+
+impl BuildMode {
+    /// The next piece as it would stand at `position` (millimetres).
+    pub fn template(&self, position: [i32; 3]) -> Piece {
+        let size = self.kind.default_size().map(|side| {
+            (u32::from(side) * u32::from(self.scale) / 100).clamp(5, u32::from(PIECE_SIZE_MAX_CM)) as u16
+        });
+        Piece {
+            kind: self.kind,
+            position,
+            yaw: self.yaw,
+            size,
+            color: PALETTE[self.color % PALETTE.len()],
+            text: (self.kind == PieceKind::Sign)
+                .then(|| SignText::new(self.sign_text.trim()).ok())
+                .flatten(),
+        }
+    }
+}
+
+/// What the crosshair aims at.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The piece hit, if it was one.
+    pub piece: Option<PieceId>,
+    /// The next piece, where it would go.
+    pub ghost: Piece,
+    /// Why it cannot go there, if it cannot.
+    pub refused: Option<String>,
+}
+
+/// Where a new piece goes when the crosshair hits `point` on a surface facing `normal`:
+/// on top of what it hit, or beside the piece it hit, snapped to the grid (on the ground)
+/// or to that piece (so stacked and neighbouring pieces line up).
+pub fn ghost_at(point: Vec3, normal: Vec3, hit: Option<&Piece>, template: &Piece) -> Piece {
+    let half = Vec3::from_array(template.half_extents_mm().map(|mm| mm as f32 / 1000.0));
+    let snap = |value: f32, origin: f32| ((value - origin) / GRID_M).round() * GRID_M + origin;
+    let centre = match hit {
+        Some(piece) => {
+            let (centre, _, _) = placement(piece);
+            let other = Vec3::from_array(piece.half_extents_mm().map(|mm| mm as f32 / 1000.0));
+            if normal.y > 0.7 {
+                Vec3::new(snap(point.x, centre.x), centre.y + other.y + half.y, snap(point.z, centre.z))
+            } else if normal.y < -0.7 {
+                Vec3::new(snap(point.x, centre.x), centre.y - other.y - half.y, snap(point.z, centre.z))
+            } else if normal.x.abs() >= normal.z.abs() {
+                let side = normal.x.signum();
+                Vec3::new(
+                    centre.x + side * (other.x + half.x),
+                    centre.y - other.y + half.y,
+                    snap(point.z, centre.z),
+                )
+            } else {
+                let side = normal.z.signum();
+                Vec3::new(
+                    snap(point.x, centre.x),
+                    centre.y - other.y + half.y,
+                    centre.z + side * (other.z + half.z),
+                )
+            }
+        }
+        None => {
+            let lifted = point + normal * 0.01;
+            let y = if normal.y > 0.7 { point.y + half.y } else { lifted.y };
+            let mut centre = Vec3::new(snap(lifted.x, 0.0), y, snap(lifted.z, 0.0));
+            if normal.y <= 0.7 {
+                // Against a wall: stand out from it.
+                centre += Vec3::new(normal.x, 0.0, normal.z).normalize_or_zero() * half.max_element();
+            }
+            centre
+        }
+    };
+    Piece {
+        position: (centre * 1000.0).round().as_ivec3().to_array(),
+        ..template.clone()
+    }
+}
+
+fn toggle(
+    keys: Res<ButtonInput<KeyCode>>,
+    blocked: Res<ControlsBlocked>,
+    mut mode: ResMut<BuildMode>,
+    link: Res<BuildLink>,
+    mut status: ResMut<BuildStatus>,
+) {
+    if blocked.0 || !keys.just_pressed(KeyCode::KeyB) {
+        return;
+    }
+    mode.active = !mode.active;
+    mode.target = None;
+    if mode.active && link.0.is_none() {
+        status.message = Some("Building starts once you are in a world.".into());
+    }
+}
+
+/// Follows the crosshair: which piece it hits, and where the next piece would go.
+fn aim(
+    mut mode: ResMut<BuildMode>,
+    rapier: ReadRapierContext,
+    camera: Single<&GlobalTransform, With<MainCamera>>,
+    player: Single<Entity, With<Player>>,
+    scene: Res<BuiltScene>,
+    link: Res<BuildLink>,
+    current: Option<Res<CurrentSpace>>,
+) {
+    if !mode.active {
+        return;
+    }
+    let Ok(context) = rapier.single() else {
+        return;
+    };
+    let origin = camera.translation();
+    let direction = camera.forward().as_vec3();
+    let filter = QueryFilter::default().exclude_collider(*player);
+    let Some((_, hit)) = context.cast_ray_and_get_normal(origin, direction, REACH_M, true, filter) else {
+        mode.target = None;
+        return;
+    };
+    let piece = scene.piece_at(hit.point);
+    let template = mode.template([0, 0, 0]);
+    let ghost = ghost_at(hit.point, hit.normal, piece.and_then(|id| scene.piece(&id)), &template);
+    let refused = refusal(&link, current.as_deref(), &ghost);
+    mode.target = Some(Target { piece, ghost, refused });
+}
+
+/// Why `ghost` cannot be placed, asked of the document's own checks.
+fn refusal(link: &BuildLink, current: Option<&CurrentSpace>, ghost: &Piece) -> Option<String> {
+    let handle = link.0.as_ref()?;
+    let space = SpaceName::new(current?.name.clone()).ok()?;
+    let Some(rules) = handle.rules(&space) else {
+        return Some("Nobody may build here.".into());
+    };
+    let Some(zone) = zone_for(rules, ghost) else {
+        return Some("Outside the building zones.".into());
+    };
+    let record = Record::Piece {
+        id: handle.new_piece_id(),
+        zone,
+        piece: Some(ghost.clone()),
+    };
+    handle.check(&space, &record).err().map(|error| error.to_string())
+}
+
+/// The mouse and keys, made into actions.
+fn act(
+    keys: Res<ButtonInput<KeyCode>>,
+    mouse: Res<ButtonInput<MouseButton>>,
+    grab: Res<CursorGrab>,
+    blocked: Res<ControlsBlocked>,
+    scene: Res<BuiltScene>,
+    mut mode: ResMut<BuildMode>,
+    mut actions: MessageWriter<BuildAction>,
+    mut status: ResMut<BuildStatus>,
+    mut was_grabbed: Local<bool>,
+) {
+    let grabbed_before = *was_grabbed;
+    *was_grabbed = grab.0;
+    if !mode.active || blocked.0 || mode.writing {
+        return;
+    }
+    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
+    let pressed = |key| keys.just_pressed(key);
+    for (index, key) in [
+        KeyCode::Digit1,
+        KeyCode::Digit2,
+        KeyCode::Digit3,
+        KeyCode::Digit4,
+        KeyCode::Digit5,
+        KeyCode::Digit6,
+        KeyCode::Digit7,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if pressed(key) {
+            mode.kind = PieceKind::ALL[index];
+        }
+    }
+    if pressed(KeyCode::Enter) {
+        mode.writing = true;
+        return;
+    }
+    let selected: Vec<(PieceId, Piece)> = mode
+        .selected
+        .iter()
+        .filter_map(|id| scene.piece(id).map(|piece| (*id, piece.clone())))
+        .collect();
+    let change_selected = |change: &dyn Fn(&Piece) -> Piece| -> BuildAction {
+        BuildAction::Change(selected.iter().map(|(id, piece)| (*id, change(piece))).collect())
+    };
+    if pressed(KeyCode::KeyR) && !ctrl {
+        if selected.is_empty() {
+            mode.yaw = (mode.yaw + 1) % YAW_STEPS;
+        } else {
+            actions.write(change_selected(&|piece| Piece {
+                yaw: (piece.yaw + 1) % YAW_STEPS,
+                ..piece.clone()
+            }));
+        }
+    }
+    for (key, step) in [(KeyCode::KeyQ, PALETTE.len() - 1), (KeyCode::KeyE, 1)] {
+        if pressed(key) {
+            mode.color = (mode.color + step) % PALETTE.len();
+            if !selected.is_empty() {
+                let color = PALETTE[mode.color];
+                actions.write(change_selected(&|piece| Piece { color, ..piece.clone() }));
+            }
+        }
+    }
+    for (key, grow) in [(KeyCode::BracketLeft, false), (KeyCode::BracketRight, true)] {
+        if pressed(key) {
+            mode.scale = if grow { (mode.scale + 25).min(400) } else { mode.scale.saturating_sub(25).max(25) };
+            if !selected.is_empty() {
+                let factor = if grow { 1.25 } else { 0.8 };
+                actions.write(change_selected(&|piece| Piece {
+                    size: piece.size.map(|side| ((f32::from(side) * factor).round() as u16).clamp(5, PIECE_SIZE_MAX_CM)),
+                    ..piece.clone()
+                }));
+            }
+        }
+    }
+    if ctrl && pressed(KeyCode::KeyZ) {
+        actions.write(BuildAction::Undo);
+    }
+    if ctrl && pressed(KeyCode::KeyY) {
+        actions.write(BuildAction::Redo);
+    }
+    if ctrl && pressed(KeyCode::KeyC) && !selected.is_empty() {
+        let anchor = selected[0].1.position;
+        mode.clipboard = selected
+            .iter()
+            .map(|(_, piece)| Piece {
+                position: [0, 1, 2].map(|axis| piece.position[axis] - anchor[axis]),
+                ..piece.clone()
+            })
+            .collect();
+        status.message = Some(format!("Copied {} pieces.", mode.clipboard.len()));
+    }
+    if pressed(KeyCode::Delete) && !selected.is_empty() {
+        actions.write(BuildAction::Remove(selected.iter().map(|(id, _)| *id).collect()));
+        mode.selected.clear();
+    }
+    let Some(target) = mode.target.clone() else {
+        return;
+    };
+    if pressed(KeyCode::KeyT)
+        && let Some(id) = target.piece
+        && !mode.selected.remove(&id)
+    {
+        mode.selected.insert(id);
+    }
+    let ghost_at_anchor = |pieces: &[Piece]| -> Vec<Piece> {
+        pieces
+            .iter()
+            .map(|piece| Piece {
+                position: [0, 1, 2].map(|axis| target.ghost.position[axis] + piece.position[axis]),
+                ..piece.clone()
+            })
+            .collect()
+    };
+    if ctrl && pressed(KeyCode::KeyV) && !mode.clipboard.is_empty() {
+        actions.write(BuildAction::Place(ghost_at_anchor(&mode.clipboard)));
+    }
+    if pressed(KeyCode::KeyM) && !selected.is_empty() {
+        let anchor = selected[0].1.position;
+        let moved = selected
+            .iter()
+            .map(|(id, piece)| {
+                let offset = [0, 1, 2].map(|axis| piece.position[axis] - anchor[axis]);
+                let position = [0, 1, 2].map(|axis| target.ghost.position[axis] + offset[axis]);
+                (*id, Piece { position, ..piece.clone() })
+            })
+            .collect();
+        actions.write(BuildAction::Change(moved));
+    }
+    // A click that grabbed the mouse only grabs it.
+    if !grab.0 || !grabbed_before {
+        return;
+    }
+    if mouse.just_pressed(MouseButton::Left) {
+        match &target.refused {
+            None => {
+                actions.write(BuildAction::Place(vec![target.ghost.clone()]));
+            }
+            Some(why) => status.message = Some(format!("Not built: {why}")),
+        }
+    }
+    if mouse.just_pressed(MouseButton::Right)
+        && let Some(id) = target.piece
+    {
+        mode.selected.remove(&id);
+        actions.write(BuildAction::Remove(vec![id]));
+    }
+}
+
+/// The translucent ghost of the next piece.
+#[derive(Component)]
+struct Ghost;
+
+/// Materials of the ghost: fits, and does not.
+#[derive(Resource)]
+struct GhostLooks {
+    fits: Handle<StandardMaterial>,
+    refused: Handle<StandardMaterial>,
+    selected: Handle<StandardMaterial>,
+    meshes: Vec<(PieceKind, Handle<Mesh>)>,
+}
+
+fn spawn_ghost(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let translucent = |color: Color| StandardMaterial {
+        base_color: color,
+        alpha_mode: AlphaMode::Blend,
+        unlit: true,
+        ..default()
+    };
+    let looks = GhostLooks {
+        fits: materials.add(translucent(Color::srgba(0.4, 1.0, 0.6, 0.45))),
+        refused: materials.add(translucent(Color::srgba(1.0, 0.3, 0.3, 0.45))),
+        selected: materials.add(translucent(Color::srgba(1.0, 0.85, 0.2, 0.4))),
+        meshes: PieceKind::ALL
+            .iter()
+            .map(|kind| (*kind, meshes.add(unit_mesh(*kind))))
+            .collect(),
+    };
+    commands.spawn((
+        Ghost,
+        Name::new("build ghost"),
+        Transform::default(),
+        Visibility::Hidden,
+        Mesh3d(looks.meshes[0].1.clone()),
+        MeshMaterial3d(looks.fits.clone()),
+    ));
+    commands.insert_resource(looks);
+}
+
+fn show_ghost(
+    mode: Res<BuildMode>,
+    looks: Res<GhostLooks>,
+    ghost: Single<(&mut Transform, &mut Visibility, &mut Mesh3d, &mut MeshMaterial3d<StandardMaterial>), With<Ghost>>,
+) {
+    let (mut transform, mut visibility, mut mesh, mut material) = ghost.into_inner();
+    let Some(target) = mode.target.as_ref().filter(|_| mode.active) else {
+        visibility.set_if_neq(Visibility::Hidden);
+        return;
+    };
+    let (translation, rotation, size) = placement(&target.ghost);
+    *transform = Transform::from_translation(translation)
+        .with_rotation(rotation)
+        .with_scale(size * 1.002);
+    visibility.set_if_neq(Visibility::Inherited);
+    if let Some((_, handle)) = looks.meshes.iter().find(|(kind, _)| *kind == target.ghost.kind)
+        && mesh.0 != *handle
+    {
+        mesh.0 = handle.clone();
+    }
+    let wanted = if target.refused.is_some() { &looks.refused } else { &looks.fits };
+    if material.0 != *wanted {
+        material.0 = wanted.clone();
+    }
+}
+
+/// A glow over each selected piece.
+#[derive(Component)]
+struct SelectionGlow(PieceId);
+
+fn show_selection(
+    mut commands: Commands,
+    mode: Res<BuildMode>,
+    scene: Res<BuiltScene>,
+    looks: Res<GhostLooks>,
+    mut glows: Query<(Entity, &SelectionGlow, &mut Transform)>,
+    cube: Local<Option<Handle<Mesh>>>,
+) {
+    let _ = cube;
+    let mut shown = BTreeSet::new();
+    for (entity, glow, mut transform) in &mut glows {
+        match scene.piece(&glow.0).filter(|_| mode.selected.contains(&glow.0)) {
+            Some(piece) => {
+                let (translation, rotation, size) = placement(piece);
+                *transform = Transform::from_translation(translation)
+                    .with_rotation(rotation)
+                    .with_scale(size * 1.03);
+                shown.insert(glow.0);
+            }
+            None => commands.entity(entity).despawn(),
+        }
+    }
+    for id in mode.selected.difference(&shown) {
+        let Some(piece) = scene.piece(id) else {
+            continue;
+        };
+        let Some((_, mesh)) = looks.meshes.iter().find(|(kind, _)| *kind == piece.kind) else {
+            continue;
+        };
+        let (translation, rotation, size) = placement(piece);
+        commands.spawn((
+            SelectionGlow(*id),
+            Transform::from_translation(translation)
+                .with_rotation(rotation)
+                .with_scale(size * 1.03),
+            Mesh3d(mesh.clone()),
+            MeshMaterial3d(looks.selected.clone()),
+        ));
+    }
+}
+
+/// The text of a sign, floating on it.
+#[derive(Component)]
+struct SignLabel(Entity);
+
+fn place_sign_labels(
+    mut commands: Commands,
+    scene: Res<BuiltScene>,
+    signs: Query<(Entity, &BuiltPiece, &GlobalTransform)>,
+    mut labels: Query<(Entity, &SignLabel, &mut Node, &mut Visibility, &mut Text)>,
+    camera: Single<(&Camera, &GlobalTransform), With<MainCamera>>,
+) {
+    let (camera, eye) = *camera;
+    let mut labelled = BTreeSet::new();
+    for (label_entity, label, mut node, mut visibility, mut text) in &mut labels {
+        let Some((_, built, at)) = signs.get(label.0).ok() else {
+            commands.entity(label_entity).despawn();
+            continue;
+        };
+        let Some(words) = scene.piece(&built.0).and_then(|piece| piece.text.as_ref()) else {
+            commands.entity(label_entity).despawn();
+            continue;
+        };
+        labelled.insert(label.0);
+        if text.0 != words.as_str() {
+            text.0 = words.as_str().to_owned();
+        }
+        let near = at.translation().distance(eye.translation()) < SIGN_RANGE;
+        match camera.world_to_viewport(eye, at.translation()).ok().filter(|_| near) {
+            Some(point) => {
+                node.left = px(point.x - 70.0);
+                node.top = px(point.y - 10.0);
+                visibility.set_if_neq(Visibility::Inherited);
+            }
+            None => {
+                visibility.set_if_neq(Visibility::Hidden);
+            }
+        }
+    }
+    for (entity, built, _) in &signs {
+        if labelled.contains(&entity) {
+            continue;
+        }
+        let Some(words) = scene.piece(&built.0).and_then(|piece| piece.text.as_ref()) else {
+            continue;
+        };
+        commands.spawn((
+            SignLabel(entity),
+            Text::new(words.as_str()),
+            TextFont::from_font_size(18.0),
+            TextColor(Color::srgb(0.1, 0.08, 0.05)),
+            Node {
+                position_type: PositionType::Absolute,
+                width: px(140),
+                ..default()
+            },
+            TextLayout::justify(Justify::Center),
+            Visibility::Hidden,
+        ));
+    }
+}
+
+/// The palette and what build mode says, in a small window while it is on.
+fn draw_palette(
+    mut contexts: EguiContexts,
+    mut mode: ResMut<BuildMode>,
+    status: Res<BuildStatus>,
+    history: Res<EditHistory>,
+    link: Res<BuildLink>,
+    current: Option<Res<CurrentSpace>>,
+) -> Result {
+    if !mode.active {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let zone = mode.target.as_ref().and_then(|target| {
+        let handle = link.0.as_ref()?;
+        let space = SpaceName::new(current.as_ref()?.name.clone()).ok()?;
+        zone_for(handle.rules(&space)?, &target.ghost)
+    });
+    egui::Window::new("Build")
+        .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -12.0])
+        .resizable(false)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                for kind in PieceKind::ALL {
+                    ui.selectable_value(&mut mode.kind, kind, kind.label());
+                }
+            });
+            ui.horizontal(|ui| {
+                for (index, color) in PALETTE.iter().enumerate() {
+                    let swatch = egui::Color32::from_rgb(color.r, color.g, color.b);
+                    let text = if index == mode.color { "■" } else { "□" };
+                    if ui.button(egui::RichText::new(text).color(swatch)).clicked() {
+                        mode.color = index;
+                    }
+                }
+            });
+            ui.label(format!(
+                "turned {}°, size {}%, {} selected, {} to undo",
+                u32::from(mode.yaw) * 15,
+                mode.scale,
+                mode.selected.len(),
+                history.undo_len()
+            ));
+            ui.horizontal(|ui| {
+                ui.label("Sign text:");
+                let field = ui.text_edit_singleline(&mut mode.sign_text);
+                if mode.writing {
+                    field.request_focus();
+                    if field.lost_focus() || ui.input(|input| input.key_pressed(egui::Key::Escape)) {
+                        mode.writing = false;
+                    }
+                }
+            });
+            match (&zone, mode.target.as_ref().and_then(|t| t.refused.as_ref())) {
+                (_, Some(why)) => ui.colored_label(egui::Color32::LIGHT_RED, why),
+                (Some(zone), None) => ui.label(format!("Building in {zone}")),
+                (None, None) => ui.label("Aim at the ground or a piece"),
+            };
+            if let Some(message) = &status.message {
+                ui.label(message);
+            }
+            ui.small("B leave · click place · right click remove · R turn · 1-7 kind · Q/E colour · [ ] size · T select · Ctrl+Z undo");
+        });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block() -> Piece {
+        Piece::new(PieceKind::Block, [0, 0, 0], PALETTE[0])
+    }
+
+    #[test]
+    fn on_the_ground_a_piece_stands_on_it_snapped_to_the_grid() {
+        let ghost = ghost_at(Vec3::new(1.2, 0.0, -3.9), Vec3::Y, None, &block());
+        assert_eq!(ghost.position, [1000, 500, -4000]);
+    }
+
+    #[test]
+    fn on_a_piece_the_next_stacks_on_top_and_beside_lines_up() {
+        let below = Piece::new(PieceKind::Block, [250, 500, 250], PALETTE[0]);
+        let on_top = ghost_at(Vec3::new(0.4, 1.0, 0.1), Vec3::Y, Some(&below), &block());
+        assert_eq!(on_top.position, [250, 1500, 250]);
+        let beside = ghost_at(Vec3::new(0.75, 0.8, 0.3), Vec3::X, Some(&below), &block());
+        assert_eq!(beside.position, [1250, 500, 250]);
+        let slab = Piece::new(PieceKind::Slab, [0, 0, 0], PALETTE[0]);
+        let behind = ghost_at(Vec3::new(0.2, 0.3, -0.25), Vec3::NEG_Z, Some(&below), &slab);
+        // A slab (2 x 0.2 x 2 m) behind the block: bottoms level, touching its back.
+        assert_eq!(behind.position, [250, 100, -1250]);
+    }
+
+    #[test]
+    fn the_template_follows_the_choices() {
+        let mode = BuildMode {
+            kind: PieceKind::Sign,
+            scale: 50,
+            color: 3,
+            yaw: 5,
+            ..BuildMode::default()
+        };
+        let sign = mode.template([1, 2, 3]);
+        assert_eq!(sign.size, [60, 30, 5]);
+        assert_eq!(sign.color, PALETTE[3]);
+        assert_eq!(sign.text.as_ref().map(|t| t.as_str()), Some("Welcome"));
+        assert_eq!(sign.check(), Ok(()));
+    }
+}

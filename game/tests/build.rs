@@ -1,0 +1,143 @@
+//! Building between two real clients on loopback: what one builds stands in the other's
+//! world (with a collider to walk on), undo and redo travel too, edits outside the rules
+//! are refused with a message, and a host that starts again finds what it built.
+
+mod common;
+
+use bevy::ecs::system::RunSystemOnce;
+use bevy::prelude::*;
+use bevy_rapier3d::prelude::{QueryFilter, ReadRapierContext};
+use common::{folder, host_and_guest, networked_client, run_until};
+use sanctuary::build::{BuildAction, BuildLink, BuildStatus, BuiltPiece, BuiltScene};
+use sanctuary::net_bridge::NetMode;
+use sanctuary_protocols::build::{Piece, PieceKind};
+use sanctuary_protocols::message::Rgb;
+
+const BRICK: Rgb = Rgb { r: 176, g: 92, b: 58 };
+
+/// A block in the lobby's garden, 3 m north of the fountain.
+fn garden_block(x_mm: i32) -> Piece {
+    Piece::new(PieceKind::Block, [x_mm, 500, -7000], BRICK)
+}
+
+fn standing(app: &App) -> usize {
+    app.world().resource::<BuiltScene>().len()
+}
+
+fn drawn(app: &mut App) -> usize {
+    let world = app.world_mut();
+    world.query::<&BuiltPiece>().iter(world).count()
+}
+
+/// Where a ray straight down from `from` first hits something solid.
+fn ground_below(app: &mut App, from: Vec3) -> Option<f32> {
+    app.world_mut()
+        .run_system_once(move |rapier: ReadRapierContext| {
+            let context = rapier.single().ok()?;
+            context
+                .cast_ray(from, Vec3::NEG_Y, 20.0, true, QueryFilter::only_fixed())
+                .map(|(_, distance)| from.y - distance)
+        })
+        .ok()
+        .flatten()
+}
+
+fn act(app: &mut App, action: BuildAction) {
+    app.world_mut().write_message(action);
+}
+
+#[test]
+fn what_one_builds_stands_in_the_others_world_and_undo_travels_too() {
+    let (mut host, mut guest) = host_and_guest("lobby", &folder("build-host"), &folder("build-guest"));
+    run_until(&mut [&mut host, &mut guest], "building to be ready", |apps| {
+        apps.iter().all(|app| app.world().resource::<BuildLink>().0.is_some())
+    });
+
+    // The host stacks two blocks; the guest sees both, and can stand on them.
+    act(&mut host, BuildAction::Place(vec![garden_block(2000)]));
+    host.update();
+    let on_top = Piece {
+        position: [2000, 1500, -7000],
+        ..garden_block(2000)
+    };
+    act(&mut host, BuildAction::Place(vec![on_top]));
+    host.update();
+    assert_eq!(standing(&host), 2, "shown at once where it was made");
+    run_until(&mut [&mut host, &mut guest], "the guest to see two pieces", |apps| {
+        standing(apps[1]) == 2
+    });
+    guest.update();
+    assert_eq!(drawn(&mut guest), 2);
+    let top = ground_below(&mut guest, Vec3::new(2.0, 6.0, -7.0)).expect("something to stand on");
+    assert!((top - 2.0).abs() < 0.02, "the stack's top is 2 m up, the ray says {top}");
+
+    // Undo takes the top block away on both sides; redo puts it back.
+    act(&mut host, BuildAction::Undo);
+    run_until(&mut [&mut host, &mut guest], "the undo to reach the guest", |apps| {
+        standing(apps[0]) == 1 && standing(apps[1]) == 1
+    });
+    let top = ground_below(&mut guest, Vec3::new(2.0, 6.0, -7.0)).expect("the lower block");
+    assert!((top - 1.0).abs() < 0.02, "{top}");
+    act(&mut host, BuildAction::Redo);
+    run_until(&mut [&mut host, &mut guest], "the redo to reach the guest", |apps| {
+        standing(apps[0]) == 2 && standing(apps[1]) == 2
+    });
+
+    // The guest builds too, and may not remove the host's pieces in an open zone.
+    act(&mut guest, BuildAction::Place(vec![garden_block(-3000)]));
+    run_until(&mut [&mut host, &mut guest], "the guest's block at the host", |apps| {
+        standing(apps[0]) == 3
+    });
+    let hosts: Vec<_> = {
+        let scene = guest.world().resource::<BuiltScene>();
+        let me = guest.world().resource::<BuildLink>().0.as_ref().unwrap().me();
+        scene.pieces().filter(|(id, _)| id.creator != me).map(|(id, _)| *id).collect()
+    };
+    act(&mut guest, BuildAction::Remove(hosts));
+    guest.update();
+    let message = guest.world().resource::<BuildStatus>().message.clone().unwrap_or_default();
+    assert!(message.contains("without owning"), "{message}");
+    assert_eq!(standing(&guest), 3);
+}
+
+#[test]
+fn outside_the_zones_nothing_is_built_and_the_person_is_told_why() {
+    let dir = folder("build-refused");
+    let mut host = networked_client("lobby", &dir, NetMode::Host);
+    run_until(&mut [&mut host], "building to be ready", |apps| {
+        apps[0].world().resource::<BuildLink>().0.is_some()
+    });
+    // By the spawn point, south of the garden.
+    act(&mut host, BuildAction::Place(vec![Piece::new(PieceKind::Block, [0, 500, 9000], BRICK)]));
+    host.update();
+    let message = host.world().resource::<BuildStatus>().message.clone().unwrap_or_default();
+    assert!(message.contains("outside every building zone"), "{message}");
+    // Too large for the garden (largest 6 m).
+    let huge = Piece {
+        size: [700, 100, 100],
+        ..garden_block(0)
+    };
+    act(&mut host, BuildAction::Place(vec![huge]));
+    host.update();
+    let message = host.world().resource::<BuildStatus>().message.clone().unwrap_or_default();
+    assert!(message.contains("larger than zone"), "{message}");
+    assert_eq!(standing(&host), 0);
+}
+
+#[test]
+fn a_host_that_starts_again_hosts_the_same_world_with_what_was_built() {
+    let dir = folder("build-restart");
+    let world = {
+        let mut host = networked_client("lobby", &dir, NetMode::Host);
+        run_until(&mut [&mut host], "building to be ready", |apps| {
+            apps[0].world().resource::<BuildLink>().0.is_some()
+        });
+        act(&mut host, BuildAction::Place(vec![garden_block(0), garden_block(1500)]));
+        host.update();
+        assert_eq!(standing(&host), 2);
+        host.world().resource::<sanctuary::net_bridge::NetStatus>().world
+    };
+    let mut again = networked_client("lobby", &dir, NetMode::Host);
+    run_until(&mut [&mut again], "the pieces to be back", |apps| standing(apps[0]) == 2);
+    assert_eq!(again.world().resource::<sanctuary::net_bridge::NetStatus>().world, world);
+}
