@@ -141,3 +141,80 @@ fn a_host_that_starts_again_hosts_the_same_world_with_what_was_built() {
     run_until(&mut [&mut again], "the pieces to be back", |apps| standing(apps[0]) == 2);
     assert_eq!(again.world().resource::<sanctuary::net_bridge::NetStatus>().world, world);
 }
+
+/// Pixels of the magenta a wall of [`SIGNAL`] shows as in the lobby's light (about
+/// (115, 0, 115); nothing else in the lobby has that colour).
+fn signal_pixels(path: &std::path::Path) -> usize {
+    common::read_screenshot(path)
+        .pixels
+        .iter()
+        .filter(|p| p[0] > 90 && p[2] > 90 && p[1] < 30 && p[0].abs_diff(p[2]) < 30)
+        .count()
+}
+
+/// A colour nothing in the lobby has.
+const SIGNAL: Rgb = Rgb { r: 255, g: 0, b: 255 };
+
+#[test]
+fn a_structure_another_peer_built_shows_in_a_real_window() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let display = common::VirtualDisplay::start();
+    let root = folder("build-window");
+    let shot = root.join("built.png");
+    let client = env!("CARGO_BIN_EXE_sanctuary");
+    let mut viewer = Command::new(client)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("DISPLAY", &display.display)
+        .env("RUST_LOG", "warn")
+        .args(["--space", "lobby", "--host", "--frames", "90", "--bind", "127.0.0.1:0"])
+        .arg("--screenshot")
+        .arg(&shot)
+        .arg("--data-dir")
+        .arg(root.join("viewer"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client runs");
+    let stdout = viewer.stdout.take().unwrap();
+    let (tickets, ticket) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(found) = line.strip_prefix("ticket: ") {
+                tickets.send(found.to_owned()).ok();
+            }
+        }
+    });
+    let ticket = ticket
+        .recv_timeout(Duration::from_secs(240))
+        .expect("the windowed client hosts a world");
+    // A headless peer joins and builds a magenta wall in the garden, facing the viewer.
+    let mut builder = networked_client(
+        "lobby",
+        &root.join("builder"),
+        NetMode::Join(ticket.parse().expect("a ticket")),
+    );
+    run_until(&mut [&mut builder], "the builder to be ready", |apps| {
+        apps[0].world().resource::<BuildLink>().0.is_some()
+    });
+    let wall = |x: i32| Piece {
+        size: [300, 400, 30],
+        color: SIGNAL,
+        ..Piece::new(PieceKind::Wall, [x, 2000, -8000], SIGNAL)
+    };
+    act(&mut builder, BuildAction::Place(vec![wall(-1500), wall(1500)]));
+    builder.update();
+    assert_eq!(standing(&builder), 2);
+    let (status, stderr) = common::wait_for_window(&mut viewer, Duration::from_secs(400), || {
+        builder.update();
+    });
+    assert!(status.success(), "{stderr}");
+    let magenta = signal_pixels(&shot);
+    assert!(
+        magenta > 3_000,
+        "the wall shows ({magenta} magenta pixels in {}); the client said: {stderr}",
+        shot.display()
+    );
+}

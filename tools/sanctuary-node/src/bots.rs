@@ -1,16 +1,32 @@
 //! Bots: avatars that wander near a space's spawn point, turning to face where they
 //! walk, pausing now and then, and sometimes saying something; with a recording, they
-//! also speak it aloud, over and over (the load generator for voice).
+//! also speak it aloud, over and over (the load generator for voice); with `--build`, they
+//! also build in the space (the load generator for building, see [`crate::builder`]).
+//!
+//! The loop that sends a bot's poses never waits on the network: chat goes out while the
+//! loop goes on, and building edits are made locally (the world's task sends them).
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use sanctuary_net::{VoiceTo, WorldTicket};
+use sanctuary_net::{BuildSetup, JoinTarget, WorldConfig, WorldId, WorldTicket};
+use sanctuary_net::{NetError, VoiceTo};
+use sanctuary_protocols::build::BuildRules;
 use sanctuary_protocols::message::{AvatarShape, Presence, Rgb};
 use sanctuary_protocols::pose::PoseSample;
 use sanctuary_protocols::text::{ChatText, DisplayName, SpaceName};
 use sanctuary_protocols::{FrameDuration, VoicePacket};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::builder::Builder;
+use crate::building::say;
+
+/// The most pieces a building bot may place a second.
+pub const BUILD_RATE_MAX: f32 = 1000.0;
 
 /// How often a bot sends its pose.
 const POSE_INTERVAL: Duration = Duration::from_millis(50);
@@ -99,21 +115,80 @@ impl Dice {
     }
 }
 
+/// The world bots are in.
+pub enum Target {
+    /// The first bot starts this world (and prints its ticket); the others join it.
+    Host(WorldId),
+    /// They join this one.
+    Join(WorldTicket),
+}
+
+/// How bots build.
+pub struct Building {
+    /// Every space's rules.
+    pub rules: BTreeMap<SpaceName, BuildRules>,
+    /// Pieces per second per bot.
+    pub rate: f32,
+    /// Stop building after this many seconds.
+    pub seconds: Option<u64>,
+}
+
+/// What [`run`] runs.
+pub struct Bots {
+    /// The world.
+    pub target: Target,
+    /// How many bots.
+    pub count: u32,
+    /// The space they wander.
+    pub space: String,
+    /// Where they arrive.
+    pub spawn: [f32; 3],
+    /// The address their nodes listen on.
+    pub bind: Option<SocketAddr>,
+    /// Stop after this many seconds (or on Ctrl-C).
+    pub seconds: Option<u64>,
+    /// What they say aloud.
+    pub speech: Option<Speech>,
+    /// Whether and how they build.
+    pub build: Option<Building>,
+    /// Where each keeps its key and documents (`<dir>/bot-<n>`); in memory when `None`.
+    pub data_dir: Option<PathBuf>,
+}
+
 /// Runs `count` bots in `space` until `seconds` pass (or forever).
-pub async fn run(
-    ticket: WorldTicket,
-    count: u32,
-    space: String,
-    spawn: [f32; 3],
-    bind: Option<SocketAddr>,
-    seconds: Option<u64>,
-    speech: Option<Speech>,
-) -> anyhow::Result<()> {
+pub async fn run(bots_to_run: Bots) -> anyhow::Result<()> {
+    let Bots {
+        target,
+        count,
+        space,
+        spawn,
+        bind,
+        seconds,
+        speech,
+        build,
+        data_dir,
+    } = bots_to_run;
     let space_name = SpaceName::new(space.clone())?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut bots = Vec::new();
+    let mut ticket = match &target {
+        Target::Join(ticket) => Some(ticket.clone()),
+        Target::Host(_) => None,
+    };
+    let build_until = build
+        .as_ref()
+        .and_then(|build| build.seconds)
+        .map(|seconds| Instant::now() + Duration::from_secs(seconds));
     for index in 0..count {
-        let node = crate::node(bind).await?;
+        let own_dir = data_dir.as_ref().map(|dir| dir.join(format!("bot-{index}")));
+        let node = match &own_dir {
+            Some(dir) => {
+                let keypair = sanctuary_net::data_dir::load_or_create_key(dir)
+                    .map_err(|error| anyhow::anyhow!("the key in {}: {error}", dir.display()))?;
+                crate::node_with_key(bind, false, keypair).await?
+            }
+            None => crate::node(bind).await?,
+        };
         let mut dice = Dice(
             u64::from(index)
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -133,10 +208,51 @@ pub async fn run(
             shape: AvatarShape::Capsule,
             space: space_name.clone(),
         };
-        let world = node.join_world(&ticket, presence).await?;
+        let config = WorldConfig {
+            build: build.as_ref().map(|build| BuildSetup {
+                rules: build.rules.clone(),
+                folder: own_dir.as_ref().map(|dir| dir.join("build")),
+                state_every: None,
+            }),
+            ..WorldConfig::default()
+        };
+        let world = match (&ticket, &target) {
+            (Some(ticket), _) => node.join_world_with(ticket, presence, config).await?,
+            (None, Target::Host(world)) => {
+                let world = node
+                    .join_world_with(JoinTarget::host(*world), presence, config)
+                    .await?;
+                let hosted = world.ticket();
+                say(&format!("ticket: {hosted}"));
+                ticket = Some(hosted);
+                world
+            }
+            (None, Target::Join(_)) => unreachable!("a joining bot has its ticket"),
+        };
         if let Some(speech) = &speech {
             tokio::spawn(talk(world.voice_sender(), speech.clone(), stop_rx.clone()));
         }
+        let builder = match (&build, world.build()) {
+            (Some(building), Some(handle)) => {
+                let mut build_dice = Dice(dice.0 ^ 0xB1D5_B1D5_B1D5_B1D5);
+                for _ in 0..4 {
+                    build_dice.next();
+                }
+                for notice in handle.take_notices() {
+                    eprintln!("bot-{index}: {notice}");
+                }
+                Builder::new(
+                    index,
+                    handle,
+                    space_name.clone(),
+                    building.rate,
+                    build_until,
+                    build_dice,
+                    own_dir.is_some(),
+                )
+            }
+            _ => None,
+        };
         bots.push(tokio::spawn(wander(
             node,
             world,
@@ -144,10 +260,12 @@ pub async fn run(
             dice,
             spawn,
             index,
+            builder,
         )));
     }
     let talking = if speech.is_some() { " and talking" } else { "" };
-    eprintln!("{count} bots wandering {space}{talking}");
+    let building = if build.is_some() { " and building" } else { "" };
+    eprintln!("{count} bots wandering {space}{talking}{building}");
     crate::until_done(seconds).await;
     stop.send_replace(true);
     for bot in bots {
@@ -156,7 +274,19 @@ pub async fn run(
     Ok(())
 }
 
-/// Walks one bot until `stop` turns true, then says goodbye.
+/// A chat message on its way.
+type Sending<'a> = Pin<Box<dyn Future<Output = Result<(), NetError>> + Send + 'a>>;
+
+/// Waits for the message on its way, or forever when there is none.
+async fn sent(sending: &mut Option<Sending<'_>>) -> Result<(), NetError> {
+    match sending {
+        Some(sending) => sending.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Walks one bot (and builds, with a builder) until `stop` turns true, then says what it
+/// holds of the space's building document and goodbye.
 async fn wander(
     node: sanctuary_net::Node,
     mut world: sanctuary_net::WorldHandle,
@@ -164,6 +294,7 @@ async fn wander(
     mut dice: Dice,
     spawn: [f32; 3],
     index: u32,
+    mut builder: Option<Builder>,
 ) {
     // Drain events so the world's queue never backs up.
     let mut events = world.take_events();
@@ -179,9 +310,18 @@ async fn wander(
     let mut next_chat = 2.0 + dice.next() * 6.0;
     let mut ticker = tokio::time::interval(POSE_INTERVAL);
     let dt = POSE_INTERVAL.as_secs_f32();
+    let world = world;
+    let mut chat: Option<Sending<'_>> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            result = sent(&mut chat) => {
+                chat = None;
+                if let Err(error) = result {
+                    tracing::debug!("bot-{index}: chat not sent: {error}");
+                }
+                continue;
+            }
             _ = stop.changed() => break,
         }
         let (dx, dz) = (target[0] - position[0], target[2] - position[2]);
@@ -213,16 +353,23 @@ async fn wander(
         if let Err(error) = world.send_pose(pose) {
             tracing::debug!("bot-{index}: pose not sent: {error}");
         }
+        if let Some(builder) = &mut builder {
+            builder.tick(dt);
+        }
         next_chat -= dt;
         if next_chat <= 0.0 {
             next_chat = 20.0 + dice.next() * 40.0;
             let saying = SAYINGS[(dice.next() * SAYINGS.len() as f32) as usize % SAYINGS.len()];
-            if let Ok(text) = ChatText::new(saying)
-                && let Err(error) = world.send_chat(text).await
+            if chat.is_none()
+                && let Ok(text) = ChatText::new(saying)
             {
-                tracing::debug!("bot-{index}: chat not sent: {error}");
+                chat = Some(Box::pin(world.send_chat(text)));
             }
         }
+    }
+    drop(chat);
+    if let Some(line) = builder.as_ref().and_then(Builder::hash_line) {
+        say(&format!("{line} bot-{index}"));
     }
     if let Err(error) = world.leave().await {
         tracing::debug!("bot-{index}: goodbye not sent: {error}");

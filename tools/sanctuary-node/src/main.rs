@@ -7,7 +7,13 @@
 //!   `chat`, `pose`, `full`, `rejected`).
 //!
 //! Both take `--lan` instead of `--join TICKET`: they then join the first world announced
-//! on the local network (by `sanctuary --lan --host`).
+//! on the local network (by `sanctuary --lan --host`). Bots also take `--host`: the first
+//! bot starts a world and prints its ticket as `ticket: <TICKET>`.
+//! - `bots --build [--build-rate N] [--data-dir DIR]`: bots that also build in their
+//!   space, within its rules (the load generator for building), printing each edit; the
+//!   watcher reports building and what it holds (see [`building`] for the lines).
+//! - `build-doc --data-dir DIR [--pieces]`: what the building documents kept in a data
+//!   folder hold.
 //! - `latency --seconds S`: pose latency between two peers on loopback, p50 and p99.
 //! - `blobs add FILE | get TICKET [--out FILE] | list | serve`: the storage app's store
 //!   (see [`blobs`]).
@@ -16,6 +22,8 @@
 
 mod blobs;
 mod bots;
+mod builder;
+mod building;
 mod latency;
 mod market;
 mod spaces;
@@ -40,8 +48,12 @@ struct Cli {
 #[derive(clap::Args, Debug)]
 struct PeerOptions {
     /// The world's ticket (the `ticket:` line of `sanctuary --host`).
-    #[arg(long, value_name = "TICKET", required_unless_present = "lan")]
+    #[arg(long, value_name = "TICKET", required_unless_present_any = ["lan", "host"])]
     join: Option<String>,
+    /// Start a world instead of joining one, and print its ticket as `ticket: <TICKET>`
+    /// (bots only). With `--data-dir`, the same world again each time.
+    #[arg(long, conflicts_with_all = ["join", "lan"])]
+    host: bool,
     /// Instead of a ticket, join the first world announced on the local network (by
     /// `sanctuary --lan --host`), waiting for one as long as the run lasts.
     #[arg(long, conflicts_with = "join")]
@@ -72,6 +84,20 @@ enum Command {
         /// Bots also speak this recording (WAV), over and over, to whoever is in earshot.
         #[arg(long, value_name = "FILE.wav")]
         talk: Option<std::path::PathBuf>,
+        /// Bots also build in their space, within its rules, printing each edit.
+        #[arg(long)]
+        build: bool,
+        /// Pieces each building bot places (or moves, or removes) a second.
+        #[arg(long, value_name = "PER_SECOND", default_value_t = 2.0, requires = "build")]
+        build_rate: f32,
+        /// Stop building after this many seconds (bots keep wandering and syncing).
+        #[arg(long, value_name = "SECONDS", requires = "build")]
+        build_seconds: Option<u64>,
+        /// Keep each bot's key and building documents in DIR/bot-<n> (and, with `--host`,
+        /// the world's id in DIR/world), so a restart goes on where it stopped. In memory
+        /// when not given.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Measure pose latency between two peers on loopback (send to checked event).
     Latency {
@@ -113,6 +139,22 @@ enum Command {
         /// Watch only this space (every space of the assets folder if not given).
         #[arg(long)]
         space: Option<String>,
+        /// Print what we hold of each space's building document (a `build-hash:` line)
+        /// this often; 0: only when a line `hash` is read on stdin.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        hash_every: u64,
+    },
+    /// Print what the building documents kept in a data folder hold.
+    BuildDoc {
+        /// The data folder (its build/ folder, or those of its subfolders: a bots' folder).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The assets folder, for the spaces' building rules.
+        #[arg(long, value_name = "DIR")]
+        assets: Option<PathBuf>,
+        /// Also print every piece shown, one line each.
+        #[arg(long)]
+        pieces: bool,
     },
 }
 
@@ -132,15 +174,54 @@ fn main() -> anyhow::Result<()> {
             count,
             space,
             talk,
+            build,
+            build_rate,
+            build_seconds,
+            data_dir,
         } => {
-            let spawn = spaces::spawn_point(&spaces::folder(peer.assets.clone()), &space)?;
+            let assets = spaces::folder(peer.assets.clone());
+            let spawn = spaces::spawn_point(&assets, &space)?;
+            let build = if build {
+                anyhow::ensure!(
+                    build_rate.is_finite() && build_rate > 0.0 && build_rate <= bots::BUILD_RATE_MAX,
+                    "--build-rate must be above 0 and at most {} pieces a second (got {build_rate})",
+                    bots::BUILD_RATE_MAX
+                );
+                anyhow::ensure!(
+                    spaces::build_rules(&assets, &space)?.is_some(),
+                    "nobody may build in space {space:?}: its file has no building rules"
+                );
+                Some(bots::Building {
+                    rules: spaces::all_build_rules(&assets)?,
+                    rate: build_rate,
+                    seconds: build_seconds,
+                })
+            } else {
+                None
+            };
             let talk = talk.map(|path| bots::Speech::load(&path)).transpose()?;
             runtime.block_on(async {
-                let (ticket, nearby) = peer.world().await?;
-                if let Some(world) = nearby {
-                    tracing::info!("joining the world hosted nearby by {}", world.host_name.as_str());
-                }
-                bots::run(ticket, count, space, spawn, peer.bind, peer.seconds, talk).await
+                let target = if peer.host {
+                    bots::Target::Host(building::hosted_world(data_dir.as_deref())?)
+                } else {
+                    let (ticket, nearby) = peer.world().await?;
+                    if let Some(world) = nearby {
+                        tracing::info!("joining the world hosted nearby by {}", world.host_name.as_str());
+                    }
+                    bots::Target::Join(ticket)
+                };
+                bots::run(bots::Bots {
+                    target,
+                    count,
+                    space,
+                    spawn,
+                    bind: peer.bind,
+                    seconds: peer.seconds,
+                    speech: talk,
+                    build,
+                    data_dir,
+                })
+                .await
             })
         }
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
@@ -148,19 +229,47 @@ fn main() -> anyhow::Result<()> {
         Command::Blobs { action, store } => runtime.block_on(blobs::run(action, store)),
         Command::Wallet { action, options } => runtime.block_on(wallet::run(action, options)),
         Command::Market { action, options } => runtime.block_on(market::run(action, options)),
-        Command::Watch { peer, json: _, space } => {
+        Command::Watch {
+            peer,
+            json: _,
+            space,
+            hash_every,
+        } => {
+            anyhow::ensure!(
+                !peer.host,
+                "watch cannot start a world: give --join TICKET or --lan"
+            );
+            let assets = spaces::folder(peer.assets.clone());
             let spaces = match space {
                 Some(space) => vec![space],
-                None => spaces::names(&spaces::folder(peer.assets.clone()))?,
+                None => spaces::names(&assets)?,
             };
+            let rules = spaces::all_build_rules(&assets)?;
             runtime.block_on(async {
                 let (ticket, nearby) = peer.world().await?;
                 if let Some(world) = nearby {
                     watch::print_nearby(&world)?;
                 }
-                watch::run(ticket, spaces, peer.bind, peer.seconds).await
+                watch::run(watch::Watch {
+                    ticket,
+                    spaces,
+                    bind: peer.bind,
+                    seconds: peer.seconds,
+                    rules,
+                    hash_every,
+                })
+                .await
             })
         }
+        Command::BuildDoc {
+            data_dir,
+            assets,
+            pieces,
+        } => runtime.block_on(building::show_documents(
+            &data_dir,
+            &spaces::folder(assets),
+            pieces,
+        )),
     }
 }
 
@@ -222,6 +331,15 @@ async fn node(bind: Option<SocketAddr>) -> anyhow::Result<sanctuary_net::Node> {
 
 async fn spawn_node(bind: Option<SocketAddr>, local_discovery: bool) -> anyhow::Result<sanctuary_net::Node> {
     let keypair = sanctuary_protocols::identity::Keypair::generate()?;
+    node_with_key(bind, local_discovery, keypair).await
+}
+
+/// A node speaking as `keypair`.
+async fn node_with_key(
+    bind: Option<SocketAddr>,
+    local_discovery: bool,
+    keypair: sanctuary_protocols::identity::Keypair,
+) -> anyhow::Result<sanctuary_net::Node> {
     Ok(sanctuary_net::Node::spawn(sanctuary_net::NodeConfig {
         keypair,
         relay: sanctuary_net::RelayChoice::Disabled,
