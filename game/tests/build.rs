@@ -50,7 +50,8 @@ fn act(app: &mut App, action: BuildAction) {
 fn what_one_builds_stands_in_the_others_world_and_undo_travels_too() {
     let (mut host, mut guest) = host_and_guest("lobby", &folder("build-host"), &folder("build-guest"));
     run_until(&mut [&mut host, &mut guest], "building to be ready", |apps| {
-        apps.iter().all(|app| app.world().resource::<BuildLink>().0.is_some())
+        apps.iter()
+            .all(|app| app.world().resource::<BuildLink>().0.is_some())
     });
 
     // The host stacks two blocks; the guest sees both, and can stand on them.
@@ -63,39 +64,59 @@ fn what_one_builds_stands_in_the_others_world_and_undo_travels_too() {
     act(&mut host, BuildAction::Place(vec![on_top]));
     host.update();
     assert_eq!(standing(&host), 2, "shown at once where it was made");
-    run_until(&mut [&mut host, &mut guest], "the guest to see two pieces", |apps| {
-        standing(apps[1]) == 2
-    });
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest to see two pieces",
+        |apps| standing(apps[1]) == 2,
+    );
     guest.update();
     assert_eq!(drawn(&mut guest), 2);
     let top = ground_below(&mut guest, Vec3::new(2.0, 6.0, -7.0)).expect("something to stand on");
-    assert!((top - 2.0).abs() < 0.02, "the stack's top is 2 m up, the ray says {top}");
+    assert!(
+        (top - 2.0).abs() < 0.02,
+        "the stack's top is 2 m up, the ray says {top}"
+    );
 
     // Undo takes the top block away on both sides; redo puts it back.
     act(&mut host, BuildAction::Undo);
-    run_until(&mut [&mut host, &mut guest], "the undo to reach the guest", |apps| {
-        standing(apps[0]) == 1 && standing(apps[1]) == 1
-    });
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the undo to reach the guest",
+        |apps| standing(apps[0]) == 1 && standing(apps[1]) == 1,
+    );
     let top = ground_below(&mut guest, Vec3::new(2.0, 6.0, -7.0)).expect("the lower block");
     assert!((top - 1.0).abs() < 0.02, "{top}");
     act(&mut host, BuildAction::Redo);
-    run_until(&mut [&mut host, &mut guest], "the redo to reach the guest", |apps| {
-        standing(apps[0]) == 2 && standing(apps[1]) == 2
-    });
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the redo to reach the guest",
+        |apps| standing(apps[0]) == 2 && standing(apps[1]) == 2,
+    );
 
     // The guest builds too, and may not remove the host's pieces in an open zone.
     act(&mut guest, BuildAction::Place(vec![garden_block(-3000)]));
-    run_until(&mut [&mut host, &mut guest], "the guest's block at the host", |apps| {
-        standing(apps[0]) == 3
-    });
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest's block at the host",
+        |apps| standing(apps[0]) == 3,
+    );
     let hosts: Vec<_> = {
         let scene = guest.world().resource::<BuiltScene>();
         let me = guest.world().resource::<BuildLink>().0.as_ref().unwrap().me();
-        scene.pieces().filter(|(id, _)| id.creator != me).map(|(id, _)| *id).collect()
+        scene
+            .pieces()
+            .filter(|(id, _)| id.creator != me)
+            .map(|(id, _)| *id)
+            .collect()
     };
     act(&mut guest, BuildAction::Remove(hosts));
     guest.update();
-    let message = guest.world().resource::<BuildStatus>().message.clone().unwrap_or_default();
+    let message = guest
+        .world()
+        .resource::<BuildStatus>()
+        .message
+        .clone()
+        .unwrap_or_default();
     assert!(message.contains("without owning"), "{message}");
     assert_eq!(standing(&guest), 3);
 }
@@ -108,9 +129,17 @@ fn outside_the_zones_nothing_is_built_and_the_person_is_told_why() {
         apps[0].world().resource::<BuildLink>().0.is_some()
     });
     // By the spawn point, south of the garden.
-    act(&mut host, BuildAction::Place(vec![Piece::new(PieceKind::Block, [0, 500, 9000], BRICK)]));
+    act(
+        &mut host,
+        BuildAction::Place(vec![Piece::new(PieceKind::Block, [0, 500, 9000], BRICK)]),
+    );
     host.update();
-    let message = host.world().resource::<BuildStatus>().message.clone().unwrap_or_default();
+    let message = host
+        .world()
+        .resource::<BuildStatus>()
+        .message
+        .clone()
+        .unwrap_or_default();
     assert!(message.contains("outside every building zone"), "{message}");
     // Too large for the garden (largest 6 m).
     let huge = Piece {
@@ -119,7 +148,12 @@ fn outside_the_zones_nothing_is_built_and_the_person_is_told_why() {
     };
     act(&mut host, BuildAction::Place(vec![huge]));
     host.update();
-    let message = host.world().resource::<BuildStatus>().message.clone().unwrap_or_default();
+    let message = host
+        .world()
+        .resource::<BuildStatus>()
+        .message
+        .clone()
+        .unwrap_or_default();
     assert!(message.contains("larger than zone"), "{message}");
     assert_eq!(standing(&host), 0);
 }
@@ -132,14 +166,22 @@ fn a_host_that_starts_again_hosts_the_same_world_with_what_was_built() {
         run_until(&mut [&mut host], "building to be ready", |apps| {
             apps[0].world().resource::<BuildLink>().0.is_some()
         });
-        act(&mut host, BuildAction::Place(vec![garden_block(0), garden_block(1500)]));
+        act(
+            &mut host,
+            BuildAction::Place(vec![garden_block(0), garden_block(1500)]),
+        );
         host.update();
         assert_eq!(standing(&host), 2);
         host.world().resource::<sanctuary::net_bridge::NetStatus>().world
     };
     let mut again = networked_client("lobby", &dir, NetMode::Host);
-    run_until(&mut [&mut again], "the pieces to be back", |apps| standing(apps[0]) == 2);
-    assert_eq!(again.world().resource::<sanctuary::net_bridge::NetStatus>().world, world);
+    run_until(&mut [&mut again], "the pieces to be back", |apps| {
+        standing(apps[0]) == 2
+    });
+    assert_eq!(
+        again.world().resource::<sanctuary::net_bridge::NetStatus>().world,
+        world
+    );
 }
 
 /// Pixels of the magenta a wall of [`SIGNAL`] shows as in the lobby's light (about
@@ -169,7 +211,15 @@ fn a_structure_another_peer_built_shows_in_a_real_window() {
         .env_remove("WAYLAND_DISPLAY")
         .env("DISPLAY", &display.display)
         .env("RUST_LOG", "warn")
-        .args(["--space", "lobby", "--host", "--frames", "90", "--bind", "127.0.0.1:0"])
+        .args([
+            "--space",
+            "lobby",
+            "--host",
+            "--frames",
+            "90",
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .arg("--screenshot")
         .arg(&shot)
         .arg("--data-dir")
@@ -216,5 +266,108 @@ fn a_structure_another_peer_built_shows_in_a_real_window() {
         magenta > 3_000,
         "the wall shows ({magenta} magenta pixels in {}); the client said: {stderr}",
         shot.display()
+    );
+}
+
+/// The shipped spaces, with a stage in the lobby's garden that only `owner` (and those it
+/// lets) may build on.
+fn catalog_with_stage(owner: sanctuary_protocols::identity::PeerId) -> sanctuary::spaces::SpaceCatalog {
+    use sanctuary_protocols::build::{Builders, KeyText, Limits, Zone, ZoneName};
+    let mut spaces = common::catalog().spaces().to_vec();
+    let lobby = spaces
+        .iter_mut()
+        .find(|space| space.name == "lobby")
+        .expect("a lobby");
+    let rules = lobby.build.get_or_insert_with(Default::default);
+    rules.zones[0].max[0] = 0.0;
+    rules.zones.push(Zone {
+        name: ZoneName::new("stage").unwrap(),
+        min: [0.5, 0.0, -11.5],
+        max: [11.0, 11.5, -3.5],
+        builders: Builders::Invited,
+        owners: vec![KeyText(owner)],
+        invited: vec![],
+        limits: Limits::default(),
+    });
+    sanctuary::spaces::SpaceCatalog::from_spaces(spaces).expect("the spaces fit together")
+}
+
+#[test]
+fn the_owner_lets_a_guest_build_from_the_people_panel_and_stops_them_again() {
+    use common::{PanelView, networked_client_with};
+    use sanctuary::people::{InviteTicket, PeoplePanelPlugin, Roster};
+    use sanctuary_plugin_api::WorldView;
+
+    let (host_dir, guest_dir) = (folder("build-grant-host"), folder("build-grant-guest"));
+    let owner = sanctuary::identity::load_or_create(&host_dir)
+        .expect("an identity")
+        .keypair
+        .peer_id();
+    let catalog = catalog_with_stage(owner);
+    let with_stage = |app: &mut App| {
+        app.insert_resource(catalog.clone());
+        app.add_plugins(PeoplePanelPlugin);
+    };
+    let mut host = networked_client_with("lobby", &host_dir, NetMode::Host, with_stage);
+    run_until(&mut [&mut host], "the host's ticket", |apps| {
+        apps[0].world().resource::<InviteTicket>().0.is_some()
+    });
+    let ticket = common::invite_ticket(&host).parse().expect("a ticket");
+    let mut guest = networked_client_with("lobby", &guest_dir, NetMode::Join(ticket), with_stage);
+    run_until(
+        &mut [&mut host, &mut guest],
+        "both online with building",
+        |apps| {
+            apps.iter().all(|app| {
+                !app.world().resource::<WorldView>().people.is_empty()
+                    && app.world().resource::<BuildLink>().0.is_some()
+            })
+        },
+    );
+    let on_stage = Piece::new(PieceKind::Block, [5000, 500, -7000], BRICK);
+
+    // Not invited: refused.
+    act(&mut guest, BuildAction::Place(vec![on_stage.clone()]));
+    guest.update();
+    let message = guest
+        .world()
+        .resource::<BuildStatus>()
+        .message
+        .clone()
+        .unwrap_or_default();
+    assert!(message.contains("may not build"), "{message}");
+
+    // The owner lets them from the People panel; the grant reaches the guest.
+    let guest_id = guest.world().resource::<WorldView>().me.expect("online");
+    let guest_name = host.world().resource::<Roster>().name_of(&guest_id);
+    let people = PanelView::client("people");
+    people.click(&mut host, &guest_name, "Let build in stage");
+    host.update();
+    assert!(people.shows(&mut host, "Stop building in stage"));
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the grant to reach the guest",
+        |apps| {
+            let link = apps[1].world().resource::<BuildLink>().0.clone().unwrap();
+            link.may_build(
+                &sanctuary_protocols::text::SpaceName::new("lobby").unwrap(),
+                &sanctuary_protocols::build::ZoneName::new("stage").unwrap(),
+                &guest_id,
+            )
+        },
+    );
+    act(&mut guest, BuildAction::Place(vec![on_stage]));
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest's piece on the stage at the host",
+        |apps| standing(apps[0]) == 1 && standing(apps[1]) == 1,
+    );
+
+    // Stopped again: what they built there comes down on both sides.
+    people.click(&mut host, &guest_name, "Stop building in stage");
+    run_until(
+        &mut [&mut host, &mut guest],
+        "the guest's piece to come down",
+        |apps| standing(apps[0]) == 0 && standing(apps[1]) == 0,
     );
 }

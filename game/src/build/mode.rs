@@ -31,16 +31,44 @@ const SIGN_RANGE: f32 = 20.0;
 
 /// The colours of the palette, in order.
 pub const PALETTE: [Rgb; 10] = [
-    Rgb { r: 200, g: 196, b: 186 },
-    Rgb { r: 120, g: 116, b: 110 },
+    Rgb {
+        r: 200,
+        g: 196,
+        b: 186,
+    },
+    Rgb {
+        r: 120,
+        g: 116,
+        b: 110,
+    },
     Rgb { r: 60, g: 58, b: 56 },
     Rgb { r: 176, g: 92, b: 58 },
-    Rgb { r: 214, g: 168, b: 72 },
+    Rgb {
+        r: 214,
+        g: 168,
+        b: 72,
+    },
     Rgb { r: 92, g: 150, b: 88 },
-    Rgb { r: 70, g: 120, b: 190 },
-    Rgb { r: 150, g: 84, b: 170 },
-    Rgb { r: 220, g: 80, b: 120 },
-    Rgb { r: 240, g: 240, b: 236 },
+    Rgb {
+        r: 70,
+        g: 120,
+        b: 190,
+    },
+    Rgb {
+        r: 150,
+        g: 84,
+        b: 170,
+    },
+    Rgb {
+        r: 220,
+        g: 80,
+        b: 120,
+    },
+    Rgb {
+        r: 240,
+        g: 240,
+        b: 236,
+    },
 ];
 
 /// The controls of build mode, as shown on screen and in the README.
@@ -67,10 +95,7 @@ impl Plugin for BuildModePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<BuildMode>()
             .add_systems(Startup, spawn_ghost)
-            .add_systems(
-                Update,
-                (toggle, aim, act).chain().in_set(GameSystems::Input),
-            )
+            .add_systems(Update, (toggle, aim, act).chain().in_set(GameSystems::Input))
             .add_systems(
                 Update,
                 (show_ghost, show_selection, place_sign_labels).in_set(GameSystems::Presentation),
@@ -162,9 +187,17 @@ pub fn ghost_at(point: Vec3, normal: Vec3, hit: Option<&Piece>, template: &Piece
             let (centre, _, _) = placement(piece);
             let other = Vec3::from_array(piece.half_extents_mm().map(|mm| mm as f32 / 1000.0));
             if normal.y > 0.7 {
-                Vec3::new(snap(point.x, centre.x), centre.y + other.y + half.y, snap(point.z, centre.z))
+                Vec3::new(
+                    snap(point.x, centre.x),
+                    centre.y + other.y + half.y,
+                    snap(point.z, centre.z),
+                )
             } else if normal.y < -0.7 {
-                Vec3::new(snap(point.x, centre.x), centre.y - other.y - half.y, snap(point.z, centre.z))
+                Vec3::new(
+                    snap(point.x, centre.x),
+                    centre.y - other.y - half.y,
+                    snap(point.z, centre.z),
+                )
             } else if normal.x.abs() >= normal.z.abs() {
                 let side = normal.x.signum();
                 Vec3::new(
@@ -183,7 +216,11 @@ pub fn ghost_at(point: Vec3, normal: Vec3, hit: Option<&Piece>, template: &Piece
         }
         None => {
             let lifted = point + normal * 0.01;
-            let y = if normal.y > 0.7 { point.y + half.y } else { lifted.y };
+            let y = if normal.y > 0.7 {
+                point.y + half.y
+            } else {
+                lifted.y
+            };
             let mut centre = Vec3::new(snap(lifted.x, 0.0), y, snap(lifted.z, 0.0));
             if normal.y <= 0.7 {
                 // Against a wall: stand out from it.
@@ -240,9 +277,18 @@ fn aim(
     };
     let piece = scene.piece_at(hit.point);
     let template = mode.template([0, 0, 0]);
-    let ghost = ghost_at(hit.point, hit.normal, piece.and_then(|id| scene.piece(&id)), &template);
+    let ghost = ghost_at(
+        hit.point,
+        hit.normal,
+        piece.and_then(|id| scene.piece(&id)),
+        &template,
+    );
     let refused = refusal(&link, current.as_deref(), &ghost);
-    mode.target = Some(Target { piece, ghost, refused });
+    mode.target = Some(Target {
+        piece,
+        ghost,
+        refused,
+    });
 }
 
 /// Why `ghost` cannot be placed, asked of the document's own checks.
@@ -325,17 +371,26 @@ fn act(
             mode.color = (mode.color + step) % PALETTE.len();
             if !selected.is_empty() {
                 let color = PALETTE[mode.color];
-                actions.write(change_selected(&|piece| Piece { color, ..piece.clone() }));
+                actions.write(change_selected(&|piece| Piece {
+                    color,
+                    ..piece.clone()
+                }));
             }
         }
     }
     for (key, grow) in [(KeyCode::BracketLeft, false), (KeyCode::BracketRight, true)] {
         if pressed(key) {
-            mode.scale = if grow { (mode.scale + 25).min(400) } else { mode.scale.saturating_sub(25).max(25) };
+            mode.scale = if grow {
+                (mode.scale + 25).min(400)
+            } else {
+                mode.scale.saturating_sub(25).max(25)
+            };
             if !selected.is_empty() {
                 let factor = if grow { 1.25 } else { 0.8 };
                 actions.write(change_selected(&|piece| Piece {
-                    size: piece.size.map(|side| ((f32::from(side) * factor).round() as u16).clamp(5, PIECE_SIZE_MAX_CM)),
+                    size: piece
+                        .size
+                        .map(|side| ((f32::from(side) * factor).round() as u16).clamp(5, PIECE_SIZE_MAX_CM)),
                     ..piece.clone()
                 }));
             }
@@ -390,7 +445,13 @@ fn act(
             .map(|(id, piece)| {
                 let offset = [0, 1, 2].map(|axis| piece.position[axis] - anchor[axis]);
                 let position = [0, 1, 2].map(|axis| target.ghost.position[axis] + offset[axis]);
-                (*id, Piece { position, ..piece.clone() })
+                (
+                    *id,
+                    Piece {
+                        position,
+                        ..piece.clone()
+                    },
+                )
             })
             .collect();
         actions.write(BuildAction::Change(moved));
@@ -462,7 +523,15 @@ fn spawn_ghost(
 fn show_ghost(
     mode: Res<BuildMode>,
     looks: Res<GhostLooks>,
-    ghost: Single<(&mut Transform, &mut Visibility, &mut Mesh3d, &mut MeshMaterial3d<StandardMaterial>), With<Ghost>>,
+    ghost: Single<
+        (
+            &mut Transform,
+            &mut Visibility,
+            &mut Mesh3d,
+            &mut MeshMaterial3d<StandardMaterial>,
+        ),
+        With<Ghost>,
+    >,
 ) {
     let (mut transform, mut visibility, mut mesh, mut material) = ghost.into_inner();
     let Some(target) = mode.target.as_ref().filter(|_| mode.active) else {
@@ -479,7 +548,11 @@ fn show_ghost(
     {
         mesh.0 = handle.clone();
     }
-    let wanted = if target.refused.is_some() { &looks.refused } else { &looks.fits };
+    let wanted = if target.refused.is_some() {
+        &looks.refused
+    } else {
+        &looks.fits
+    };
     if material.0 != *wanted {
         material.0 = wanted.clone();
     }
@@ -557,7 +630,11 @@ fn place_sign_labels(
             text.0 = words.as_str().to_owned();
         }
         let near = at.translation().distance(eye.translation()) < SIGN_RANGE;
-        match camera.world_to_viewport(eye, at.translation()).ok().filter(|_| near) {
+        match camera
+            .world_to_viewport(eye, at.translation())
+            .ok()
+            .filter(|_| near)
+        {
             Some(point) => {
                 node.left = px(point.x - 70.0);
                 node.top = px(point.y - 10.0);

@@ -25,7 +25,12 @@ impl Plugin for BuildPlugin {
             .add_message::<BuildAction>()
             .add_systems(
                 Update,
-                (follow_space, apply_changes, apply_actions, rebuild_chunk_colliders)
+                (
+                    follow_space,
+                    apply_changes,
+                    apply_actions,
+                    rebuild_chunk_colliders,
+                )
                     .chain()
                     .in_set(BuildSystems::Apply)
                     .in_set(GameSystems::Travel)
@@ -78,7 +83,14 @@ fn follow_space(
     reset(&mut commands, &mut scene, Some(space.as_str().to_owned()));
     let mut stores = stores(&mut meshes, &mut materials);
     for (id, piece) in handle.pieces(&space) {
-        show(&mut commands, &mut scene, &mut looks, &mut stores, id, Some(piece));
+        show(
+            &mut commands,
+            &mut scene,
+            &mut looks,
+            &mut stores,
+            id,
+            Some(piece),
+        );
     }
     if let Some(notice) = handle.take_notices().pop() {
         status.message = Some(notice);
@@ -152,15 +164,27 @@ fn apply_actions(
                 Some(states) => states,
                 None => continue,
             },
-            BuildAction::Grant { zone, person, allowed } => {
+            BuildAction::Grant {
+                zone,
+                person,
+                allowed,
+            } => {
                 let record = Record::Grant {
                     zone: zone.clone(),
                     person: *person,
                     allowed: *allowed,
                 };
                 status.message = Some(match handle.edit(&space, vec![record]) {
-                    Ok(_) if *allowed => format!("They may build in {zone} now."),
-                    Ok(_) => format!("They may no longer build in {zone}."),
+                    Ok(edited) => {
+                        // Their pieces in the zone appear or come down with their rights.
+                        for (id, piece) in handle.shown(&space, &edited.changed) {
+                            show(&mut commands, &mut scene, &mut looks, &mut stores, id, piece);
+                        }
+                        match allowed {
+                            true => format!("They may build in {zone} now."),
+                            false => format!("They may no longer build in {zone}."),
+                        }
+                    }
                     Err(error) => format!("Not changed: {error}"),
                 });
                 continue;
@@ -189,7 +213,8 @@ fn apply_actions(
                     _ => {}
                 }
                 // Part of a batch may have been made: show the document as it is.
-                for (id, piece) in handle.shown(&space, &states.iter().map(|(id, _)| *id).collect::<Vec<_>>()) {
+                for (id, piece) in handle.shown(&space, &states.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+                {
                     show(&mut commands, &mut scene, &mut looks, &mut stores, id, piece);
                 }
                 status.message = Some(message);

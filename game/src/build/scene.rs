@@ -106,7 +106,11 @@ fn distance_outside(piece: &Piece, point: Vec3) -> f32 {
 pub fn placement(piece: &Piece) -> (Vec3, Quat, Vec3) {
     let [x, y, z] = piece.position.map(|mm| mm as f32 / 1000.0);
     let size = Vec3::from_array(piece.size.map(|cm| f32::from(cm) / 100.0));
-    (Vec3::new(x, y, z), Quat::from_rotation_y(piece.yaw_radians()), size)
+    (
+        Vec3::new(x, y, z),
+        Quat::from_rotation_y(piece.yaw_radians()),
+        size,
+    )
 }
 
 /// The chunk a point lies in.
@@ -255,7 +259,8 @@ fn piece_collider(piece: &Piece) -> (Vec3, Quat, Collider) {
     let collider = match piece.kind {
         PieceKind::Stairs | PieceKind::Ramp => {
             let points: Vec<Vec3> = wedge_corners().iter().map(|corner| *corner * size).collect();
-            Collider::convex_hull(&points).unwrap_or_else(|| Collider::cuboid(size.x / 2.0, size.y / 2.0, size.z / 2.0))
+            Collider::convex_hull(&points)
+                .unwrap_or_else(|| Collider::cuboid(size.x / 2.0, size.y / 2.0, size.z / 2.0))
         }
         _ => Collider::cuboid(size.x / 2.0, size.y / 2.0, size.z / 2.0),
     };
@@ -405,10 +410,19 @@ mod tests {
         };
         let (translation, _, _) = placement(&wall);
         scene.pieces.insert(id(1), (Entity::PLACEHOLDER, wall));
-        scene.chunks.entry(chunk_of(translation)).or_default().1.insert(id(1));
+        scene
+            .chunks
+            .entry(chunk_of(translation))
+            .or_default()
+            .1
+            .insert(id(1));
         // Turned a quarter, the 2 m wall runs along z and is 0.2 m thick along x.
         assert_eq!(scene.piece_at(Vec3::new(15.9, 1.0, 0.9)), Some(id(1)));
-        assert_eq!(scene.piece_at(Vec3::new(16.0, 2.5, -1.0)), Some(id(1)), "on its face, across a chunk edge");
+        assert_eq!(
+            scene.piece_at(Vec3::new(16.0, 2.5, -1.0)),
+            Some(id(1)),
+            "on its face, across a chunk edge"
+        );
         assert_eq!(scene.piece_at(Vec3::new(16.5, 1.0, 0.0)), None);
     }
 

@@ -8,5 +8,6 @@
 mod plugin;
 
 pub use plugin::{
-    Bridge, HOSTED_WORLD_FILE, JoinNearby, Nearby, NetBridgePlugin, NetMode, NetOptions, NetStatus, hosted_world,
+    Bridge, HOSTED_WORLD_FILE, JoinNearby, Nearby, NetBridgePlugin, NetMode, NetOptions, NetStatus,
+    hosted_world,
 };

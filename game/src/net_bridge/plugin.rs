@@ -213,17 +213,29 @@ pub fn hosted_world(data_dir: &std::path::Path) -> Result<WorldId, String> {
             return Ok(WorldId(bytes));
         }
         let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
-        std::fs::rename(&path, &aside).map_err(|error| format!("cannot set aside {}: {error}", path.display()))?;
-        warn!("{} was damaged: set aside as {}; a new world is hosted", path.display(), aside.display());
+        std::fs::rename(&path, &aside)
+            .map_err(|error| format!("cannot set aside {}: {error}", path.display()))?;
+        warn!(
+            "{} was damaged: set aside as {}; a new world is hosted",
+            path.display(),
+            aside.display()
+        );
     }
     let world = WorldId::random().map_err(|error| format!("cannot make a world id: {error}"))?;
-    let text: String = world.as_bytes().iter().map(|byte| format!("{byte:02x}")).collect();
+    let text: String = world
+        .as_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     std::fs::write(&path, text + "\n").map_err(|error| format!("cannot keep {}: {error}", path.display()))?;
     Ok(world)
 }
 
 /// Each space's building rules, and the documents kept in `<data>/build`.
-fn building_setup(catalog: &crate::spaces::SpaceCatalog, data_dir: &std::path::Path) -> sanctuary_net::BuildSetup {
+fn building_setup(
+    catalog: &crate::spaces::SpaceCatalog,
+    data_dir: &std::path::Path,
+) -> sanctuary_net::BuildSetup {
     let rules = catalog
         .spaces()
         .iter()
@@ -248,7 +260,10 @@ fn receive(
     mut log: ResMut<ChatLog>,
     roster: Res<Roster>,
     voice: Option<Res<crate::voice::VoiceLink>>,
-    building: (ResMut<crate::build::BuildLink>, MessageWriter<crate::build::PiecesChanged>),
+    building: (
+        ResMut<crate::build::BuildLink>,
+        MessageWriter<crate::build::PiecesChanged>,
+    ),
     apps: (
         Option<ResMut<AppMail>>,
         Option<Res<InstalledApps>>,

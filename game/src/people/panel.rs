@@ -1,14 +1,18 @@
 //! The people panel: everyone in the world, where they are, a way to join them, the
-//! invitation ticket to share, and voice (who speaks, Mute, Call, the voice settings).
+//! invitation ticket to share, voice (who speaks, Mute, Call, the voice settings), and for
+//! the owner of a building zone here, who may build in it.
 
 use super::plugin::Roster;
+use crate::build::{BuildAction, BuildLink};
 use crate::net_bridge::{NetMode, NetOptions, NetStatus};
 use crate::panels::{PanelAppExt, PanelSpec};
 use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
 use crate::voice::{CallState, VoiceControl, VoiceLink, VoiceOptions, voice_settings};
 use bevy::prelude::*;
 use bevy_egui::egui;
+use sanctuary_protocols::build::{Builders, ZoneName};
 use sanctuary_protocols::identity::PeerId;
+use sanctuary_protocols::text::SpaceName;
 
 /// The text of this world's ticket, when connected, for others to join with.
 #[derive(Resource, Debug, Clone, Default)]
@@ -38,8 +42,11 @@ fn people_ui(
         Option<ResMut<VoiceControl>>,
         Option<ResMut<VoiceOptions>>,
     ),
+    building: (Option<Res<BuildLink>>, MessageWriter<BuildAction>),
 ) {
     let (link, mut voice, mut voice_options) = voice;
+    let (build_link, mut build_actions) = building;
+    let owned = owned_zones(build_link.as_deref(), current.as_deref());
     if let Some(status) = &status {
         if let Some(capacity) = status.world_full {
             ui.colored_label(
@@ -104,6 +111,21 @@ fn people_ui(
                     if let Some(voice) = voice.as_deref_mut() {
                         voice_buttons(ui, voice, *peer);
                     }
+                    for (zone, space, handle) in &owned {
+                        let allowed = handle.may_build(space, zone, peer);
+                        let label = if allowed {
+                            format!("Stop building in {zone}")
+                        } else {
+                            format!("Let build in {zone}")
+                        };
+                        if ui.button(label).clicked() {
+                            build_actions.write(BuildAction::Grant {
+                                zone: zone.clone(),
+                                person: *peer,
+                                allowed: !allowed,
+                            });
+                        }
+                    }
                     if Some(entry.space.as_str()) != here
                         && catalog.get(&entry.space).is_some()
                         && ui.button("Join them").clicked()
@@ -117,6 +139,38 @@ fn people_ui(
             });
         }
     });
+}
+
+/// The zones of the current space that we own and only invited people build in: where
+/// we can let people build, or stop them.
+fn owned_zones(
+    link: Option<&BuildLink>,
+    current: Option<&CurrentSpace>,
+) -> Vec<(ZoneName, SpaceName, sanctuary_net::BuildHandle)> {
+    let Some(handle) = link.and_then(|link| link.0.clone()) else {
+        return Vec::new();
+    };
+    let Some(space) = current.and_then(|current| SpaceName::new(current.name.clone()).ok()) else {
+        return Vec::new();
+    };
+    let me = handle.me();
+    let zones: Vec<ZoneName> = handle
+        .rules(&space)
+        .map(|rules| {
+            rules
+                .zones
+                .iter()
+                .filter(|zone| {
+                    zone.builders == Builders::Invited && zone.owners.iter().any(|key| key.0 == me)
+                })
+                .map(|zone| zone.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    zones
+        .into_iter()
+        .map(|zone| (zone, space.clone(), handle.clone()))
+        .collect()
 }
 
 /// Call, answer or hang up, and mute, for one person; "speaking" while they are heard.
