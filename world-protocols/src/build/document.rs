@@ -372,6 +372,10 @@ impl Document {
         let Some(set) = self.standing.get(&(index, creator)) else {
             return Vec::new();
         };
+        if set.len() < limit {
+            // Everything stands within the limit: nothing crossed it.
+            return Vec::new();
+        }
         set.iter()
             .skip(limit.saturating_sub(1))
             .take(2)
@@ -388,7 +392,7 @@ impl Document {
         let index = self.zone_index(record.record().zone()).ok()?;
         let limit = self.zones[index].pieces_per_person as usize;
         let set = self.standing.get(&(index, id.creator))?;
-        (set.range(..id).take(limit).count() < limit).then_some(piece)
+        (set.len() <= limit || set.range(..id).take(limit).count() < limit).then_some(piece)
     }
 
     /// The record's piece, if it stands and its author may build where it stands.
