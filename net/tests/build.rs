@@ -175,6 +175,7 @@ async fn a_peer_cut_off_while_both_sides_build_converges_when_it_returns() {
     assert_ne!(hash(&ada), hash(&bo));
 
     // Bo comes back: its copy is read from its folder, and both sides fetch what they missed.
+    drop(bo);
     let b = nodes[1]
         .join_world_with(&ticket, presence("Bo", "lobby"), config(Some(bo_dir)))
         .await
@@ -316,5 +317,33 @@ async fn bad_records_are_refused_by_every_receiver_and_change_nothing() {
         b.counters().rejected_total() > 0
     })
     .await;
+
+    // A flood: two hundred batches at once, each a new record that breaks no rule. Past the
+    // rate one peer may send, receivers refuse them before looking inside, and count them.
+    for n in 0..200u64 {
+        let record = sign(Record::Piece {
+            id: ada.new_piece_id(),
+            zone: zone("plaza"),
+            piece: Some(piece((n as i32 % 40) * 1000 - 20_000, [100, 100, 100])),
+        });
+        let envelope = SignedEnvelope::sign(
+            &ada_key,
+            &Context::room(world, lobby.clone()),
+            now + 10 + n,
+            now,
+            Body::Build(RecordBatch::new(vec![record]).unwrap()),
+        );
+        a.broadcast_raw(RawTopic::Room, envelope.encode()).await.unwrap();
+    }
+    use sanctuary_net::RejectReason;
+    for (handle, build, name) in [(&b, &bo, "Bo"), (&c, &cy, "Cy")] {
+        wait_until(&format!("{name} to refuse the flood past the rate"), || {
+            let counters = handle.counters();
+            counters.rejected(RejectReason::RateLimited) + counters.rejected(RejectReason::Muted) > 100
+        })
+        .await;
+        let kept = build.pieces(&lobby).len();
+        assert!(kept < 100, "{name} kept {kept} of the flood's pieces");
+    }
     drop((a, b, c));
 }

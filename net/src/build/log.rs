@@ -39,6 +39,9 @@ pub(crate) struct RecordLog {
     file: File,
     /// Frames in the file.
     frames: usize,
+    /// Held locked while the file is open here, so that no other process (or world in
+    /// this one) appends to it or rewrites it at the same time.
+    _lock: File,
 }
 
 impl RecordLog {
@@ -46,6 +49,20 @@ impl RecordLog {
     pub fn open(path: &Path) -> io::Result<Loaded> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)?;
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.with_extension("lock"))?;
+        if lock.try_lock().is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is in use by another Sanctuary using the same data folder",
+                    path.display()
+                ),
+            ));
         }
         let mut bytes = Vec::new();
         match File::open(path) {
@@ -80,6 +97,7 @@ impl RecordLog {
                 path: path.to_owned(),
                 file,
                 frames: records.len(),
+                _lock: lock,
             },
             records,
             notice,
@@ -260,5 +278,8 @@ mod tests {
         let again = RecordLog::open(&path).unwrap();
         assert_eq!(again.records, vec![record(5)]);
         assert_eq!(again.log.frames(), 1);
+        // While it is open here, nobody else opens it.
+        let refused = RecordLog::open(&path).err().expect("the file is in use");
+        assert!(refused.to_string().contains("in use"), "{refused}");
     }
 }

@@ -49,7 +49,8 @@ pub struct BuildSetup {
     pub rules: BTreeMap<SpaceName, BuildRules>,
     /// The folder the documents are kept in; in memory only when `None`.
     pub folder: Option<PathBuf>,
-    /// How often to say what we hold. Default [`BUILD_STATE_EVERY`].
+    /// How often to say what we hold. Default [`BUILD_STATE_EVERY`]. It is said with the
+    /// world's heartbeat, so no more often than that.
     pub state_every: Option<Duration>,
 }
 
@@ -65,9 +66,12 @@ pub enum BuildError {
     /// The space's rules are broken.
     #[error("the building rules of {0} are broken: {1}")]
     BadRules(SpaceName, RulesError),
-    /// The disk refused the write; nothing was applied.
-    #[error("could not keep the edit on disk: {0}")]
+    /// The disk refused the read or write.
+    #[error("the building file could not be used: {0}")]
     Disk(#[from] std::io::Error),
+    /// The documents' lock was poisoned by a panic elsewhere.
+    #[error("building stopped after an internal error")]
+    Unavailable,
 }
 
 /// Counts of what arrived, for tools and tests.

@@ -776,13 +776,20 @@ impl Actor {
         let Some(build) = &mut self.build else {
             return;
         };
+        // Edits made in another space than ours now are not sent live (peers there fetch
+        // them with a sync), so only ours are gathered; the others are left out here too.
+        let here = self.presence.space.clone();
+        if space != here {
+            records.clear();
+        }
         while records.len() < BUILD_BATCH_MAX * BUILD_MESSAGES_PER_SECOND as usize {
             match build.outbox.try_recv() {
-                Ok((more_space, more)) if more_space == space => records.extend(more),
-                _ => break,
+                Ok((more_space, more)) if more_space == here => records.extend(more),
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
-        if space != self.presence.space || self.config.observer {
+        if records.is_empty() || self.config.observer {
             return;
         }
         let now_ms = self.now_ms();
