@@ -87,7 +87,11 @@ impl Area {
     /// The lowest height on the grid inside the box: where structures stand.
     fn ground(&self) -> i64 {
         self.min[1].div_euclid(GRID_MM) * GRID_MM
-            + if self.min[1].rem_euclid(GRID_MM) == 0 { 0 } else { GRID_MM }
+            + if self.min[1].rem_euclid(GRID_MM) == 0 {
+                0
+            } else {
+                GRID_MM
+            }
     }
 
     /// A random point of the grid inside the box, on one horizontal axis.
@@ -396,7 +400,10 @@ impl Planner {
         let shape = self.shape(kind, color);
         let mut best: Vec<Piece> = Vec::new();
         for attempt in 0..PLACES_TRIED {
-            let (x, z) = (self.area.grid_point(0, &mut self.dice), self.area.grid_point(2, &mut self.dice));
+            let (x, z) = (
+                self.area.grid_point(0, &mut self.dice),
+                self.area.grid_point(2, &mut self.dice),
+            );
             let ground = self.area.ground();
             let pieces: Vec<Piece> = shape
                 .iter()
@@ -461,12 +468,7 @@ impl Planner {
                     } else {
                         PieceKind::Block
                     };
-                    pieces.push(piece(
-                        kind,
-                        [0, side_mm / 2 + level * side_mm, 0],
-                        [side; 3],
-                        0,
-                    ));
+                    pieces.push(piece(kind, [0, side_mm / 2 + level * side_mm, 0], [side; 3], 0));
                 }
                 if self.area.kinds.contains(&PieceKind::Slab) && self.dice.next() < 0.5 {
                     let [_, thick, _] = PieceKind::Slab.default_size();
@@ -639,7 +641,11 @@ mod tests {
             ..garden()
         };
         let kinds = check_structures(walls_and_lights);
-        assert!(kinds.iter().all(|kind| matches!(kind, PieceKind::Wall | PieceKind::Light)));
+        assert!(
+            kinds
+                .iter()
+                .all(|kind| matches!(kind, PieceKind::Wall | PieceKind::Light))
+        );
         assert!(kinds.contains(&PieceKind::Light) && kinds.contains(&PieceKind::Wall));
         let tiny = Area {
             largest_cm: 30,
@@ -662,7 +668,10 @@ mod tests {
             let moved = planner.ground_spot(&wall).unwrap();
             assert!(area.fits(&moved));
             assert_eq!(moved.position[1], 1250);
-            assert_eq!((moved.kind, moved.size, moved.yaw), (wall.kind, wall.size, wall.yaw));
+            assert_eq!(
+                (moved.kind, moved.size, moved.yaw),
+                (wall.kind, wall.size, wall.yaw)
+            );
         }
     }
 

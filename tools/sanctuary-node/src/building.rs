@@ -72,14 +72,17 @@ pub fn hash_line(build: &BuildHandle, space: &SpaceName) -> Option<String> {
     ))
 }
 
-/// The world a hosting process starts: the one kept in `data_dir` (file `world`, 64 hex
-/// digits), so that a restarted host finds its documents again, or a new one (kept there
-/// when there is a data folder).
+/// The file of a data folder that names the world hosted from it, as the client names it.
+const HOSTED_WORLD_FILE: &str = "hosted-world";
+
+/// The world a hosting process starts: the one named in `data_dir` (file `hosted-world`,
+/// 64 hex digits, as the client keeps it), so that a restarted host finds its documents
+/// again, or a new one (named there when there is a data folder).
 pub fn hosted_world(data_dir: Option<&Path>) -> anyhow::Result<WorldId> {
     let Some(data_dir) = data_dir else {
         return Ok(WorldId::random()?);
     };
-    let path = data_dir.join("world");
+    let path = data_dir.join(HOSTED_WORLD_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_world(&text)
             .ok_or_else(|| anyhow::anyhow!("{} does not hold a world id (64 hex digits)", path.display())),
@@ -122,8 +125,8 @@ fn build_folders(data_dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 
 /// The worlds of a `build/` folder and, for each, the spaces it has a file for.
 fn documents(folder: &Path) -> anyhow::Result<Vec<(WorldId, Vec<SpaceName>)>> {
-    let entries =
-        std::fs::read_dir(folder).map_err(|error| anyhow::anyhow!("cannot read {}: {error}", folder.display()))?;
+    let entries = std::fs::read_dir(folder)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", folder.display()))?;
     let mut worlds = Vec::new();
     for entry in entries.flatten() {
         let Some(world) = entry.file_name().to_str().and_then(parse_world) else {

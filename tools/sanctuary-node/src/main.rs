@@ -4,7 +4,8 @@
 //!   and then say something; the load generator for the benchmarks.
 //! - `watch --join TICKET --json [--space NAME]`: a silent observer (others don't list it)
 //!   that prints one JSON object per line for each event (`nearby`, `joined`, `left`,
-//!   `chat`, `pose`, `full`, `rejected`).
+//!   `chat`, `pose`, `full`, `rejected`), and building as plain `build:` and
+//!   `build-hash:` lines (it keeps each space's document, synced from the peers).
 //!
 //! Both take `--lan` instead of `--join TICKET`: they then join the first world announced
 //! on the local network (by `sanctuary --lan --host`). Bots also take `--host`: the first
@@ -61,7 +62,7 @@ struct PeerOptions {
     /// Stop after this many seconds (run until Ctrl-C if not given).
     #[arg(long, value_name = "SECONDS")]
     seconds: Option<u64>,
-    /// The assets folder, for the spaces' names and spawn points.
+    /// The assets folder, for the spaces' names, spawn points and building rules.
     #[arg(long, value_name = "DIR")]
     assets: Option<PathBuf>,
     /// The UDP address to listen on, e.g. 127.0.0.1:0 for this machine only.
@@ -88,14 +89,20 @@ enum Command {
         #[arg(long)]
         build: bool,
         /// Pieces each building bot places (or moves, or removes) a second.
-        #[arg(long, value_name = "PER_SECOND", default_value_t = 2.0, requires = "build")]
+        #[arg(
+            long,
+            value_name = "PER_SECOND",
+            default_value_t = 2.0,
+            requires = "build",
+            allow_negative_numbers = true
+        )]
         build_rate: f32,
         /// Stop building after this many seconds (bots keep wandering and syncing).
         #[arg(long, value_name = "SECONDS", requires = "build")]
         build_seconds: Option<u64>,
-        /// Keep each bot's key and building documents in DIR/bot-<n> (and, with `--host`,
-        /// the world's id in DIR/world), so a restart goes on where it stopped. In memory
-        /// when not given.
+        /// Keep each bot's key and building documents in DIR/bot-<n> (laid out like a
+        /// person's data folder) and, with `--host`, the world's id in DIR/hosted-world, so
+        /// a restart goes on where it stopped. In memory when not given.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },

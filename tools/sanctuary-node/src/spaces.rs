@@ -103,9 +103,9 @@ fn checked(file: &SpaceFile) -> anyhow::Result<Option<BuildRules>> {
     let Some(rules) = &file.build else {
         return Ok(None);
     };
-    rules
-        .validate()
-        .map_err(|error| anyhow::anyhow!("the building rules of space {:?} are broken: {error}", file.name))?;
+    rules.validate().map_err(|error| {
+        anyhow::anyhow!("the building rules of space {:?} are broken: {error}", file.name)
+    })?;
     Ok(Some(rules.clone()))
 }
 

@@ -11,7 +11,9 @@
 //!   and whenever a line `hash` is read on stdin, so that anyone can check from outside
 //!   that peers converged (compare with what `build-doc` says of their folders).
 
-use sanctuary_net::{BuildHandle, BuildSetup, LeaveReason, NearbyWorld, WorldConfig, WorldEvent, WorldTicket};
+use sanctuary_net::{
+    BuildHandle, BuildSetup, LeaveReason, NearbyWorld, WorldConfig, WorldEvent, WorldTicket,
+};
 use sanctuary_protocols::build::BuildRules;
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::message::{AvatarShape, Presence, Rgb};
