@@ -82,7 +82,10 @@ fn follow_space(
     }
     reset(&mut commands, &mut scene, Some(space.as_str().to_owned()));
     let mut stores = stores(&mut meshes, &mut materials);
-    for (id, piece) in handle.pieces(&space) {
+    let started = std::time::Instant::now();
+    let pieces = handle.pieces(&space);
+    let read = started.elapsed();
+    for (id, piece) in pieces {
         show(
             &mut commands,
             &mut scene,
@@ -92,10 +95,14 @@ fn follow_space(
             Some(piece),
         );
     }
+    let spawned = started.elapsed() - read;
     if let Some(notice) = handle.take_notices().pop() {
         status.message = Some(notice);
     }
-    info!("{} built pieces in {space}", scene.len());
+    info!(
+        "{} built pieces in {space} (read in {read:?}, spawned in {spawned:?})",
+        scene.len()
+    );
 }
 
 /// Peers' edits: shows the changed pieces as the document has them now.

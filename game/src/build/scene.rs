@@ -349,7 +349,9 @@ pub fn rebuild_chunk_colliders(mut commands: Commands, mut scene: ResMut<BuiltSc
     if scene.dirty.is_empty() {
         return;
     }
+    let started = std::time::Instant::now();
     let dirty: Vec<IVec3> = scene.dirty.drain().collect();
+    let count = dirty.len();
     for chunk in dirty {
         let Some((entity, ids)) = scene.chunks.get(&chunk) else {
             continue;
@@ -387,6 +389,7 @@ pub fn rebuild_chunk_colliders(mut commands: Commands, mut scene: ResMut<BuiltSc
             slot.0 = Some(entity);
         }
     }
+    debug!("{count} chunk colliders rebuilt in {:?}", started.elapsed());
 }
 
 #[cfg(test)]
