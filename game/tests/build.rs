@@ -42,6 +42,15 @@ fn ground_below(app: &mut App, from: Vec3) -> Option<f32> {
         .flatten()
 }
 
+/// What building last said to the person.
+fn said(app: &App) -> String {
+    app.world()
+        .resource::<BuildStatus>()
+        .message
+        .clone()
+        .unwrap_or_default()
+}
+
 fn act(app: &mut App, action: BuildAction) {
     app.world_mut().write_message(action);
 }
@@ -111,12 +120,7 @@ fn what_one_builds_stands_in_the_others_world_and_undo_travels_too() {
     };
     act(&mut guest, BuildAction::Remove(hosts));
     guest.update();
-    let message = guest
-        .world()
-        .resource::<BuildStatus>()
-        .message
-        .clone()
-        .unwrap_or_default();
+    let message = said(&guest);
     assert!(message.contains("without owning"), "{message}");
     assert_eq!(standing(&guest), 3);
 }
@@ -134,12 +138,7 @@ fn outside_the_zones_nothing_is_built_and_the_person_is_told_why() {
         BuildAction::Place(vec![Piece::new(PieceKind::Block, [0, 500, 9000], BRICK)]),
     );
     host.update();
-    let message = host
-        .world()
-        .resource::<BuildStatus>()
-        .message
-        .clone()
-        .unwrap_or_default();
+    let message = said(&host);
     assert!(message.contains("outside every building zone"), "{message}");
     // Too large for the garden (largest 6 m).
     let huge = Piece {
@@ -148,12 +147,7 @@ fn outside_the_zones_nothing_is_built_and_the_person_is_told_why() {
     };
     act(&mut host, BuildAction::Place(vec![huge]));
     host.update();
-    let message = host
-        .world()
-        .resource::<BuildStatus>()
-        .message
-        .clone()
-        .unwrap_or_default();
+    let message = said(&host);
     assert!(message.contains("larger than zone"), "{message}");
     assert_eq!(standing(&host), 0);
 }
@@ -199,47 +193,12 @@ const SIGNAL: Rgb = Rgb { r: 255, g: 0, b: 255 };
 
 #[test]
 fn a_structure_another_peer_built_shows_in_a_real_window() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
     use std::time::Duration;
 
     let display = common::VirtualDisplay::start();
     let root = folder("build-window");
     let shot = root.join("built.png");
-    let client = env!("CARGO_BIN_EXE_sanctuary");
-    let mut viewer = Command::new(client)
-        .env_remove("WAYLAND_DISPLAY")
-        .env("DISPLAY", &display.display)
-        .env("RUST_LOG", "warn")
-        .args([
-            "--space",
-            "lobby",
-            "--host",
-            "--frames",
-            "90",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .arg("--screenshot")
-        .arg(&shot)
-        .arg("--data-dir")
-        .arg(root.join("viewer"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client runs");
-    let stdout = viewer.stdout.take().unwrap();
-    let (tickets, ticket) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(found) = line.strip_prefix("ticket: ") {
-                tickets.send(found.to_owned()).ok();
-            }
-        }
-    });
-    let ticket = ticket
-        .recv_timeout(Duration::from_secs(240))
-        .expect("the windowed client hosts a world");
+    let (mut viewer, ticket) = common::windowed_host(&display, &root.join("viewer"), 90, &shot, &[]);
     // A headless peer joins and builds a magenta wall in the garden, facing the viewer.
     let mut builder = networked_client(
         "lobby",
@@ -329,12 +288,7 @@ fn the_owner_lets_a_guest_build_from_the_people_panel_and_stops_them_again() {
     // Not invited: refused.
     act(&mut guest, BuildAction::Place(vec![on_stage.clone()]));
     guest.update();
-    let message = guest
-        .world()
-        .resource::<BuildStatus>()
-        .message
-        .clone()
-        .unwrap_or_default();
+    let message = said(&guest);
     assert!(message.contains("may not build"), "{message}");
 
     // The owner lets them from the People panel; the grant reaches the guest.

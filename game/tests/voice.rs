@@ -512,7 +512,6 @@ fn ring_pixels(path: &Path) -> usize {
 
 #[test]
 fn people_talking_wear_a_ring_in_a_real_window() {
-    use std::io::BufRead;
     use std::process::{Command, Stdio};
     use std::time::Duration;
 
@@ -524,43 +523,13 @@ fn people_talking_wear_a_ring_in_a_real_window() {
     let silence = silence(&root);
     let shot = root.join("rings.png");
     let client = env!("CARGO_BIN_EXE_sanctuary");
-    let mut viewer = Command::new(client)
-        .env_remove("WAYLAND_DISPLAY")
-        .env("DISPLAY", &display.display)
-        .env("RUST_LOG", "warn")
-        .args([
-            "--space",
-            "lobby",
-            "--host",
-            "--frames",
-            "90",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .arg("--voice-in")
-        .arg(&silence)
-        .arg("--voice-out")
-        .arg(root.join("heard.wav"))
-        .arg("--screenshot")
-        .arg(&shot)
-        .arg("--data-dir")
-        .arg(root.join("viewer"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client runs");
-    let stdout = viewer.stdout.take().unwrap();
-    let (tickets, ticket) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(found) = line.strip_prefix("ticket: ") {
-                tickets.send(found.to_owned()).ok();
-            }
-        }
-    });
-    let ticket = ticket
-        .recv_timeout(Duration::from_secs(240))
-        .expect("the windowed client hosts a world");
+    let extra = [
+        "--voice-in".into(),
+        silence.clone().into_os_string(),
+        "--voice-out".into(),
+        root.join("heard.wav").into_os_string(),
+    ];
+    let (mut viewer, ticket) = common::windowed_host(&display, &root.join("viewer"), 90, &shot, &extra);
     // Eight talking bots wander around the spawn point, in front of the viewer and behind.
     let tool = Path::new(client).with_file_name("sanctuary-node");
     let mut bots = Command::new(&tool)

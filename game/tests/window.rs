@@ -629,3 +629,61 @@ fn a_sellers_goods_and_their_picture_stand_on_their_stall_in_the_market() {
         "the goods appear on the stall, and nothing else changes much ({changed} pixels differ)"
     );
 }
+
+/// What `sanctuary-node build-doc --pieces` finds in `data`: the `piece:` lines' kinds.
+fn built_kinds(data: &Path) -> (String, Vec<String>) {
+    let tool = Path::new(env!("CARGO_BIN_EXE_sanctuary")).with_file_name("sanctuary-node");
+    let output = Command::new(tool)
+        .args(["build-doc", "--pieces", "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("sanctuary-node runs (cargo nextest run --workspace builds it)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let kinds = stdout
+        .lines()
+        .filter(|line| line.starts_with("piece:"))
+        .filter_map(|line| line.split_whitespace().last().map(str::to_owned))
+        .collect();
+    (stdout, kinds)
+}
+
+#[test]
+fn build_mode_places_turns_and_undoes_with_the_keyboard_and_mouse() {
+    let display = VirtualDisplay::start();
+    let data = scratch("build-mode");
+    let (client, window) = open_client(
+        &display,
+        &["--space", "lobby", "--host", "--bind", "127.0.0.1:0"],
+        &data,
+    );
+    let settle = || std::thread::sleep(std::time::Duration::from_secs(4));
+    let x = |args: &[&str]| {
+        x_tool(&display, "xdotool", args);
+        settle();
+    };
+    settle();
+    x(&["windowfocus", &window]);
+    // A click grabs the mouse; then look a little to the right and down from the spawn
+    // point's upward gaze, so that the crosshair lands on the garden's ground.
+    x(&["mousemove", "640", "360", "click", "1"]);
+    x(&["mousemove_relative", "--", "100", "188"]);
+    // B: build mode. 3: a wall, turned once with R, placed with a click; Ctrl+Z takes it
+    // back; 1: a block, placed.
+    x(&["key", "b"]);
+    x(&["key", "3"]);
+    x(&["key", "r"]);
+    x(&["click", "1"]);
+    x(&["key", "ctrl+z"]);
+    x(&["key", "1"]);
+    x(&["click", "1"]);
+    // Every edit is on disk before it is shown: the client can go at once.
+    drop(client);
+    let (stdout, kinds) = built_kinds(&data);
+    assert_eq!(kinds, vec!["Block".to_owned()], "one block stands: {stdout}");
+    let doc = stdout
+        .lines()
+        .find(|line| line.starts_with("build-doc:"))
+        .unwrap_or_default();
+    // The wall's removal is a record too.
+    assert!(doc.ends_with(" 1 2"), "one shown, two records: {doc}");
+}

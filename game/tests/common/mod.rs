@@ -102,6 +102,48 @@ pub fn read_screenshot(path: &std::path::Path) -> Screenshot {
     }
 }
 
+/// Starts the real client in a window on `display`, hosting a world in the Lobby for
+/// `frames` frames and saving the last one to `shot`, with its data in `data` and `extra`
+/// arguments; returns it (stderr piped, for [`wait_for_window`]) and its world's ticket.
+pub fn windowed_host(
+    display: &VirtualDisplay,
+    data: &std::path::Path,
+    frames: u32,
+    shot: &std::path::Path,
+    extra: &[std::ffi::OsString],
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut client = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+        .env_remove("WAYLAND_DISPLAY")
+        .env("DISPLAY", &display.display)
+        .env("RUST_LOG", "warn")
+        .args(["--space", "lobby", "--host", "--bind", "127.0.0.1:0", "--frames"])
+        .arg(frames.to_string())
+        .arg("--screenshot")
+        .arg(shot)
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client runs");
+    let stdout = client.stdout.take().expect("piped");
+    let (tickets, ticket) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(found) = line.strip_prefix("ticket: ") {
+                tickets.send(found.to_owned()).ok();
+            }
+        }
+    });
+    let ticket = ticket
+        .recv_timeout(Duration::from_secs(240))
+        .expect("the windowed client hosts a world");
+    (client, ticket)
+}
+
 /// An Xvfb server on a display number it picks itself, stopped when dropped.
 pub struct VirtualDisplay {
     server: std::process::Child,
