@@ -145,11 +145,24 @@ fn outside_the_zones_nothing_is_built_and_the_person_is_told_why() {
         size: [700, 100, 100],
         ..garden_block(0)
     };
-    act(&mut host, BuildAction::Place(vec![huge]));
+    act(&mut host, BuildAction::Place(vec![huge.clone()]));
     host.update();
     let message = said(&host);
     assert!(message.contains("larger than zone"), "{message}");
     assert_eq!(standing(&host), 0);
+
+    // Build mode's ghost asks the same checks: red, with the reason, where these would go.
+    let link = host.world().resource::<BuildLink>().clone();
+    let here = host.world().resource::<sanctuary::spaces::CurrentSpace>().clone();
+    let refusal = |piece: &Piece| sanctuary::build::mode::refusal(&link, Some(&here), piece);
+    assert_eq!(refusal(&garden_block(0)), None);
+    let by_the_spawn = Piece::new(PieceKind::Block, [0, 500, 9000], BRICK);
+    assert_eq!(
+        refusal(&by_the_spawn).as_deref(),
+        Some("Outside the building zones.")
+    );
+    let too_big = refusal(&huge).unwrap_or_default();
+    assert!(too_big.contains("larger than zone"), "{too_big}");
 }
 
 #[test]

@@ -630,12 +630,15 @@ fn a_sellers_goods_and_their_picture_stand_on_their_stall_in_the_market() {
     );
 }
 
-/// What `sanctuary-node build-doc --pieces` finds in `data`: the `piece:` lines' kinds.
-fn built_kinds(data: &Path) -> (String, Vec<String>) {
+/// What `sanctuary-node build-doc --pieces` finds in `data` under the spaces of `assets`:
+/// all it said, and the `piece:` lines' kinds.
+fn built_kinds(data: &Path, assets: &Path) -> (String, Vec<String>) {
     let tool = Path::new(env!("CARGO_BIN_EXE_sanctuary")).with_file_name("sanctuary-node");
     let output = Command::new(tool)
         .args(["build-doc", "--pieces", "--data-dir"])
         .arg(data)
+        .arg("--assets")
+        .arg(assets)
         .output()
         .expect("sanctuary-node runs (cargo nextest run --workspace builds it)");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -651,9 +654,41 @@ fn built_kinds(data: &Path) -> (String, Vec<String>) {
 fn build_mode_places_turns_and_undoes_with_the_keyboard_and_mouse() {
     let display = VirtualDisplay::start();
     let data = scratch("build-mode");
+    // A fresh data folder: hosting reopens the world kept in it, with what was built.
+    std::fs::remove_dir_all(&data).ok();
+    let data = scratch("build-mode");
+    // The shipped spaces, with building allowed all over the Lobby, so that wherever the
+    // crosshair lands on the ground is in a zone.
+    let assets = data.join("assets");
+    let spaces = assets.join("spaces");
+    std::fs::create_dir_all(&spaces).expect("an assets folder");
+    let shipped = sanctuary::spaces::catalog::default_assets_folder().join("spaces");
+    for entry in std::fs::read_dir(&shipped).expect("the shipped spaces") {
+        let path = entry.expect("a space file").path();
+        let mut text = std::fs::read_to_string(&path).expect("a space file");
+        if path.file_name().is_some_and(|name| name == "lobby.ron") {
+            let at = text
+                .find("    build: Some((")
+                .expect("the lobby's building rules");
+            text.truncate(at);
+            text.push_str(
+                "    build: Some((zones: [(name: \"everywhere\", min: (-30, 0, -30), max: (30, 400, 30))])),\n)\n",
+            );
+        }
+        std::fs::write(spaces.join(path.file_name().expect("a name")), text).expect("a copy");
+    }
+    let assets_arg = assets.display().to_string();
     let (client, window) = open_client(
         &display,
-        &["--space", "lobby", "--host", "--bind", "127.0.0.1:0"],
+        &[
+            "--space",
+            "lobby",
+            "--host",
+            "--bind",
+            "127.0.0.1:0",
+            "--assets",
+            &assets_arg,
+        ],
         &data,
     );
     let settle = || std::thread::sleep(std::time::Duration::from_secs(4));
@@ -663,10 +698,10 @@ fn build_mode_places_turns_and_undoes_with_the_keyboard_and_mouse() {
     };
     settle();
     x(&["windowfocus", &window]);
-    // A click grabs the mouse; then look a little to the right and down from the spawn
-    // point's upward gaze, so that the crosshair lands on the garden's ground.
+    // A click grabs the mouse; then look down from the spawn point's upward gaze, so that
+    // the crosshair lands on the ground a few metres ahead.
     x(&["mousemove", "640", "360", "click", "1"]);
-    x(&["mousemove_relative", "--", "100", "188"]);
+    x(&["mousemove_relative", "--", "20", "120"]);
     // B: build mode. 3: a wall, turned once with R, placed with a click; Ctrl+Z takes it
     // back; 1: a block, placed.
     x(&["key", "b"]);
@@ -678,7 +713,7 @@ fn build_mode_places_turns_and_undoes_with_the_keyboard_and_mouse() {
     x(&["click", "1"]);
     // Every edit is on disk before it is shown: the client can go at once.
     drop(client);
-    let (stdout, kinds) = built_kinds(&data);
+    let (stdout, kinds) = built_kinds(&data, &assets);
     assert_eq!(kinds, vec!["Block".to_owned()], "one block stands: {stdout}");
     let doc = stdout
         .lines()

@@ -216,15 +216,12 @@ pub fn ghost_at(point: Vec3, normal: Vec3, hit: Option<&Piece>, template: &Piece
         }
         None => {
             let lifted = point + normal * 0.01;
-            let y = if normal.y > 0.7 {
-                point.y + half.y
-            } else {
-                lifted.y
-            };
-            let mut centre = Vec3::new(snap(lifted.x, 0.0), y, snap(lifted.z, 0.0));
+            let mut centre = Vec3::new(snap(lifted.x, 0.0), point.y + half.y, snap(lifted.z, 0.0));
             if normal.y <= 0.7 {
-                // Against a wall: stand out from it.
+                // Against a wall: stand out from it, its bottom on the grid step at or
+                // below where the crosshair touched (the floor, for a low wall).
                 centre += Vec3::new(normal.x, 0.0, normal.z).normalize_or_zero() * half.max_element();
+                centre.y = (point.y / GRID_M).floor() * GRID_M + half.y;
             }
             centre
         }
@@ -291,8 +288,9 @@ fn aim(
     });
 }
 
-/// Why `ghost` cannot be placed, asked of the document's own checks.
-fn refusal(link: &BuildLink, current: Option<&CurrentSpace>, ghost: &Piece) -> Option<String> {
+/// Why `ghost` cannot be placed, asked of the document's own checks: what turns the ghost
+/// red, and the reason the Build window shows.
+pub fn refusal(link: &BuildLink, current: Option<&CurrentSpace>, ghost: &Piece) -> Option<String> {
     let handle = link.0.as_ref()?;
     let space = SpaceName::new(current?.name.clone()).ok()?;
     let Some(rules) = handle.rules(&space) else {
@@ -326,7 +324,9 @@ fn act(
     if !mode.active || blocked.0 || mode.writing {
         return;
     }
-    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
+    // Held, or pressed and let go within this frame (a quick Ctrl+Z on a slow frame).
+    let ctrl_keys = [KeyCode::ControlLeft, KeyCode::ControlRight];
+    let ctrl = keys.any_pressed(ctrl_keys) || keys.any_just_pressed(ctrl_keys);
     let pressed = |key| keys.just_pressed(key);
     for (index, key) in [
         KeyCode::Digit1,
@@ -738,6 +738,7 @@ fn draw_palette(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sanctuary_protocols::identity::PeerId;
 
     fn block() -> Piece {
         Piece::new(PieceKind::Block, [0, 0, 0], PALETTE[0])
@@ -747,6 +748,13 @@ mod tests {
     fn on_the_ground_a_piece_stands_on_it_snapped_to_the_grid() {
         let ghost = ghost_at(Vec3::new(1.2, 0.0, -3.9), Vec3::Y, None, &block());
         assert_eq!(ghost.position, [1000, 500, -4000]);
+    }
+
+    #[test]
+    fn against_a_wall_of_the_space_a_piece_stands_out_from_it_on_the_grid_below() {
+        // The fountain's basin side, 0.3 m up, facing +z.
+        let ghost = ghost_at(Vec3::new(0.2, 0.3, 3.2), Vec3::Z, None, &block());
+        assert_eq!(ghost.position, [0, 500, 3500]);
     }
 
     #[test]
@@ -776,5 +784,163 @@ mod tests {
         assert_eq!(sign.color, PALETTE[3]);
         assert_eq!(sign.text.as_ref().map(|t| t.as_str()), Some("Welcome"));
         assert_eq!(sign.check(), Ok(()));
+    }
+
+    fn id(number: u64) -> PieceId {
+        PieceId {
+            creator: PeerId::from_bytes([4; 32]),
+            number,
+        }
+    }
+
+    /// Build mode's input system alone, in build mode, the mouse grabbed, aiming at piece 1
+    /// (a block at the origin) with the ghost on top of it.
+    fn aiming() -> App {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<ButtonInput<MouseButton>>()
+            .insert_resource(CursorGrab(true))
+            .init_resource::<ControlsBlocked>()
+            .init_resource::<BuiltScene>()
+            .init_resource::<BuildStatus>()
+            .add_message::<BuildAction>()
+            .add_systems(Update, act);
+        let below = Piece::new(PieceKind::Block, [0, 500, 0], PALETTE[0]);
+        app.world_mut()
+            .resource_mut::<BuiltScene>()
+            .remember(id(1), below);
+        let mode = BuildMode {
+            active: true,
+            target: Some(Target {
+                piece: Some(id(1)),
+                ghost: Piece::new(PieceKind::Block, [0, 1500, 0], PALETTE[0]),
+                refused: None,
+            }),
+            ..BuildMode::default()
+        };
+        app.insert_resource(mode);
+        app.update();
+        app
+    }
+
+    /// Presses `keys` and `buttons` together for one frame; returns the actions made.
+    fn press(app: &mut App, keys: &[KeyCode], buttons: &[MouseButton]) -> Vec<BuildAction> {
+        for key in keys {
+            app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(*key);
+        }
+        for button in buttons {
+            app.world_mut()
+                .resource_mut::<ButtonInput<MouseButton>>()
+                .press(*button);
+        }
+        app.update();
+        let mut keyboard = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        keyboard.release_all();
+        keyboard.clear();
+        let mut mouse = app.world_mut().resource_mut::<ButtonInput<MouseButton>>();
+        mouse.release_all();
+        mouse.clear();
+        app.world_mut()
+            .resource_mut::<Messages<BuildAction>>()
+            .drain()
+            .collect()
+    }
+
+    #[test]
+    fn clicks_place_and_remove_and_a_click_that_grabs_the_mouse_does_neither() {
+        let mut app = aiming();
+        let placed = press(&mut app, &[KeyCode::Digit3], &[MouseButton::Left]);
+        assert!(matches!(&placed[..], [BuildAction::Place(pieces)] if pieces.len() == 1));
+        let removed = press(&mut app, &[], &[MouseButton::Right]);
+        assert_eq!(removed, vec![BuildAction::Remove(vec![id(1)])]);
+
+        // Where the ghost may not go, a click says why and builds nothing.
+        app.world_mut()
+            .resource_mut::<BuildMode>()
+            .target
+            .as_mut()
+            .unwrap()
+            .refused = Some("Outside the building zones.".into());
+        assert!(press(&mut app, &[], &[MouseButton::Left]).is_empty());
+        let said = app.world().resource::<BuildStatus>().message.clone().unwrap();
+        assert!(said.contains("Outside the building zones"), "{said}");
+
+        // The mouse was free: this click grabs it and builds nothing.
+        app.world_mut()
+            .resource_mut::<BuildMode>()
+            .target
+            .as_mut()
+            .unwrap()
+            .refused = None;
+        app.insert_resource(CursorGrab(false));
+        app.update();
+        app.insert_resource(CursorGrab(true));
+        assert!(press(&mut app, &[], &[MouseButton::Left]).is_empty());
+        assert_eq!(press(&mut app, &[], &[MouseButton::Left]).len(), 1);
+    }
+
+    #[test]
+    fn keys_pick_turn_and_colour_and_work_on_the_selection() {
+        let mut app = aiming();
+        press(
+            &mut app,
+            &[
+                KeyCode::Digit4,
+                KeyCode::KeyR,
+                KeyCode::KeyE,
+                KeyCode::BracketRight,
+            ],
+            &[],
+        );
+        let mode = app.world().resource::<BuildMode>();
+        assert_eq!(
+            (mode.kind, mode.yaw, mode.color, mode.scale),
+            (PieceKind::Stairs, 1, 1, 125)
+        );
+        assert!(mode.selected.is_empty(), "nothing selected, nothing changed");
+
+        // T selects the piece aimed at; R, E and [ then change it.
+        assert!(press(&mut app, &[KeyCode::KeyT], &[]).is_empty());
+        assert!(app.world().resource::<BuildMode>().selected.contains(&id(1)));
+        let turned = press(&mut app, &[KeyCode::KeyR], &[]);
+        assert!(matches!(&turned[..], [BuildAction::Change(changes)] if changes[0].1.yaw == 1));
+        let coloured = press(&mut app, &[KeyCode::KeyE], &[]);
+        assert!(matches!(&coloured[..], [BuildAction::Change(changes)] if changes[0].1.color == PALETTE[2]));
+        let smaller = press(&mut app, &[KeyCode::BracketLeft], &[]);
+        assert!(matches!(&smaller[..], [BuildAction::Change(changes)] if changes[0].1.size == [80, 80, 80]));
+
+        // M moves it to the ghost; Ctrl+C and Ctrl+V paste a copy there.
+        let moved = press(&mut app, &[KeyCode::KeyM], &[]);
+        assert!(
+            matches!(&moved[..], [BuildAction::Change(changes)] if changes[0].1.position == [0, 1500, 0])
+        );
+        assert!(press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyC], &[]).is_empty());
+        let pasted = press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyV], &[]);
+        assert!(matches!(&pasted[..], [BuildAction::Place(pieces)] if pieces[0].position == [0, 1500, 0]));
+
+        // A quick Ctrl+Z, let go within one frame, still undoes.
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .press(KeyCode::ControlLeft);
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .release(KeyCode::ControlLeft);
+        assert_eq!(press(&mut app, &[KeyCode::KeyZ], &[]), vec![BuildAction::Undo]);
+
+        // Undo, redo, and Delete removes the selection.
+        assert_eq!(
+            press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ], &[]),
+            vec![BuildAction::Undo]
+        );
+        assert_eq!(
+            press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyY], &[]),
+            vec![BuildAction::Redo]
+        );
+        assert_eq!(
+            press(&mut app, &[KeyCode::Delete], &[]),
+            vec![BuildAction::Remove(vec![id(1)])]
+        );
+        assert!(app.world().resource::<BuildMode>().selected.is_empty());
     }
 }

@@ -85,6 +85,14 @@ impl BuiltScene {
         best.map(|(id, _)| id)
     }
 
+    /// Remembers `piece` as standing, without an entity: for tests of what reads the scene.
+    #[cfg(test)]
+    pub(crate) fn remember(&mut self, id: PieceId, piece: Piece) {
+        let chunk = chunk_of(placement(&piece).0);
+        self.chunks.entry(chunk).or_default().1.insert(id);
+        self.pieces.insert(id, (Entity::PLACEHOLDER, piece));
+    }
+
     /// Forgets everything (the entities go with the space).
     fn clear(&mut self, space: Option<String>) {
         *self = Self {
