@@ -281,31 +281,8 @@ async fn load(pieces: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// The world id in `<data>/hosted-world`, made if missing (the client's own format: 64 hex
-/// digits).
-fn hosted_world(data_dir: &Path) -> Result<WorldId, Error> {
-    let path = data_dir.join("hosted-world");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let text = text.trim();
-        let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(text.get(i * 2..i * 2 + 2).ok_or("short world id")?, 16)?;
-        }
-        return Ok(WorldId(bytes));
-    }
-    std::fs::create_dir_all(data_dir)?;
-    let world = WorldId::random()?;
-    let text: String = world
-        .as_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    std::fs::write(&path, text + "\n")?;
-    Ok(world)
-}
-
 async fn fill(data_dir: PathBuf, pieces: usize) -> Result<(), Error> {
-    let world = hosted_world(&data_dir)?;
+    let (world, _) = sanctuary_net::data_dir::hosted_world(&data_dir)?;
     let node = Node::spawn(NodeConfig::loopback(Keypair::generate()?)).await?;
     let handle = node
         .join_world_with(

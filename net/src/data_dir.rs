@@ -59,3 +59,72 @@ pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<sanctuary_protocol
         Err(error) => Err(error),
     }
 }
+
+/// The file of a data folder that names the world hosted from it.
+pub const HOSTED_WORLD_FILE: &str = "hosted-world";
+
+/// The world hosted from `data_dir`: the same one every time (so its tickets, and what was
+/// built there, stay), named in [`HOSTED_WORLD_FILE`] as 64 hex digits and made on first
+/// use. A damaged file is set aside as `hosted-world.broken` and a new world made; the
+/// second value then says so, for the person.
+pub fn hosted_world(data_dir: &Path) -> std::io::Result<(sanctuary_protocols::WorldId, Option<String>)> {
+    use sanctuary_protocols::WorldId;
+    let path = data_dir.join(HOSTED_WORLD_FILE);
+    let mut notice = None;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = text.trim();
+            let bytes: Option<Vec<u8>> = (text.len() == 64)
+                .then(|| {
+                    (0..32)
+                        .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
+                        .collect()
+                })
+                .flatten();
+            if let Some(bytes) = bytes.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
+                return Ok((WorldId(bytes), None));
+            }
+            let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
+            std::fs::rename(&path, &aside)?;
+            notice = Some(format!(
+                "{} was damaged: set aside as {}; a new world is hosted",
+                path.display(),
+                aside.display()
+            ));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let world = WorldId::random().map_err(std::io::Error::other)?;
+    let text: String = world
+        .as_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    std::fs::write(&path, text + "\n")?;
+    Ok((world, notice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosted_world_stays_and_a_damaged_file_is_set_aside() {
+        let dir = std::env::temp_dir().join(format!("sanctuary-hosted-world-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (first, notice) = hosted_world(&dir).unwrap();
+        assert!(notice.is_none());
+        assert_eq!(hosted_world(&dir).unwrap(), (first, None));
+        std::fs::write(dir.join(HOSTED_WORLD_FILE), "not a world").unwrap();
+        let (second, notice) = hosted_world(&dir).unwrap();
+        assert_ne!(second, first);
+        assert!(notice.unwrap().contains("set aside"));
+        assert_eq!(
+            std::fs::read_to_string(dir.join("hosted-world.broken")).unwrap(),
+            "not a world"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -7,7 +7,4 @@
 
 mod plugin;
 
-pub use plugin::{
-    Bridge, HOSTED_WORLD_FILE, JoinNearby, Nearby, NetBridgePlugin, NetMode, NetOptions, NetStatus,
-    hosted_world,
-};
+pub use plugin::{Bridge, JoinNearby, Nearby, NetBridgePlugin, NetMode, NetOptions, NetStatus};

@@ -164,10 +164,17 @@ fn start_network(
         keypair: sanctuary_protocols::identity::Keypair::from_bytes(&identity.keypair.to_bytes()),
         presence,
         connect: match &options.mode {
-            NetMode::Host => match hosted_world(&building.1.0) {
-                Ok(world) => Connect::Reopen(world),
+            NetMode::Host => match sanctuary_net::data_dir::hosted_world(&building.1.0) {
+                Ok((world, notice)) => {
+                    if let Some(notice) = notice {
+                        warn!("{notice}");
+                    }
+                    Connect::Reopen(world)
+                }
                 Err(error) => {
-                    warn!("{error}; hosting a new world this time");
+                    warn!(
+                        "cannot keep the hosted world's id in the data folder ({error}); hosting a new world this time"
+                    );
                     Connect::Host
                 }
             },
@@ -190,45 +197,6 @@ fn start_network(
         }),
         Err(error) => status.problem = Some(format!("cannot start the network thread: {error}")),
     }
-}
-
-/// The file that names the world this person hosts.
-pub const HOSTED_WORLD_FILE: &str = "hosted-world";
-
-/// The world this person hosts: the same one every time (so its tickets and what was built
-/// there stay), named in `<data>/hosted-world` as 64 hex digits, made on first use. A
-/// damaged file is set aside as `hosted-world.broken` and a new world started.
-pub fn hosted_world(data_dir: &std::path::Path) -> Result<WorldId, String> {
-    let path = data_dir.join(HOSTED_WORLD_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let text = text.trim();
-        let bytes: Option<Vec<u8>> = (text.len() == 64)
-            .then(|| {
-                (0..32)
-                    .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
-                    .collect()
-            })
-            .flatten();
-        if let Some(bytes) = bytes.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
-            return Ok(WorldId(bytes));
-        }
-        let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
-        std::fs::rename(&path, &aside)
-            .map_err(|error| format!("cannot set aside {}: {error}", path.display()))?;
-        warn!(
-            "{} was damaged: set aside as {}; a new world is hosted",
-            path.display(),
-            aside.display()
-        );
-    }
-    let world = WorldId::random().map_err(|error| format!("cannot make a world id: {error}"))?;
-    let text: String = world
-        .as_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    std::fs::write(&path, text + "\n").map_err(|error| format!("cannot keep {}: {error}", path.display()))?;
-    Ok(world)
 }
 
 /// Each space's building rules, and the documents kept in `<data>/build`.

@@ -72,30 +72,19 @@ pub fn hash_line(build: &BuildHandle, space: &SpaceName) -> Option<String> {
     ))
 }
 
-/// The file of a data folder that names the world hosted from it, as the client names it.
-const HOSTED_WORLD_FILE: &str = "hosted-world";
-
-/// The world a hosting process starts: the one named in `data_dir` (file `hosted-world`,
-/// 64 hex digits, as the client keeps it), so that a restarted host finds its documents
-/// again, or a new one (named there when there is a data folder).
+/// The world a hosting process starts: the one kept in `data_dir` (as the client keeps
+/// it), so that a restarted host finds its documents again, or a new one.
 pub fn hosted_world(data_dir: Option<&Path>) -> anyhow::Result<WorldId> {
     let Some(data_dir) = data_dir else {
         return Ok(WorldId::random()?);
     };
-    let path = data_dir.join(HOSTED_WORLD_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse_world(&text)
-            .ok_or_else(|| anyhow::anyhow!("{} does not hold a world id (64 hex digits)", path.display())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let world = WorldId::random()?;
-            std::fs::create_dir_all(data_dir)
-                .map_err(|error| anyhow::anyhow!("cannot make {}: {error}", data_dir.display()))?;
-            std::fs::write(&path, format!("{}\n", hex(world.as_bytes())))
-                .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
-            Ok(world)
-        }
-        Err(error) => anyhow::bail!("cannot read {}: {error}", path.display()),
+    let (world, notice) = sanctuary_net::data_dir::hosted_world(data_dir).map_err(|error| {
+        anyhow::anyhow!("cannot keep the hosted world in {}: {error}", data_dir.display())
+    })?;
+    if let Some(notice) = notice {
+        eprintln!("{notice}");
     }
+    Ok(world)
 }
 
 /// The `build/` folders of a data folder: its own, or (a bots' folder) those of its
