@@ -79,6 +79,39 @@ impl EditHistory {
         }
         self.redo.clear();
     }
+
+    /// Records a step made of `before` and `after` states.
+    pub fn record(&mut self, step: Step) {
+        self.push(step);
+    }
+
+    /// The states to put back for undo, moving the step to redo.
+    pub fn take_undo(&mut self) -> Option<Vec<(PieceId, Option<Piece>)>> {
+        let step = self.undo.pop()?;
+        let back = step.iter().map(|(id, before, _)| (*id, before.clone())).collect();
+        self.redo.push(step);
+        Some(back)
+    }
+
+    /// The states to put again for redo, moving the step back to undo.
+    pub fn take_redo(&mut self) -> Option<Vec<(PieceId, Option<Piece>)>> {
+        let step = self.redo.pop()?;
+        let again = step.iter().map(|(id, _, after)| (*id, after.clone())).collect();
+        self.undo.push(step);
+        Some(again)
+    }
+
+    /// An undo or redo could not be made: put the step back where it was.
+    pub fn give_back(&mut self, undoing: bool) {
+        let (from, to) = if undoing {
+            (&mut self.redo, &mut self.undo)
+        } else {
+            (&mut self.undo, &mut self.redo)
+        };
+        if let Some(step) = from.pop() {
+            to.push(step);
+        }
+    }
 }
 
 /// What building last said to the person: a refusal, a notice, or what was done.
@@ -131,41 +164,6 @@ pub fn put(
         return Err(format!("Only part was built: {refused}"));
     }
     Ok(edited.changed)
-}
-
-impl EditHistory {
-    /// Records a step made of `before` and `after` states.
-    pub fn record(&mut self, step: Step) {
-        self.push(step);
-    }
-
-    /// The states to put back for undo, moving the step to redo.
-    pub fn take_undo(&mut self) -> Option<Vec<(PieceId, Option<Piece>)>> {
-        let step = self.undo.pop()?;
-        let back = step.iter().map(|(id, before, _)| (*id, before.clone())).collect();
-        self.redo.push(step);
-        Some(back)
-    }
-
-    /// The states to put again for redo, moving the step back to undo.
-    pub fn take_redo(&mut self) -> Option<Vec<(PieceId, Option<Piece>)>> {
-        let step = self.redo.pop()?;
-        let again = step.iter().map(|(id, _, after)| (*id, after.clone())).collect();
-        self.undo.push(step);
-        Some(again)
-    }
-
-    /// An undo or redo could not be made: put the step back where it was.
-    pub fn give_back(&mut self, undoing: bool) {
-        let (from, to) = if undoing {
-            (&mut self.redo, &mut self.undo)
-        } else {
-            (&mut self.undo, &mut self.redo)
-        };
-        if let Some(step) = from.pop() {
-            to.push(step);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -299,8 +299,12 @@ pub fn refusal(link: &BuildLink, current: Option<&CurrentSpace>, ghost: &Piece) 
     let Some(zone) = zone_for(rules, ghost) else {
         return Some("Outside the building zones.".into());
     };
+    // A number no piece gets: asking each frame spends none of ours.
     let record = Record::Piece {
-        id: handle.new_piece_id(),
+        id: PieceId {
+            creator: handle.me(),
+            number: u64::MAX,
+        },
         zone,
         piece: Some(ghost.clone()),
     };
@@ -568,9 +572,7 @@ fn show_selection(
     scene: Res<BuiltScene>,
     looks: Res<GhostLooks>,
     mut glows: Query<(Entity, &SelectionGlow, &mut Transform)>,
-    cube: Local<Option<Handle<Mesh>>>,
 ) {
-    let _ = cube;
     let mut shown = BTreeSet::new();
     for (entity, glow, mut transform) in &mut glows {
         match scene.piece(&glow.0).filter(|_| mode.selected.contains(&glow.0)) {

@@ -498,11 +498,6 @@ impl Document {
         }
         *hasher.finalize().as_bytes()
     }
-
-    /// The names of the space's zones.
-    pub fn zone_names(&self) -> impl Iterator<Item = &ZoneName> {
-        self.zones.iter().map(|zone| &zone.name)
-    }
 }
 
 #[cfg(test)]
