@@ -99,8 +99,6 @@ struct Counters {
 struct SpaceDoc {
     doc: Document,
     log: Option<RecordLog>,
-    /// [`Document::hash`], while nothing changed since it was worked out.
-    hash: Option<[u8; 32]>,
 }
 
 /// What offering a batch did.
@@ -165,11 +163,7 @@ impl BuildStore {
         let mut doc = Document::new(self.world, space.clone(), rules)
             .map_err(|err| BuildError::BadRules(space.clone(), err))?;
         let Some(folder) = &self.setup.folder else {
-            return Ok(SpaceDoc {
-                doc,
-                log: None,
-                hash: None,
-            });
+            return Ok(SpaceDoc { doc, log: None });
         };
         let world: String = self.world.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
         let path = folder.join(world).join(format!("{}.records", space.as_str()));
@@ -193,11 +187,7 @@ impl BuildStore {
         if log.frames() > compact_above(doc.len()) {
             log.compact(doc.records())?;
         }
-        Ok(SpaceDoc {
-            doc,
-            log: Some(log),
-            hash: None,
-        })
+        Ok(SpaceDoc { doc, log: Some(log) })
     }
 
     /// Offers records that came from peers: each is checked, what is kept goes to the
@@ -292,7 +282,7 @@ impl BuildStore {
     pub fn state(&self, space: &SpaceName) -> Option<BuildState> {
         self.with_space(space, |doc| BuildState {
             records: u32::try_from(doc.doc.len()).unwrap_or(u32::MAX),
-            hash: doc.hash(),
+            hash: doc.doc.hash(),
         })
         .ok()
     }
@@ -338,7 +328,6 @@ impl SpaceDoc {
         if records.is_empty() {
             return Ok(());
         }
-        self.hash = None;
         let Some(log) = &mut self.log else {
             return Ok(());
         };
@@ -347,10 +336,6 @@ impl SpaceDoc {
             log.compact(self.doc.records())?;
         }
         Ok(())
-    }
-
-    fn hash(&mut self) -> [u8; 32] {
-        *self.hash.get_or_insert_with(|| self.doc.hash())
     }
 }
 

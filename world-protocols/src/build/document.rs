@@ -11,7 +11,8 @@
 //! may build in its zone, as the document's grants say now. Revoking a person's rights in
 //! a zone therefore takes down what they built there on every peer, and granting them
 //! again brings it back. [`Document::hash`] covers exactly what is shown, so two peers
-//! with the same hash show the same world.
+//! with the same hash show the same world. The hash is kept up to date as records come
+//! in (a sum of one hash per record shown), so asking for it costs nothing.
 //!
 //! Every record is checked before it is kept ([`Document::offer`]): its signature (for
 //! this world and space), the piece's own shape, the zone's box and limits, and the
@@ -114,7 +115,16 @@ pub struct Document {
     piece_records: HashMap<(usize, PeerId), u32>,
     /// The highest clock reading seen.
     clock: u64,
+    /// The records that count towards [`hash`](Self::hash), each with its own hash.
+    counted: HashMap<RecordKey, Lanes>,
+    /// The sum of the hashes in `counted`.
+    sum: Lanes,
 }
+
+/// A record's hash as four numbers, summed lane by lane (wrapping) into the document's:
+/// a sum does not depend on the order records came in, and one record can be taken out
+/// again by subtracting it.
+type Lanes = [u64; 4];
 
 /// How many records (standing pieces and removals) one person may have in a zone, as a
 /// multiple of the pieces they may have standing there: undo and redo leave removals
@@ -132,6 +142,8 @@ impl Document {
             standing: HashMap::new(),
             piece_records: HashMap::new(),
             clock: 0,
+            counted: HashMap::new(),
+            sum: [0; 4],
         })
     }
 
@@ -312,6 +324,7 @@ impl Document {
             return Err(Refusal::Full);
         }
         self.clock = self.clock.max(record.clock());
+        self.uncount(&key);
         let mut changed = Vec::new();
         match record.record() {
             Record::Piece { id, .. } => {
@@ -319,19 +332,23 @@ impl Document {
                 let id = *id;
                 let old_place = self.records.remove(&key).and_then(|old| self.count(&old, false));
                 let new_place = self.count(&record, true);
-                self.records.insert(key, record);
+                self.records.insert(key.clone(), record);
                 for place in [new_place, old_place].into_iter().flatten() {
                     changed.extend(self.limit_edge(place, id.creator));
                 }
             }
             Record::Grant { zone, person, .. } => {
                 let (zone, person) = (zone.clone(), *person);
-                self.records.insert(key, record);
+                self.records.insert(key.clone(), record);
                 changed = self.pieces_signed_by(&zone, &person);
             }
         }
         changed.sort_unstable();
         changed.dedup();
+        self.recount(&key);
+        for id in &changed {
+            self.recount(&RecordKey::Piece(*id));
+        }
         Ok(Offer::Applied(changed))
     }
 
@@ -476,28 +493,73 @@ impl Document {
     }
 
     /// A BLAKE3 hash of what the document shows: every grant and removal, and every piece
-    /// shown, by their signed bytes in key order. Two peers with the same hash show the
-    /// same world.
+    /// shown. Two peers with the same hash show the same world.
     pub fn hash(&self) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(b"sanctuary/build-document/1\0");
-        let within = self.within_limits();
-        for record in self.records.values() {
-            let hidden = match record.record() {
-                Record::Piece {
-                    id, piece: Some(_), ..
-                } => !within.contains(id) || self.authorised(record).is_none(),
-                _ => false,
-            };
-            if hidden {
-                continue;
-            }
-            let bytes = record.encode();
-            hasher.update(&(bytes.len() as u32).to_le_bytes());
-            hasher.update(&bytes);
-        }
-        *hasher.finalize().as_bytes()
+        hash_of_sum(&self.sum)
     }
+
+    /// Whether `record` counts towards the hash: grants and removals always, pieces while
+    /// they are shown.
+    fn counts(&self, record: &SignedRecord) -> bool {
+        match record.record() {
+            Record::Piece {
+                id, piece: Some(_), ..
+            } => self.shown(id).is_some(),
+            _ => true,
+        }
+    }
+
+    /// Takes the record held under `key` out of the hash, if it counted.
+    fn uncount(&mut self, key: &RecordKey) {
+        if let Some(lanes) = self.counted.remove(key) {
+            for (sum, lane) in self.sum.iter_mut().zip(lanes) {
+                *sum = sum.wrapping_sub(lane);
+            }
+        }
+    }
+
+    /// Brings the hash up to date for the record held under `key`: in when it counts now
+    /// and did not, out when it did and does not.
+    fn recount(&mut self, key: &RecordKey) {
+        let counts = self.records.get(key).is_some_and(|record| self.counts(record));
+        match (counts, self.counted.contains_key(key)) {
+            (true, false) => {
+                let lanes = record_lanes(&self.records[key]);
+                for (sum, lane) in self.sum.iter_mut().zip(lanes) {
+                    *sum = sum.wrapping_add(lane);
+                }
+                self.counted.insert(key.clone(), lanes);
+            }
+            (false, true) => self.uncount(key),
+            _ => {}
+        }
+    }
+}
+
+/// One record's share of the document's hash: a hash of its author and signature, which
+/// stand for all it says (the signature covers the record, its clock, world and space).
+fn record_lanes(record: &SignedRecord) -> Lanes {
+    let stamp = record.stamp();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"sanctuary/build-record/1\0");
+    hasher.update(stamp.author.as_bytes());
+    hasher.update(stamp.signature);
+    let bytes = hasher.finalize();
+    let mut lanes = [0u64; 4];
+    for (lane, chunk) in lanes.iter_mut().zip(bytes.as_bytes().chunks_exact(8)) {
+        *lane = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+    }
+    lanes
+}
+
+/// The document's hash from the sum of its records' shares.
+fn hash_of_sum(sum: &Lanes) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"sanctuary/build-document/2\0");
+    for lane in sum {
+        hasher.update(&lane.to_le_bytes());
+    }
+    *hasher.finalize().as_bytes()
 }
 
 #[cfg(test)]

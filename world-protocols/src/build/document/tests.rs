@@ -308,6 +308,7 @@ fn granting_shows_a_builder_and_revoking_takes_their_pieces_down_everywhere() {
     let mut other = document();
     applied(other.offer(grant(&owner, bob.peer_id(), false, NOW + 3), NOW));
     assert_eq!(other.hash(), revoked);
+    assert_eq!(doc.hash(), hash_from_scratch(&doc));
 
     applied(doc.offer(grant(&owner, bob.peer_id(), true, NOW + 5), NOW));
     assert!(doc.shown(&id(&bob, 1)).is_some(), "granted again: shown again");
@@ -355,6 +356,18 @@ fn records_encode_canonically_and_the_largest_batch_fits_a_message() {
     assert!(bytes.len() <= MESSAGE_MAX, "{} bytes", bytes.len());
     assert_eq!(SignedEnvelope::decode(&bytes), Ok(envelope));
     assert!(RecordBatch::new(vec![record; BUILD_BATCH_MAX + 1]).is_err());
+}
+
+/// The hash worked out anew from every record, as a peer that just loaded them would:
+/// what the hash kept up to date with each record must always equal.
+fn hash_from_scratch(doc: &Document) -> [u8; 32] {
+    let mut sum = [0u64; 4];
+    for record in doc.records().filter(|record| doc.counts(record)) {
+        for (sum, lane) in sum.iter_mut().zip(record_lanes(record)) {
+            *sum = sum.wrapping_add(lane);
+        }
+    }
+    hash_of_sum(&sum)
 }
 
 /// One person's edit, as the property test makes them.
@@ -425,6 +438,7 @@ proptest! {
             for _ in 0..3 {
                 for record in &delivery {
                     let _ = doc.offer(record.clone(), NOW);
+                    prop_assert_eq!(doc.hash(), hash_from_scratch(doc));
                 }
             }
         }
