@@ -226,9 +226,18 @@ fn a_structure_another_peer_built_shows_in_a_real_window() {
         color: SIGNAL,
         ..Piece::new(PieceKind::Wall, [x, 2000, -8000], SIGNAL)
     };
-    act(&mut builder, BuildAction::Place(vec![wall(-1500), wall(1500)]));
+    // And a green sign in front of them, its text painted in dark ink.
+    let sign = Piece {
+        size: [240, 100, 5],
+        text: Some(sanctuary_protocols::build::SignText::new("HELLO").unwrap()),
+        ..Piece::new(PieceKind::Sign, [0, 1300, -6500], BOARD)
+    };
+    act(
+        &mut builder,
+        BuildAction::Place(vec![wall(-1500), wall(1500), sign]),
+    );
     builder.update();
-    assert_eq!(standing(&builder), 2);
+    assert_eq!(standing(&builder), 3);
     let (status, stderr) = common::wait_for_window(&mut viewer, Duration::from_secs(400), || {
         builder.update();
     });
@@ -239,6 +248,45 @@ fn a_structure_another_peer_built_shows_in_a_real_window() {
         "the wall shows ({magenta} magenta pixels in {}); the client said: {stderr}",
         shot.display()
     );
+    // The sign's text is painted on its board: dark letters inside the green.
+    let (board, ink) = board_and_ink_pixels(&shot);
+    assert!(board > 1_000, "the sign's board shows ({board} green pixels)");
+    assert!(
+        ink * 20 > board,
+        "its text shows on it ({ink} dark pixels on a board of {board})"
+    );
+}
+
+/// The green of the sign's board in [`a_structure_another_peer_built_shows_in_a_real_window`].
+const BOARD: Rgb = Rgb { r: 40, g: 200, b: 60 };
+
+/// The board's pixels (green, as [`BOARD`] shows in the lobby's light), and the dark ink
+/// pixels within the box they cover.
+fn board_and_ink_pixels(path: &std::path::Path) -> (usize, usize) {
+    let shot = common::read_screenshot(path);
+    let width = shot.width as usize;
+    let green = |p: &[u8; 3]| p[1] > 80 && p[1].saturating_sub(p[0]) > 50 && p[1].saturating_sub(p[2]) > 50;
+    let (mut min, mut max) = ((usize::MAX, usize::MAX), (0, 0));
+    let mut board = 0;
+    for (index, pixel) in shot.pixels.iter().enumerate() {
+        if green(pixel) {
+            let (x, y) = (index % width, index / width);
+            min = (min.0.min(x), min.1.min(y));
+            max = (max.0.max(x), max.1.max(y));
+            board += 1;
+        }
+    }
+    if board == 0 {
+        return (0, 0);
+    }
+    let ink = (min.1..=max.1)
+        .flat_map(|y| (min.0..=max.0).map(move |x| (x, y)))
+        .filter(|(x, y)| {
+            let p = shot.pixels[y * width + x];
+            p[0].max(p[1]).max(p[2]) < 70
+        })
+        .count();
+    (board, ink)
 }
 
 /// The shipped spaces, with a stage in the lobby's garden that only `owner` (and those it

@@ -7,13 +7,15 @@
 //!   chunk of space.
 //! - [`edit`]: [`BuildAction`]s (from any device) made into edits, with undo and redo.
 //! - [`mode`]: build mode on the desktop (B): palette, ghost preview, snapping, selection,
-//!   copy and paste, and the labels on signs.
+//!   copy and paste.
+//! - [`sign`]: the text of signs, painted on their boards.
 //! - [`plugin`]: [`BuildPlugin`], which keeps the scene in step with the document.
 
 pub mod edit;
 pub mod mode;
 mod plugin;
 pub mod scene;
+pub mod sign;
 
 pub use edit::{BuildAction, BuildLink, BuildStatus, EditHistory, PiecesChanged};
 pub use mode::{BuildMode, BuildModePlugin};

@@ -14,7 +14,7 @@ use sanctuary_protocols::message::Rgb;
 use sanctuary_protocols::text::SpaceName;
 
 use super::edit::{BuildAction, BuildLink, BuildStatus, EditHistory, zone_for};
-use super::scene::{BuiltPiece, BuiltScene, placement, unit_mesh};
+use super::scene::{BuiltScene, placement, unit_mesh};
 use crate::avatar::{ControlsBlocked, Player};
 use crate::desktop::{CursorGrab, MainCamera};
 use crate::sets::GameSystems;
@@ -25,9 +25,6 @@ pub const REACH_M: f32 = 24.0;
 
 /// The grid pieces snap to on the ground, metres.
 pub const GRID_M: f32 = 0.5;
-
-/// Sign labels farther than this are hidden, metres.
-const SIGN_RANGE: f32 = 20.0;
 
 /// The colours of the palette, in order.
 pub const PALETTE: [Rgb; 10] = [
@@ -98,7 +95,7 @@ impl Plugin for BuildModePlugin {
             .add_systems(Update, (toggle, aim, act).chain().in_set(GameSystems::Input))
             .add_systems(
                 Update,
-                (show_ghost, show_selection, place_sign_labels).in_set(GameSystems::Presentation),
+                (show_ghost, show_selection).in_set(GameSystems::Presentation),
             )
             .add_systems(EguiPrimaryContextPass, draw_palette);
     }
@@ -601,71 +598,6 @@ fn show_selection(
                 .with_scale(size * 1.03),
             Mesh3d(mesh.clone()),
             MeshMaterial3d(looks.selected.clone()),
-        ));
-    }
-}
-
-/// The text of a sign, floating on it.
-#[derive(Component)]
-struct SignLabel(Entity);
-
-fn place_sign_labels(
-    mut commands: Commands,
-    scene: Res<BuiltScene>,
-    signs: Query<(Entity, &BuiltPiece, &GlobalTransform)>,
-    mut labels: Query<(Entity, &SignLabel, &mut Node, &mut Visibility, &mut Text)>,
-    camera: Single<(&Camera, &GlobalTransform), With<MainCamera>>,
-) {
-    let (camera, eye) = *camera;
-    let mut labelled = BTreeSet::new();
-    for (label_entity, label, mut node, mut visibility, mut text) in &mut labels {
-        let Some((_, built, at)) = signs.get(label.0).ok() else {
-            commands.entity(label_entity).despawn();
-            continue;
-        };
-        let Some(words) = scene.piece(&built.0).and_then(|piece| piece.text.as_ref()) else {
-            commands.entity(label_entity).despawn();
-            continue;
-        };
-        labelled.insert(label.0);
-        if text.0 != words.as_str() {
-            text.0 = words.as_str().to_owned();
-        }
-        let near = at.translation().distance(eye.translation()) < SIGN_RANGE;
-        match camera
-            .world_to_viewport(eye, at.translation())
-            .ok()
-            .filter(|_| near)
-        {
-            Some(point) => {
-                node.left = px(point.x - 70.0);
-                node.top = px(point.y - 10.0);
-                visibility.set_if_neq(Visibility::Inherited);
-            }
-            None => {
-                visibility.set_if_neq(Visibility::Hidden);
-            }
-        }
-    }
-    for (entity, built, _) in &signs {
-        if labelled.contains(&entity) {
-            continue;
-        }
-        let Some(words) = scene.piece(&built.0).and_then(|piece| piece.text.as_ref()) else {
-            continue;
-        };
-        commands.spawn((
-            SignLabel(entity),
-            Text::new(words.as_str()),
-            TextFont::from_font_size(18.0),
-            TextColor(Color::srgb(0.1, 0.08, 0.05)),
-            Node {
-                position_type: PositionType::Absolute,
-                width: px(140),
-                ..default()
-            },
-            TextLayout::justify(Justify::Center),
-            Visibility::Hidden,
         ));
     }
 }

@@ -53,16 +53,6 @@ fn here(link: &BuildLink, current: Option<&CurrentSpace>) -> Option<(sanctuary_n
     Some((handle, space))
 }
 
-fn stores<'a>(
-    meshes: &'a mut Option<ResMut<Assets<Mesh>>>,
-    materials: &'a mut Option<ResMut<Assets<StandardMaterial>>>,
-) -> Stores<'a> {
-    match (meshes, materials) {
-        (Some(meshes), Some(materials)) => Some((&mut **meshes, &mut **materials)),
-        _ => None,
-    }
-}
-
 /// On entering a space (or once the network is ready), shows every piece of it.
 fn follow_space(
     mut commands: Commands,
@@ -71,8 +61,7 @@ fn follow_space(
     mut scene: ResMut<BuiltScene>,
     mut looks: ResMut<PieceLooks>,
     mut status: ResMut<BuildStatus>,
-    mut meshes: Option<ResMut<Assets<Mesh>>>,
-    mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+    mut stores: Stores,
 ) {
     let Some((handle, space)) = here(&link, current.as_deref()) else {
         return;
@@ -81,7 +70,6 @@ fn follow_space(
         return;
     }
     reset(&mut commands, &mut scene, Some(space.as_str().to_owned()));
-    let mut stores = stores(&mut meshes, &mut materials);
     let started = std::time::Instant::now();
     let pieces = handle.pieces(&space);
     let read = started.elapsed();
@@ -113,14 +101,12 @@ fn apply_changes(
     current: Option<Res<CurrentSpace>>,
     mut scene: ResMut<BuiltScene>,
     mut looks: ResMut<PieceLooks>,
-    mut meshes: Option<ResMut<Assets<Mesh>>>,
-    mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+    mut stores: Stores,
 ) {
     let Some((handle, space)) = here(&link, current.as_deref()) else {
         changes.clear();
         return;
     };
-    let mut stores = stores(&mut meshes, &mut materials);
     for change in changes.read() {
         if change.space != space || scene.space.as_deref() != Some(space.as_str()) {
             continue;
@@ -141,8 +127,7 @@ fn apply_actions(
     mut status: ResMut<BuildStatus>,
     mut scene: ResMut<BuiltScene>,
     mut looks: ResMut<PieceLooks>,
-    mut meshes: Option<ResMut<Assets<Mesh>>>,
-    mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+    mut stores: Stores,
 ) {
     let Some((handle, space)) = here(&link, current.as_deref()) else {
         if !actions.is_empty() {
@@ -151,7 +136,6 @@ fn apply_actions(
         }
         return;
     };
-    let mut stores = stores(&mut meshes, &mut materials);
     for action in actions.read() {
         let states: Vec<(PieceId, Option<Piece>)> = match action {
             BuildAction::Place(pieces) => pieces

@@ -1,16 +1,19 @@
 //! The pieces of the current space in the Bevy world: one entity per piece for drawing,
 //! sharing one mesh per kind and one material per colour (so Bevy batches them), and one
 //! compound collider per [`CHUNK_M`] cube of space, rebuilt when a piece in it changes.
+//! Signs carry their text painted on both faces (see [`super::sign`]).
 
 use std::collections::{HashMap, HashSet};
 
 use bevy::asset::RenderAssetUsages;
+use bevy::ecs::system::SystemParam;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy_rapier3d::prelude::Collider;
 use sanctuary_protocols::build::{Piece, PieceId, PieceKind};
 use sanctuary_protocols::message::Rgb;
 
+use super::sign::{ink_for, sign_image};
 use crate::spaces::SpaceEntity;
 
 /// Side of the cubes of space whose pieces share one collider, metres.
@@ -22,6 +25,10 @@ const POINT_LIGHTS_MAX: usize = 16;
 /// Marks the entity that draws one piece.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltPiece(pub PieceId);
+
+/// Marks a face of a sign that shows its text.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct SignFace;
 
 /// Marks the entity that holds one chunk's collider.
 #[derive(Component, Debug, Clone, Copy)]
@@ -131,6 +138,8 @@ pub fn chunk_of(point: Vec3) -> IVec3 {
 pub struct PieceLooks {
     meshes: HashMap<PieceKind, Handle<Mesh>>,
     materials: HashMap<(Rgb, bool), Handle<StandardMaterial>>,
+    /// A unit square facing +z, for the faces of signs.
+    face: Option<Handle<Mesh>>,
 }
 
 impl PieceLooks {
@@ -275,8 +284,71 @@ fn piece_collider(piece: &Piece) -> (Vec3, Quat, Collider) {
     (translation, rotation, collider)
 }
 
-/// Asset stores, present only when the app renders.
-pub type Stores<'a> = Option<(&'a mut Assets<Mesh>, &'a mut Assets<StandardMaterial>)>;
+/// The asset stores pieces are drawn with, present only when the app renders.
+#[derive(SystemParam)]
+pub struct Stores<'w> {
+    meshes: Option<ResMut<'w, Assets<Mesh>>>,
+    materials: Option<ResMut<'w, Assets<StandardMaterial>>>,
+    images: Option<ResMut<'w, Assets<Image>>>,
+}
+
+impl Stores<'_> {
+    fn all(
+        &mut self,
+    ) -> Option<(
+        &mut Assets<Mesh>,
+        &mut Assets<StandardMaterial>,
+        &mut Assets<Image>,
+    )> {
+        match (&mut self.meshes, &mut self.materials, &mut self.images) {
+            (Some(meshes), Some(materials), Some(images)) => Some((meshes, materials, images)),
+            _ => None,
+        }
+    }
+}
+
+/// How far a sign's text stands off its board, metres: enough not to flicker into it.
+const SIGN_FACE_OFFSET_M: f32 = 0.002;
+
+/// Paints `text` on both faces of the sign `entity` (scaled to `size`): one texture, one
+/// material (each sign's own, freed with it), two squares on the shared mesh.
+fn paint_sign(
+    entity: &mut EntityCommands,
+    looks: &mut PieceLooks,
+    (meshes, materials, images): (
+        &mut Assets<Mesh>,
+        &mut Assets<StandardMaterial>,
+        &mut Assets<Image>,
+    ),
+    piece: &Piece,
+    size: Vec3,
+) {
+    let Some(text) = piece.text.as_ref() else {
+        return;
+    };
+    let board = [piece.color.r, piece.color.g, piece.color.b];
+    let image = images.add(sign_image(text.as_str(), size.x, size.y, ink_for(board)));
+    let material = materials.add(StandardMaterial {
+        base_color_texture: Some(image),
+        alpha_mode: AlphaMode::Blend,
+        perceptual_roughness: 0.8,
+        ..default()
+    });
+    let face = looks
+        .face
+        .get_or_insert_with(|| meshes.add(Rectangle::new(1.0, 1.0)))
+        .clone();
+    // In the board's own (unit, scaled) space: its faces are at z = ±0.5.
+    let off = 0.5 + SIGN_FACE_OFFSET_M / size.z.max(0.001);
+    for (z, turn) in [(off, 0.0), (-off, std::f32::consts::PI)] {
+        entity.with_child((
+            SignFace,
+            Mesh3d(face.clone()),
+            MeshMaterial3d(material.clone()),
+            Transform::from_xyz(0.0, 0.0, z).with_rotation(Quat::from_rotation_y(turn)),
+        ));
+    }
+}
 
 /// Shows `piece` as `id` (spawning, moving or restyling its entity), or takes it away.
 pub fn show(
@@ -307,9 +379,12 @@ pub fn show(
             .with_scale(size),
         Visibility::default(),
     ));
-    if let Some((meshes, materials)) = stores {
+    if let Some((meshes, materials, images)) = stores.all() {
         let (mesh, material) = looks.of(&piece, meshes, materials);
         entity.insert((Mesh3d(mesh), MeshMaterial3d(material)));
+        if piece.kind == PieceKind::Sign {
+            paint_sign(&mut entity, looks, (meshes, materials, images), &piece, size);
+        }
     }
     if piece.kind == PieceKind::Light && scene.lights < POINT_LIGHTS_MAX {
         scene.lights += 1;
@@ -435,6 +510,74 @@ mod tests {
             "on its face, across a chunk edge"
         );
         assert_eq!(scene.piece_at(Vec3::new(16.5, 1.0, 0.0)), None);
+    }
+
+    #[test]
+    fn a_sign_shows_its_text_painted_on_both_faces_and_a_block_shows_none() {
+        use bevy::ecs::system::RunSystemOnce;
+        use sanctuary_protocols::build::SignText;
+
+        let mut app = App::new();
+        app.init_resource::<Assets<Mesh>>()
+            .init_resource::<Assets<StandardMaterial>>()
+            .init_resource::<Assets<Image>>()
+            .init_resource::<BuiltScene>()
+            .init_resource::<PieceLooks>();
+        let light = Rgb {
+            r: 240,
+            g: 240,
+            b: 230,
+        };
+        let sign = Piece {
+            text: Some(SignText::new("Open late").unwrap()),
+            ..Piece::new(PieceKind::Sign, [0, 1000, 0], light)
+        };
+        let block = Piece::new(PieceKind::Block, [3000, 500, 0], light);
+        app.world_mut()
+            .run_system_once(
+                move |mut commands: Commands,
+                      mut scene: ResMut<BuiltScene>,
+                      mut looks: ResMut<PieceLooks>,
+                      mut stores: Stores| {
+                    for (number, piece) in [(1, &sign), (2, &block)] {
+                        show(
+                            &mut commands,
+                            &mut scene,
+                            &mut looks,
+                            &mut stores,
+                            id(number),
+                            Some(piece.clone()),
+                        );
+                    }
+                },
+            )
+            .expect("the system runs");
+        let world = app.world_mut();
+        let sign_entity = world
+            .query::<(Entity, &BuiltPiece)>()
+            .iter(world)
+            .find(|(_, built)| built.0 == id(1))
+            .map(|(entity, _)| entity)
+            .expect("the sign");
+        let faces: Vec<(Entity, Handle<StandardMaterial>)> = world
+            .query_filtered::<(&ChildOf, &MeshMaterial3d<StandardMaterial>), With<SignFace>>()
+            .iter(world)
+            .map(|(parent, material)| (parent.parent(), material.0.clone()))
+            .collect();
+        assert_eq!(faces.len(), 2, "front and back, and none on the block");
+        assert!(faces.iter().all(|(parent, _)| *parent == sign_entity));
+        let texture = world
+            .resource::<Assets<StandardMaterial>>()
+            .get(&faces[0].1)
+            .and_then(|m| m.base_color_texture.clone());
+        let image = world
+            .resource::<Assets<Image>>()
+            .get(&texture.expect("a texture"))
+            .expect("the painted image");
+        let data = image.data.as_ref().expect("pixels");
+        let inked = data.chunks_exact(4).filter(|pixel| pixel[3] > 128).count();
+        assert!(inked > 1000, "the text is painted ({inked} pixels)");
+        assert_eq!(&data[..3], &[20, 16, 12], "dark ink on a light board");
     }
 
     #[test]
