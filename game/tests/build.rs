@@ -1,6 +1,7 @@
-//! Building between two real clients on loopback: what one builds stands in the other's
-//! world (with a collider to walk on), undo and redo travel too, edits outside the rules
-//! are refused with a message, and a host that starts again finds what it built.
+//! Building between real clients on loopback: what one builds stands in the other's
+//! world (with a collider to walk on), undo and redo travel too, three people building at
+//! once draw the same scene, edits outside the rules are refused with a message, and a
+//! host that starts again finds what it built.
 
 mod common;
 
@@ -123,6 +124,125 @@ fn what_one_builds_stands_in_the_others_world_and_undo_travels_too() {
     let message = said(&guest);
     assert!(message.contains("without owning"), "{message}");
     assert_eq!(standing(&guest), 3);
+}
+
+/// The pieces as the app draws them: each piece's entity, where it stands, how it is
+/// turned and how large it is (millimetres and thousandths), and the chunks given
+/// colliders, in order.
+fn drawn_scene(app: &mut App) -> (Vec<(String, [i64; 3], i64, [i64; 3])>, Vec<IVec3>) {
+    use sanctuary::build::scene::PieceChunk;
+    let world = app.world_mut();
+    let round = |v: Vec3| (v * 1000.0).round().as_i64vec3().to_array();
+    let mut pieces: Vec<_> = world
+        .query::<(&BuiltPiece, &Transform)>()
+        .iter(world)
+        .map(|(built, at)| {
+            let (_, yaw, _) = at.rotation.to_euler(EulerRot::YXZ);
+            (
+                built.0.to_string(),
+                round(at.translation),
+                (yaw * 1000.0).round() as i64,
+                round(at.scale),
+            )
+        })
+        .collect();
+    pieces.sort();
+    let mut chunks: Vec<IVec3> = world
+        .query::<&PieceChunk>()
+        .iter(world)
+        .map(|chunk| chunk.0)
+        .collect();
+    chunks.sort_by_key(|chunk| chunk.to_array());
+    (pieces, chunks)
+}
+
+#[test]
+fn three_people_build_at_once_and_see_the_same_scene() {
+    use common::invite_ticket;
+    let (mut host, mut first) =
+        host_and_guest("lobby", &folder("build-three-host"), &folder("build-three-a"));
+    let ticket = invite_ticket(&host).parse().expect("a ticket");
+    let mut second = networked_client("lobby", &folder("build-three-b"), NetMode::Join(ticket));
+    run_until(
+        &mut [&mut host, &mut first, &mut second],
+        "building to be ready on all three",
+        |apps| {
+            apps.iter()
+                .all(|app| app.world().resource::<BuildLink>().0.is_some())
+        },
+    );
+
+    // In the same frames, before any of it travels: each places a row of pieces of its own
+    // kind across the garden, turned and sized differently.
+    let row = |kind: PieceKind, z_mm: i32, yaw: u8| -> Vec<Piece> {
+        (0..4)
+            .map(|i| Piece {
+                yaw,
+                ..Piece::new(kind, [-6000 + i * 3000, 500, z_mm], BRICK)
+            })
+            .collect()
+    };
+    act(&mut host, BuildAction::Place(row(PieceKind::Block, -5000, 0)));
+    act(&mut first, BuildAction::Place(row(PieceKind::Stairs, -7500, 6)));
+    act(&mut second, BuildAction::Place(row(PieceKind::Ramp, -10000, 12)));
+    for app in [&mut host, &mut first, &mut second] {
+        app.update();
+    }
+    // And at once each changes its mind about one: the host takes its first away, the
+    // first raises its last, the second undoes its whole row and redoes it.
+    let own = |app: &App| -> Vec<(sanctuary_protocols::build::PieceId, Piece)> {
+        let me = app.world().resource::<BuildLink>().0.as_ref().unwrap().me();
+        let mut own: Vec<_> = app
+            .world()
+            .resource::<BuiltScene>()
+            .pieces()
+            .filter(|(id, _)| id.creator == me)
+            .map(|(id, piece)| (*id, piece.clone()))
+            .collect();
+        own.sort_by_key(|(id, _)| *id);
+        own
+    };
+    let host_first = own(&host)[0].0;
+    act(&mut host, BuildAction::Remove(vec![host_first]));
+    let (raised_id, mut raised) = own(&first)[3].clone();
+    raised.position[1] += 1000;
+    act(&mut first, BuildAction::Change(vec![(raised_id, raised)]));
+    act(&mut second, BuildAction::Undo);
+    second.update();
+    act(&mut second, BuildAction::Redo);
+
+    run_until(
+        &mut [&mut host, &mut first, &mut second],
+        "the three to show the same eleven pieces",
+        |apps| apps.iter().all(|app| standing(app) == 11),
+    );
+    for app in [&mut host, &mut first, &mut second] {
+        app.update();
+    }
+    let scenes = [
+        drawn_scene(&mut host),
+        drawn_scene(&mut first),
+        drawn_scene(&mut second),
+    ];
+    assert_eq!(scenes[0].0.len(), 11, "{:?}", scenes[0].0);
+    assert!(!scenes[0].1.is_empty(), "chunks with colliders");
+    assert_eq!(scenes[0], scenes[1], "the host and the first guest draw the same");
+    assert_eq!(scenes[1], scenes[2], "the two guests draw the same");
+    let raised_at = scenes[0]
+        .0
+        .iter()
+        .find(|(id, ..)| *id == raised_id.to_string())
+        .map(|(_, at, ..)| at[1]);
+    assert_eq!(raised_at, Some(1500), "the change stands, not the first placing");
+    let hashes: Vec<_> = [&host, &first, &second]
+        .iter()
+        .map(|app| {
+            let link = app.world().resource::<BuildLink>().0.clone().unwrap();
+            let space = sanctuary_protocols::text::SpaceName::new("lobby").unwrap();
+            link.state(&space).map(|state| state.hash)
+        })
+        .collect();
+    assert!(hashes[0].is_some() && hashes.iter().all(|hash| *hash == hashes[0]));
 }
 
 #[test]
