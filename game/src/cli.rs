@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long, conflicts_with = "join")]
     pub host: bool,
 
+    /// With --host: host a new world from now on instead of the one hosted before (what
+    /// was built there stays in the data folder; its old tickets lead nowhere).
+    #[arg(long, requires = "host")]
+    pub new_world: bool,
+
     /// Join the world of this ticket (from someone's `--host`).
     #[arg(long, value_name = "TICKET")]
     pub join: Option<String>,
@@ -159,5 +164,12 @@ mod tests {
             "no voice and a voice flag conflict"
         );
         assert!(parse(&["--voice-in", "a.wav", "--microphone", "x"]).is_err());
+    }
+
+    #[test]
+    fn a_new_world_is_only_for_hosting() {
+        assert!(parse(&["--host", "--new-world"]).unwrap().new_world);
+        assert!(!parse(&["--host"]).unwrap().new_world);
+        assert!(parse(&["--new-world"]).is_err(), "--new-world needs --host");
     }
 }

@@ -193,3 +193,42 @@ fn a_wrong_ticket_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a Sanctuary ticket"), "{stderr}");
 }
+
+#[test]
+fn a_new_world_replaces_the_hosted_one() {
+    let data = scratch("new-world");
+    std::fs::create_dir_all(&data).expect("a data folder");
+    let before = "ab".repeat(32);
+    std::fs::write(data.join("hosted-world"), format!("{before}\n")).expect("written");
+    let output = Command::new(CLIENT)
+        .args([
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
+            "--frames",
+            "1",
+            "--host",
+            "--new-world",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let new = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("world: a new world "))
+        .unwrap_or_else(|| panic!("the new world is named: {stdout}"));
+    assert_ne!(new, before);
+    assert!(
+        stdout.contains(&format!("the world hosted before ({before}) is no longer hosted")),
+        "{stdout}"
+    );
+    let kept = std::fs::read_to_string(data.join("hosted-world")).expect("the hosted world");
+    assert_eq!(kept.trim(), new, "hosting goes on with the new world");
+}

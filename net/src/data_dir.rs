@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use sanctuary_protocols::WorldId;
+
 /// The default data folder: `$XDG_DATA_HOME/sanctuary`, else `~/.local/share/sanctuary`,
 /// else `./sanctuary-data`.
 pub fn default_data_dir() -> PathBuf {
@@ -13,6 +15,12 @@ pub fn default_data_dir() -> PathBuf {
         Some(home) => PathBuf::from(home).join(".local/share/sanctuary"),
         None => PathBuf::from("sanctuary-data"),
     }
+}
+
+/// The building folder (one folder of documents per world, named by [`hex`]) inside a
+/// data folder.
+pub fn build_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("build")
 }
 
 /// The storage folder (blob store and catalogue) inside a data folder.
@@ -67,43 +75,83 @@ pub const HOSTED_WORLD_FILE: &str = "hosted-world";
 /// built there, stay), named in [`HOSTED_WORLD_FILE`] as 64 hex digits and made on first
 /// use. A damaged file is set aside as `hosted-world.broken` and a new world made; the
 /// second value then says so, for the person.
-pub fn hosted_world(data_dir: &Path) -> std::io::Result<(sanctuary_protocols::WorldId, Option<String>)> {
-    use sanctuary_protocols::WorldId;
+pub fn hosted_world(data_dir: &Path) -> std::io::Result<(WorldId, Option<String>)> {
+    let notice = match read_hosted_world(data_dir)? {
+        HostedWorld::Kept(world) => return Ok((world, None)),
+        HostedWorld::None => None,
+        HostedWorld::SetAside(notice) => Some(notice),
+    };
+    Ok((write_new_world(data_dir)?, notice))
+}
+
+/// Makes a new world to host from `data_dir` from now on (the next [`hosted_world`] gives
+/// it), and says what became of the one before: what was built there stays in the data
+/// folder under its id, but this host no longer opens it, so its old tickets lead nowhere.
+pub fn new_hosted_world(data_dir: &Path) -> std::io::Result<(WorldId, Option<String>)> {
+    let notice = match read_hosted_world(data_dir)? {
+        HostedWorld::Kept(old) => Some(format!(
+            "the world hosted before ({}) is no longer hosted; what was built there stays in {}",
+            hex(&old),
+            build_dir(data_dir).join(hex(&old)).display()
+        )),
+        HostedWorld::None => None,
+        HostedWorld::SetAside(notice) => Some(notice),
+    };
+    Ok((write_new_world(data_dir)?, notice))
+}
+
+/// What [`HOSTED_WORLD_FILE`] held.
+enum HostedWorld {
+    /// A world's id.
+    Kept(WorldId),
+    /// Nothing: there is no file.
+    None,
+    /// Something damaged, now set aside; the message says where.
+    SetAside(String),
+}
+
+fn read_hosted_world(data_dir: &Path) -> std::io::Result<HostedWorld> {
     let path = data_dir.join(HOSTED_WORLD_FILE);
-    let mut notice = None;
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let text = text.trim();
-            let bytes: Option<Vec<u8>> = (text.len() == 64)
-                .then(|| {
-                    (0..32)
-                        .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
-                        .collect()
-                })
-                .flatten();
-            if let Some(bytes) = bytes.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
-                return Ok((WorldId(bytes), None));
-            }
-            let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
-            std::fs::rename(&path, &aside)?;
-            notice = Some(format!(
-                "{} was damaged: set aside as {}; a new world is hosted",
-                path.display(),
-                aside.display()
-            ));
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(HostedWorld::None),
         Err(error) => return Err(error),
+    };
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (text.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    if let Some(bytes) = bytes.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
+        return Ok(HostedWorld::Kept(WorldId(bytes)));
     }
+    let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
+    std::fs::rename(&path, &aside)?;
+    Ok(HostedWorld::SetAside(format!(
+        "{} was damaged: set aside as {}; a new world is hosted",
+        path.display(),
+        aside.display()
+    )))
+}
+
+/// Makes a world and names it in [`HOSTED_WORLD_FILE`].
+fn write_new_world(data_dir: &Path) -> std::io::Result<WorldId> {
     std::fs::create_dir_all(data_dir)?;
     let world = WorldId::random().map_err(std::io::Error::other)?;
-    let text: String = world
+    std::fs::write(data_dir.join(HOSTED_WORLD_FILE), hex(&world) + "\n")?;
+    Ok(world)
+}
+
+/// A world's id as 64 hex digits, as files and folders name it.
+pub fn hex(world: &WorldId) -> String {
+    world
         .as_bytes()
         .iter()
         .map(|byte| format!("{byte:02x}"))
-        .collect();
-    std::fs::write(&path, text + "\n")?;
-    Ok((world, notice))
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,6 +173,21 @@ mod tests {
             std::fs::read_to_string(dir.join("hosted-world.broken")).unwrap(),
             "not a world"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_new_world_replaces_the_hosted_one_from_then_on() {
+        let dir = std::env::temp_dir().join(format!("sanctuary-new-world-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (fresh, notice) = new_hosted_world(&dir).unwrap();
+        assert!(notice.is_none(), "nothing was hosted before");
+        assert_eq!(hosted_world(&dir).unwrap(), (fresh, None));
+        let (newer, notice) = new_hosted_world(&dir).unwrap();
+        assert_ne!(newer, fresh);
+        let notice = notice.unwrap();
+        assert!(notice.contains(&hex(&fresh)), "{notice}");
+        assert_eq!(hosted_world(&dir).unwrap(), (newer, None));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -214,7 +214,7 @@ fn building_setup(
         .collect();
     sanctuary_net::BuildSetup {
         rules,
-        folder: Some(data_dir.join("build")),
+        folder: Some(sanctuary_net::data_dir::build_dir(data_dir)),
         state_every: None,
     }
 }

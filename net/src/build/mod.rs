@@ -165,8 +165,9 @@ impl BuildStore {
         let Some(folder) = &self.setup.folder else {
             return Ok(SpaceDoc { doc, log: None });
         };
-        let world: String = self.world.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        let path = folder.join(world).join(format!("{}.records", space.as_str()));
+        let path = folder
+            .join(crate::data_dir::hex(&self.world))
+            .join(format!("{}.records", space.as_str()));
         let loaded = RecordLog::open(&path)?;
         if let Some(notice) = loaded.notice
             && let Ok(mut notices) = self.notices.lock()

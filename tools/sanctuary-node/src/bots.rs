@@ -211,7 +211,7 @@ pub async fn run(bots_to_run: Bots) -> anyhow::Result<()> {
         let config = WorldConfig {
             build: build.as_ref().map(|build| BuildSetup {
                 rules: build.rules.clone(),
-                folder: own_dir.as_ref().map(|dir| dir.join("build")),
+                folder: own_dir.as_deref().map(sanctuary_net::data_dir::build_dir),
                 state_every: None,
             }),
             ..WorldConfig::default()

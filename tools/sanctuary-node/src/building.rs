@@ -90,7 +90,7 @@ pub fn hosted_world(data_dir: Option<&Path>) -> anyhow::Result<WorldId> {
 /// The `build/` folders of a data folder: its own, or (a bots' folder) those of its
 /// subfolders, each with the name it is shown under.
 fn build_folders(data_dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let own = data_dir.join("build");
+    let own = sanctuary_net::data_dir::build_dir(data_dir);
     if own.is_dir() {
         return Ok(vec![(".".to_owned(), own)]);
     }
@@ -98,7 +98,7 @@ fn build_folders(data_dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         .map_err(|error| anyhow::anyhow!("cannot read the data folder {}: {error}", data_dir.display()))?;
     let mut folders = Vec::new();
     for entry in entries.flatten() {
-        let build = entry.path().join("build");
+        let build = sanctuary_net::data_dir::build_dir(&entry.path());
         if build.is_dir() {
             folders.push((entry.file_name().to_string_lossy().into_owned(), build));
         }
