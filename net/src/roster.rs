@@ -98,7 +98,6 @@ impl Roster {
         self.members.contains_key(peer)
     }
 
-    #[cfg(test)]
     pub fn get(&self, peer: &PeerId) -> Option<&Member> {
         self.members.get(peer)
     }

@@ -29,6 +29,7 @@ impl Plugin for BuildPlugin {
                     follow_space,
                     apply_changes,
                     apply_actions,
+                    tell_notices,
                     rebuild_chunk_colliders,
                 )
                     .chain()
@@ -60,7 +61,6 @@ fn follow_space(
     current: Option<Res<CurrentSpace>>,
     mut scene: ResMut<BuiltScene>,
     mut looks: ResMut<PieceLooks>,
-    mut status: ResMut<BuildStatus>,
     mut stores: Stores,
 ) {
     let Some((handle, space)) = here(&link, current.as_deref()) else {
@@ -84,13 +84,22 @@ fn follow_space(
         );
     }
     let spawned = started.elapsed() - read;
-    if let Some(notice) = handle.take_notices().pop() {
-        status.message = Some(notice);
-    }
     info!(
         "{} built pieces in {space} (read in {read:?}, spawned in {spawned:?})",
         scene.len()
     );
+}
+
+/// Tells the person what the network noticed about building: a damaged file set aside, a
+/// peer building under other rules.
+fn tell_notices(link: Res<BuildLink>, mut status: ResMut<BuildStatus>) {
+    let Some(handle) = &link.0 else {
+        return;
+    };
+    for notice in handle.take_notices() {
+        warn!("{notice}");
+        status.message = Some(notice);
+    }
 }
 
 /// Peers' edits: shows the changed pieces as the document has them now.

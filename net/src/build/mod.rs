@@ -169,10 +169,8 @@ impl BuildStore {
             .join(crate::data_dir::hex(&self.world))
             .join(format!("{}.records", space.as_str()));
         let loaded = RecordLog::open(&path)?;
-        if let Some(notice) = loaded.notice
-            && let Ok(mut notices) = self.notices.lock()
-        {
-            notices.push(notice);
+        if let Some(notice) = loaded.notice {
+            self.notice(notice);
         }
         let mut dropped = 0;
         for record in loaded.records {
@@ -284,6 +282,7 @@ impl BuildStore {
         self.with_space(space, |doc| BuildState {
             records: u32::try_from(doc.doc.len()).unwrap_or(u32::MAX),
             hash: doc.doc.hash(),
+            rules: doc.doc.rules_digest(),
         })
         .ok()
     }
@@ -310,6 +309,16 @@ impl BuildStore {
         }
     }
 
+    /// Keeps `notice` for the person (the newest [`NOTICES_MAX`]).
+    pub fn notice(&self, notice: String) {
+        if let Ok(mut notices) = self.notices.lock() {
+            if notices.len() >= NOTICES_MAX {
+                notices.remove(0);
+            }
+            notices.push(notice);
+        }
+    }
+
     fn take_notices(&self) -> Vec<String> {
         self.notices
             .lock()
@@ -317,6 +326,9 @@ impl BuildStore {
             .unwrap_or_default()
     }
 }
+
+/// Most notices kept for the person until they are read.
+const NOTICES_MAX: usize = 32;
 
 /// The file is rewritten when it holds this many frames for a document of `len` records.
 fn compact_above(len: usize) -> usize {

@@ -95,9 +95,9 @@ struct Building {
     state_sent: Option<Instant>,
     /// A sync is under way.
     syncing: bool,
-    /// When we last asked each peer for a sync, so one peer is asked at most every
-    /// [`SYNC_AGAIN_AFTER`]. Bounded by [`ROSTER_MAX`].
-    asked: HashMap<PeerId, Instant>,
+    /// When each peer may be asked for a sync again: after [`SYNC_AGAIN_AFTER`], or
+    /// [`SYNC_AGAIN_UNDER_OTHER_RULES`] when its rules differ. Bounded by [`ROSTER_MAX`].
+    asked: HashMap<PeerId, Asked>,
     /// Paces our building messages.
     pace: RateLimiter,
 }
@@ -109,6 +109,20 @@ const BUILD_MESSAGES_PER_SECOND: u32 = 10;
 
 /// Shortest wait before asking the same peer for a sync again.
 const SYNC_AGAIN_AFTER: Duration = Duration::from_secs(10);
+
+/// Shortest wait before asking again a peer whose building rules differ from ours: its
+/// document can never come to match ours, so syncing often would be in vain (what it
+/// holds that our rules allow still comes, now and then).
+const SYNC_AGAIN_UNDER_OTHER_RULES: Duration = Duration::from_secs(300);
+
+/// When a peer was asked for a sync.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    /// It may be asked again from then on.
+    again: Instant,
+    /// Its rules differed from ours (the person has been told).
+    other_rules: bool,
+}
 
 impl Actor {
     /// Subscribes to the world topic and the first room.
@@ -853,20 +867,43 @@ impl Actor {
         if ours.hash == state.hash || build.syncing {
             return;
         }
-        if build
-            .asked
-            .get(&peer)
-            .is_some_and(|at| at.elapsed() < SYNC_AGAIN_AFTER)
-        {
+        let now = Instant::now();
+        let earlier = build.asked.get(&peer).copied();
+        if earlier.is_some_and(|asked| now < asked.again) {
             return;
         }
-        if build.asked.len() >= ROSTER_MAX {
-            build.asked.retain(|_, at| at.elapsed() < SYNC_AGAIN_AFTER);
+        if build.asked.len() >= ROSTER_MAX && earlier.is_none() {
+            build.asked.retain(|_, asked| now < asked.again);
             if build.asked.len() >= ROSTER_MAX {
                 return;
             }
         }
-        build.asked.insert(peer, Instant::now());
+        let other_rules = ours.rules != state.rules;
+        if other_rules && !earlier.is_some_and(|asked| asked.other_rules) {
+            let name = self
+                .shared
+                .roster
+                .lock()
+                .ok()
+                .and_then(|roster| roster.get(&peer).map(|member| member.presence.name.to_string()))
+                .unwrap_or_else(|| peer.to_string());
+            build.handle.store().notice(format!(
+                "{name} builds under other rules in {space} (their space file differs from yours): \
+                 what either of you builds outside the other's rules shows only to its builder"
+            ));
+        }
+        let wait = if other_rules {
+            SYNC_AGAIN_UNDER_OTHER_RULES
+        } else {
+            SYNC_AGAIN_AFTER
+        };
+        build.asked.insert(
+            peer,
+            Asked {
+                again: now + wait,
+                other_rules,
+            },
+        );
         build.syncing = true;
         let store = build.handle.store().clone();
         let node = self.node.clone();
@@ -880,10 +917,18 @@ impl Actor {
             let result = match fetch(&node, peer, request).await {
                 Ok(records) => {
                     let space = space.clone();
-                    tokio::task::spawn_blocking(move || store.offer(&space, records))
-                        .await
-                        .map_err(|err| err.to_string())
-                        .and_then(|offered| offered.map_err(|err| err.to_string()))
+                    // Counted with the offer, so that what a sync brought and the count
+                    // of syncs are seen together.
+                    tokio::task::spawn_blocking(move || {
+                        let offered = store.offer(&space, records);
+                        if offered.is_ok() {
+                            store.counted_sync();
+                        }
+                        offered
+                    })
+                    .await
+                    .map_err(|err| err.to_string())
+                    .and_then(|offered| offered.map_err(|err| err.to_string()))
                 }
                 Err(err) => Err(err.to_string()),
             };
@@ -901,7 +946,6 @@ impl Actor {
         build.syncing = false;
         match result {
             Ok(offered) => {
-                build.handle.store().counted_sync();
                 tracing::debug!(%peer, %space, changed = offered.changed.len(), refused = offered.refused.len(), "synced");
                 if !offered.changed.is_empty() {
                     self.emit(WorldEvent::Build {

@@ -108,6 +108,8 @@ pub struct Document {
     world: WorldId,
     space: SpaceName,
     zones: Vec<CheckedZone>,
+    /// [`BuildRules::digest`] of the rules.
+    rules: [u8; 32],
     records: BTreeMap<RecordKey, SignedRecord>,
     /// Per zone and creator: the pieces standing there, in id order.
     standing: HashMap<(usize, PeerId), BTreeSet<PieceId>>,
@@ -138,6 +140,7 @@ impl Document {
             world,
             space,
             zones: rules.checked()?,
+            rules: rules.digest(),
             records: BTreeMap::new(),
             standing: HashMap::new(),
             piece_records: HashMap::new(),
@@ -155,6 +158,11 @@ impl Document {
     /// The space it belongs to.
     pub fn space(&self) -> &SpaceName {
         &self.space
+    }
+
+    /// [`BuildRules::digest`] of the rules it checks records against.
+    pub fn rules_digest(&self) -> [u8; 32] {
+        self.rules
     }
 
     /// The clock reading for a new record made at `now_ms`: past every reading seen, so a

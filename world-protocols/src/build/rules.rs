@@ -197,6 +197,15 @@ fn to_mm(metres: f32) -> i64 {
 }
 
 impl BuildRules {
+    /// A BLAKE3 hash of the rules as written: peers whose space files say the same hold
+    /// the same digest, and peers that disagree on the rules can tell.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"sanctuary/build-rules/1\0");
+        hasher.update(&postcard::to_allocvec(self).unwrap_or_default());
+        *hasher.finalize().as_bytes()
+    }
+
     /// Checks that the rules can be used: zone names unique, boxes not empty, limits
     /// positive, an owner wherever building is by invitation.
     pub fn validate(&self) -> Result<(), RulesError> {
