@@ -92,17 +92,6 @@ pub fn plan(cli: &Cli, launched: Instant) -> Result<NetworkedPlan, LaunchError> 
         path: data_dir.display().to_string(),
         source,
     })?;
-    if cli.new_world {
-        let (world, notice) =
-            sanctuary_net::data_dir::new_hosted_world(&data_dir).map_err(|source| LaunchError::DataDir {
-                path: data_dir.display().to_string(),
-                source,
-            })?;
-        println!("world: a new world {}", sanctuary_net::data_dir::hex(&world));
-        if let Some(notice) = notice {
-            println!("world: {notice}");
-        }
-    }
     let net = match (&cli.join, cli.host) {
         (Some(text), _) => Some(NetMode::Join(text.trim().parse().map_err(
             |error: sanctuary_net::ParseTicketError| LaunchError::BadTicket(error.to_string()),
@@ -114,6 +103,21 @@ pub fn plan(cli: &Cli, launched: Instant) -> Result<NetworkedPlan, LaunchError> 
     let identity = crate::identity::load_or_create(&data_dir)?;
     if !cli.headless && !has_display() {
         return Err(LaunchError::NoDisplay);
+    }
+    // Last, once nothing else can stop the launch: the old world is not hosted after this.
+    if cli.new_world {
+        let (world, notice) =
+            sanctuary_net::data_dir::new_hosted_world(&data_dir).map_err(|source| LaunchError::DataDir {
+                path: data_dir.display().to_string(),
+                source,
+            })?;
+        println!(
+            "world: a new world {}",
+            sanctuary_net::data_dir::world_hex(&world)
+        );
+        if let Some(notice) = notice {
+            println!("world: {notice}");
+        }
     }
     Ok(LaunchPlan {
         catalog,

@@ -91,8 +91,8 @@ pub fn new_hosted_world(data_dir: &Path) -> std::io::Result<(WorldId, Option<Str
     let notice = match read_hosted_world(data_dir)? {
         HostedWorld::Kept(old) => Some(format!(
             "the world hosted before ({}) is no longer hosted; what was built there stays in {}",
-            hex(&old),
-            build_dir(data_dir).join(hex(&old)).display()
+            world_hex(&old),
+            build_dir(data_dir).join(world_hex(&old)).display()
         )),
         HostedWorld::None => None,
         HostedWorld::SetAside(notice) => Some(notice),
@@ -117,16 +117,8 @@ fn read_hosted_world(data_dir: &Path) -> std::io::Result<HostedWorld> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(HostedWorld::None),
         Err(error) => return Err(error),
     };
-    let text = text.trim();
-    let bytes: Option<Vec<u8>> = (text.len() == 64)
-        .then(|| {
-            (0..32)
-                .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
-                .collect()
-        })
-        .flatten();
-    if let Some(bytes) = bytes.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
-        return Ok(HostedWorld::Kept(WorldId(bytes)));
+    if let Some(world) = parse_world_hex(&text) {
+        return Ok(HostedWorld::Kept(world));
     }
     let aside = data_dir.join(format!("{HOSTED_WORLD_FILE}.broken"));
     std::fs::rename(&path, &aside)?;
@@ -141,12 +133,26 @@ fn read_hosted_world(data_dir: &Path) -> std::io::Result<HostedWorld> {
 fn write_new_world(data_dir: &Path) -> std::io::Result<WorldId> {
     std::fs::create_dir_all(data_dir)?;
     let world = WorldId::random().map_err(std::io::Error::other)?;
-    std::fs::write(data_dir.join(HOSTED_WORLD_FILE), hex(&world) + "\n")?;
+    std::fs::write(data_dir.join(HOSTED_WORLD_FILE), world_hex(&world) + "\n")?;
     Ok(world)
 }
 
+/// A world's id from its 64 hex digits (spaces around them ignored).
+pub fn parse_world_hex(text: &str) -> Option<WorldId> {
+    let text = text.trim();
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(WorldId(bytes))
+}
+
 /// A world's id as 64 hex digits, as files and folders name it.
-pub fn hex(world: &WorldId) -> String {
+pub fn world_hex(world: &WorldId) -> String {
     world
         .as_bytes()
         .iter()
@@ -177,6 +183,15 @@ mod tests {
     }
 
     #[test]
+    fn world_ids_go_to_hex_and_back() {
+        let world = WorldId([0xab; 32]);
+        assert_eq!(parse_world_hex(&world_hex(&world)), Some(world));
+        assert_eq!(parse_world_hex("abc"), None);
+        assert_eq!(parse_world_hex(&"zz".repeat(32)), None);
+        assert_eq!(parse_world_hex(&"é".repeat(32)), None);
+    }
+
+    #[test]
     fn a_new_world_replaces_the_hosted_one_from_then_on() {
         let dir = std::env::temp_dir().join(format!("sanctuary-new-world-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -186,7 +201,7 @@ mod tests {
         let (newer, notice) = new_hosted_world(&dir).unwrap();
         assert_ne!(newer, fresh);
         let notice = notice.unwrap();
-        assert!(notice.contains(&hex(&fresh)), "{notice}");
+        assert!(notice.contains(&world_hex(&fresh)), "{notice}");
         assert_eq!(hosted_world(&dir).unwrap(), (newer, None));
         let _ = std::fs::remove_dir_all(&dir);
     }

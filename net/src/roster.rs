@@ -98,6 +98,7 @@ impl Roster {
         self.members.contains_key(peer)
     }
 
+    /// What we know of `peer`, if it is in the room.
     pub fn get(&self, peer: &PeerId) -> Option<&Member> {
         self.members.get(peer)
     }

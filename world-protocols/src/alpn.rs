@@ -10,19 +10,20 @@ pub const ALPN_POSE: &[u8] = b"/sanctuary/pose/0";
 
 /// Direct messages: [`SignedEnvelope`](crate::SignedEnvelope)s carrying
 /// [`Body::Chat`](crate::Body::Chat) from one peer to another on a QUIC stream.
-pub const ALPN_DM: &[u8] = b"/sanctuary/dm/1";
+pub const ALPN_DM: &[u8] = b"/sanctuary/dm/2";
 
 /// Rooms: the gossip wire carrying presence, chat and far-away poses, each one a
 /// [`SignedEnvelope`](crate::SignedEnvelope).
-pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/1";
+pub const ALPN_ROOM: &[u8] = b"/sanctuary/room/2";
 
 /// Voice: [`VoicePacket`](crate::VoicePacket)s sent as QUIC datagrams to the peers in
 /// earshot, or to the other side of a private call.
 pub const ALPN_VOICE: &[u8] = b"/sanctuary/voice/0";
 
 /// Building sync: one [`SyncRequest`](crate::build::sync::SyncRequest) and the pages of
-/// the answering peer's document on a QUIC stream.
-pub const ALPN_BUILD: &[u8] = b"/sanctuary/build/0";
+/// the answering peer's document on a QUIC stream. Version 1: documents hash what they
+/// show as a sum of one hash per record (version 0's hashes cannot be compared with it).
+pub const ALPN_BUILD: &[u8] = b"/sanctuary/build/1";
 
 /// Every protocol this version of Sanctuary speaks.
 pub const ALL: [&[u8]; 5] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE, ALPN_BUILD];

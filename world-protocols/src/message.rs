@@ -9,7 +9,7 @@
 //! be moved: a private message republished on a room, a chat replayed into another space or
 //! another world, all fail the signature check.
 //!
-//! # Wire format (version 1)
+//! # Wire format (version 2)
 //!
 //! One version byte ([`WIRE_VERSION`]), then the envelope in [postcard]: author (32
 //! bytes), `seq` and `timestamp_ms` (varints), the body (a varint variant index, then its
@@ -24,8 +24,9 @@
 //! little-endian each) and the postcard body.
 //!
 //! Version 0 signed only author, seq, timestamp and body; version 1 added the context and
-//! the timestamp window below. The two refuse each other (different version byte, domain
-//! and ALPNs).
+//! the timestamp window below; version 2 added the rules digest to
+//! [`Body::BuildState`]. Each refuses the others (different version byte and ALPNs; 0 and
+//! 1 also a different domain).
 //!
 //! # Sequence numbers and timestamps
 //!
@@ -52,7 +53,7 @@ use crate::text::{ChatText, DisplayName, SpaceName};
 use crate::world::WorldId;
 
 /// First byte of every encoded envelope. Bumped when the encoding changes.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 
 /// Signatures are made over this prefix and then the context and the envelope's fields,
 /// so a signature made for anything else (another protocol, another version) never

@@ -8,10 +8,14 @@ use swash::FontRef;
 use swash::scale::{Render, ScaleContext, Source};
 use swash::zeno::Format;
 
-/// Pixels along a board's longer side.
+/// Pixels a metre of board gets, up to [`LONG_SIDE_PX`] along its longer side.
+const PX_PER_M: f32 = 400.0;
+
+/// Most pixels along a board's longer side.
 const LONG_SIDE_PX: f32 = 512.0;
 
-/// Most lines a sign's text is broken into.
+/// Most lines a sign's text is laid out in, when its words allow (a long word may need a
+/// line of its own beyond that).
 const LINES_MAX: usize = 6;
 
 /// The share of the board's width and height that text may cover (the rest is margin).
@@ -47,10 +51,11 @@ pub fn sign_image(text: &str, width_m: f32, height_m: f32, ink: [u8; 3]) -> Imag
     )
 }
 
-/// The texture's size for a board of that size: [`LONG_SIDE_PX`] along the longer side.
+/// The texture's size for a board of that size: [`PX_PER_M`], or fewer so that the longer
+/// side has at most [`LONG_SIDE_PX`].
 fn texture_size(width_m: f32, height_m: f32) -> (u32, u32) {
     let (width_m, height_m) = (width_m.max(0.01), height_m.max(0.01));
-    let per_m = LONG_SIDE_PX / width_m.max(height_m);
+    let per_m = PX_PER_M.min(LONG_SIDE_PX / width_m.max(height_m));
     let side = |m: f32| ((m * per_m).round() as u32).clamp(8, LONG_SIDE_PX as u32);
     (side(width_m), side(height_m))
 }
@@ -208,7 +213,7 @@ mod tests {
     #[test]
     fn a_word_is_painted_large_in_the_middle_of_the_board() {
         let (width, height) = texture_size(0.6, 0.3);
-        assert_eq!((width, height), (512, 256));
+        assert_eq!((width, height), (240, 120));
         let pixels = paint("Welcome", width, height, [10, 20, 30]);
         let ((top, bottom), (left, right)) = inked(&pixels, width).expect("ink");
         assert!(right - left > width as usize / 2, "wide: {left}..{right}");

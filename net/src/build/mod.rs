@@ -166,7 +166,7 @@ impl BuildStore {
             return Ok(SpaceDoc { doc, log: None });
         };
         let path = folder
-            .join(crate::data_dir::hex(&self.world))
+            .join(crate::data_dir::world_hex(&self.world))
             .join(format!("{}.records", space.as_str()));
         let loaded = RecordLog::open(&path)?;
         if let Some(notice) = loaded.notice {

@@ -115,6 +115,28 @@ const SYNC_AGAIN_AFTER: Duration = Duration::from_secs(10);
 /// holds that our rules allow still comes, now and then).
 const SYNC_AGAIN_UNDER_OTHER_RULES: Duration = Duration::from_secs(300);
 
+/// Whether to ask a peer that holds something else for a sync at `now`, given when it was
+/// `earlier` asked and whether its rules differ from ours: the next [`Asked`], and whether
+/// to tell the person that its rules differ (the first time they are seen to).
+fn plan_sync(earlier: Option<Asked>, now: Instant, other_rules: bool) -> Option<(Asked, bool)> {
+    if earlier.is_some_and(|asked| now < asked.again) {
+        return None;
+    }
+    let tell = other_rules && !earlier.is_some_and(|asked| asked.other_rules);
+    let wait = if other_rules {
+        SYNC_AGAIN_UNDER_OTHER_RULES
+    } else {
+        SYNC_AGAIN_AFTER
+    };
+    Some((
+        Asked {
+            again: now + wait,
+            other_rules,
+        },
+        tell,
+    ))
+}
+
 /// When a peer was asked for a sync.
 #[derive(Debug, Clone, Copy)]
 struct Asked {
@@ -869,17 +891,16 @@ impl Actor {
         }
         let now = Instant::now();
         let earlier = build.asked.get(&peer).copied();
-        if earlier.is_some_and(|asked| now < asked.again) {
+        let Some((asked, tell)) = plan_sync(earlier, now, ours.rules != state.rules) else {
             return;
-        }
+        };
         if build.asked.len() >= ROSTER_MAX && earlier.is_none() {
             build.asked.retain(|_, asked| now < asked.again);
             if build.asked.len() >= ROSTER_MAX {
                 return;
             }
         }
-        let other_rules = ours.rules != state.rules;
-        if other_rules && !earlier.is_some_and(|asked| asked.other_rules) {
+        if tell {
             let name = self
                 .shared
                 .roster
@@ -892,18 +913,7 @@ impl Actor {
                  what either of you builds outside the other's rules shows only to its builder"
             ));
         }
-        let wait = if other_rules {
-            SYNC_AGAIN_UNDER_OTHER_RULES
-        } else {
-            SYNC_AGAIN_AFTER
-        };
-        build.asked.insert(
-            peer,
-            Asked {
-                again: now + wait,
-                other_rules,
-            },
-        );
+        build.asked.insert(peer, asked);
         build.syncing = true;
         let store = build.handle.store().clone();
         let node = self.node.clone();
@@ -1047,6 +1057,9 @@ impl Actor {
             .and_then(|mut roster| roster.remove(&peer));
         self.events.forget(&peer);
         self.node.dialer.forget(peer);
+        if let Some(build) = &mut self.build {
+            build.asked.remove(&peer);
+        }
         if removed.is_some() {
             self.emit(WorldEvent::Left { peer, reason });
         }
@@ -1108,5 +1121,37 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_under_other_rules_is_asked_seldom_and_named_once() {
+        let start = Instant::now();
+        let (asked, tell) = plan_sync(None, start, false).expect("asked at once");
+        assert!(!tell);
+        assert_eq!(asked.again, start + SYNC_AGAIN_AFTER);
+        assert!(plan_sync(Some(asked), start + SYNC_AGAIN_AFTER / 2, false).is_none());
+
+        let later = start + SYNC_AGAIN_AFTER;
+        let (asked, tell) = plan_sync(Some(asked), later, true).expect("asked again");
+        assert!(tell, "the first time its rules differ, the person is told");
+        assert_eq!(asked.again, later + SYNC_AGAIN_UNDER_OTHER_RULES);
+        assert!(plan_sync(Some(asked), later + SYNC_AGAIN_AFTER, true).is_none());
+
+        let much_later = later + SYNC_AGAIN_UNDER_OTHER_RULES;
+        let (asked, tell) = plan_sync(Some(asked), much_later, true).expect("asked again");
+        assert!(!tell, "told once, not every time");
+        let (asked, _) = plan_sync(Some(asked), much_later + SYNC_AGAIN_UNDER_OTHER_RULES, false).unwrap();
+        let (_, tell) = plan_sync(
+            Some(asked),
+            much_later + SYNC_AGAIN_UNDER_OTHER_RULES + SYNC_AGAIN_AFTER,
+            true,
+        )
+        .unwrap();
+        assert!(tell, "rules that differ again after agreeing are named again");
     }
 }

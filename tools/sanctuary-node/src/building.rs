@@ -46,20 +46,6 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// A world id from its 64 hex digits.
-pub fn parse_world(text: &str) -> Option<WorldId> {
-    let text = text.trim();
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(WorldId(bytes))
-}
-
 /// `build-hash: <space> <hash> <pieces shown> <records>` for `space`, if it allows
 /// building.
 pub fn hash_line(build: &BuildHandle, space: &SpaceName) -> Option<String> {
@@ -118,7 +104,11 @@ fn documents(folder: &Path) -> anyhow::Result<Vec<(WorldId, Vec<SpaceName>)>> {
         .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", folder.display()))?;
     let mut worlds = Vec::new();
     for entry in entries.flatten() {
-        let Some(world) = entry.file_name().to_str().and_then(parse_world) else {
+        let Some(world) = entry
+            .file_name()
+            .to_str()
+            .and_then(sanctuary_net::data_dir::parse_world_hex)
+        else {
             continue;
         };
         let Ok(files) = std::fs::read_dir(entry.path()) else {
@@ -204,17 +194,4 @@ pub async fn show_documents(data_dir: &Path, assets: &Path, pieces: bool) -> any
     }
     node.shutdown().await;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn world_ids_go_to_hex_and_back() {
-        let world = WorldId([0xab; 32]);
-        assert_eq!(parse_world(&hex(world.as_bytes())), Some(world));
-        assert_eq!(parse_world("abc"), None);
-        assert_eq!(parse_world(&"zz".repeat(32)), None);
-    }
 }

@@ -108,7 +108,7 @@ pub struct Document {
     world: WorldId,
     space: SpaceName,
     zones: Vec<CheckedZone>,
-    /// [`BuildRules::digest`] of the rules.
+    /// What the rules mean, hashed: see [`rules_digest`](Self::rules_digest).
     rules: [u8; 32],
     records: BTreeMap<RecordKey, SignedRecord>,
     /// Per zone and creator: the pieces standing there, in id order.
@@ -136,11 +136,12 @@ const RECORDS_PER_PIECE: u32 = 4;
 impl Document {
     /// An empty document for `space` of `world`, under `rules`.
     pub fn new(world: WorldId, space: SpaceName, rules: &BuildRules) -> Result<Self, RulesError> {
+        let zones = rules.checked()?;
         Ok(Self {
             world,
             space,
-            zones: rules.checked()?,
-            rules: rules.digest(),
+            rules: super::rules::digest(&zones),
+            zones,
             records: BTreeMap::new(),
             standing: HashMap::new(),
             piece_records: HashMap::new(),
@@ -160,7 +161,8 @@ impl Document {
         &self.space
     }
 
-    /// [`BuildRules::digest`] of the rules it checks records against.
+    /// A hash of what the rules it checks records against mean (bounds in millimetres,
+    /// keys and kinds in order): equal for peers whose space files say the same thing.
     pub fn rules_digest(&self) -> [u8; 32] {
         self.rules
     }
@@ -288,7 +290,15 @@ impl Document {
                 if let Some(piece) = piece {
                     piece.check()?;
                     zone.fits(piece)?;
-                    if !owner && !self.may_build(&zone.name, author) {
+                    // A record from someone an owner has ever granted or revoked rights is
+                    // kept whatever the grant says now, and shown while it allows building:
+                    // otherwise peers that got the grants and the piece in different
+                    // orders would keep different records.
+                    let ever_granted = !strict
+                        && self
+                            .records
+                            .contains_key(&RecordKey::Grant(zone.name.clone(), *author));
+                    if !owner && !ever_granted && !self.may_build(&zone.name, author) {
                         return Err(Refusal::NoRights {
                             author: *author,
                             zone: zone_name(),

@@ -35,7 +35,7 @@ pub struct BuildState {
     pub records: u32,
     /// [`Document::hash`] of what it shows.
     pub hash: [u8; 32],
-    /// [`BuildRules::digest`] of the rules it checks edits against: peers whose space
+    /// [`Document::rules_digest`] of the rules it checks edits against: peers whose space
     /// files differ cannot come to show the same, and say so rather than sync in vain.
     pub rules: [u8; 32],
 }

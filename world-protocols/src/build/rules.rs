@@ -192,20 +192,44 @@ pub(crate) struct CheckedZone {
     pub kinds: Option<Vec<PieceKind>>,
 }
 
+/// A BLAKE3 hash of what checked rules mean (bounds in millimetres, keys and kinds in
+/// order), so peers whose space files say the same thing, however written, hold the same
+/// digest, and peers that disagree on the rules can tell.
+pub(crate) fn digest(zones: &[CheckedZone]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"sanctuary/build-rules/1\0");
+    let sorted = |keys: &HashSet<PeerId>| {
+        let mut keys: Vec<PeerId> = keys.iter().copied().collect();
+        keys.sort_unstable();
+        keys
+    };
+    for zone in zones {
+        let mut kinds = zone.kinds.clone();
+        if let Some(kinds) = &mut kinds {
+            kinds.sort_unstable();
+            kinds.dedup();
+        }
+        let canonical = (
+            zone.name.as_str(),
+            zone.min_mm,
+            zone.max_mm,
+            zone.builders,
+            sorted(&zone.owners),
+            sorted(&zone.invited),
+            zone.pieces_per_person,
+            zone.largest_cm,
+            kinds,
+        );
+        hasher.update(&postcard::to_allocvec(&canonical).unwrap_or_default());
+    }
+    *hasher.finalize().as_bytes()
+}
+
 fn to_mm(metres: f32) -> i64 {
     (f64::from(metres) * 1000.0).round() as i64
 }
 
 impl BuildRules {
-    /// A BLAKE3 hash of the rules as written: peers whose space files say the same hold
-    /// the same digest, and peers that disagree on the rules can tell.
-    pub fn digest(&self) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(b"sanctuary/build-rules/1\0");
-        hasher.update(&postcard::to_allocvec(self).unwrap_or_default());
-        *hasher.finalize().as_bytes()
-    }
-
     /// Checks that the rules can be used: zone names unique, boxes not empty, limits
     /// positive, an owner wherever building is by invitation.
     pub fn validate(&self) -> Result<(), RulesError> {
