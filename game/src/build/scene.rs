@@ -359,6 +359,11 @@ pub fn show(
     id: PieceId,
     piece: Option<Piece>,
 ) {
+    // Shown again as it stands (a grant that touched its builder, an edit already seen):
+    // nothing to respawn, repaint or rebuild.
+    if scene.pieces.get(&id).map(|(_, old)| old) == piece.as_ref() {
+        return;
+    }
     if let Some((entity, old)) = scene.pieces.remove(&id) {
         commands.entity(entity).try_despawn();
         forget_in_chunk(scene, &old, &id);
