@@ -25,8 +25,13 @@ pub const ALPN_VOICE: &[u8] = b"/sanctuary/voice/0";
 /// show as a sum of one hash per record (version 0's hashes cannot be compared with it).
 pub const ALPN_BUILD: &[u8] = b"/sanctuary/build/1";
 
+/// The personal server: one [`Request`](crate::home::Request) and its
+/// [`Response`](crate::home::Response) per QUIC stream, from the owner's devices, friends'
+/// nodes and granted apps.
+pub const ALPN_HOME: &[u8] = b"/sanctuary/home/0";
+
 /// Every protocol this version of Sanctuary speaks.
-pub const ALL: [&[u8]; 5] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE, ALPN_BUILD];
+pub const ALL: [&[u8]; 6] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE, ALPN_BUILD, ALPN_HOME];
 
 #[cfg(test)]
 mod tests {

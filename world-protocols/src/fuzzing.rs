@@ -8,6 +8,7 @@
 use crate::announce::WorldAnnouncement;
 use crate::build::sync::{SyncRequest, decode_page, encode_page};
 use crate::build::{BuildRules, Document, SignedRecord};
+use crate::home::{HomeAddress, Request, Response, request::OWNER_REQUEST_MAX};
 use crate::identity::PeerId;
 use crate::message::{Context, SignedEnvelope};
 use crate::pose::{Pose, PoseDatagram, PoseSample, TrackedPoint};
@@ -188,6 +189,43 @@ fn sample_is_sane(sample: &PoseSample) -> bool {
         && [&sample.head, &sample.left_hand, &sample.right_hand]
             .into_iter()
             .all(point_ok)
+}
+
+/// The home node's decoders: the first byte picks a request (as the owner's device
+/// sends it), a response, or a home address as text. Whatever decodes must encode back to
+/// the same bytes, and any item in it is verified (which must only not panic).
+pub fn decode_home(data: &[u8]) -> Result<(), InvariantViolation> {
+    let Some((&which, rest)) = data.split_first() else {
+        return Ok(());
+    };
+    match which % 3 {
+        0 => {
+            if let Ok(request) = Request::decode(rest, OWNER_REQUEST_MAX) {
+                if request.encode() != rest {
+                    return Err(InvariantViolation::NotCanonical);
+                }
+                if let Request::Deliver(item) = &request {
+                    let _ = item.verify();
+                }
+            }
+        }
+        1 => {
+            if let Ok(response) = Response::decode(rest)
+                && response.encode() != rest
+            {
+                return Err(InvariantViolation::NotCanonical);
+            }
+        }
+        _ => {
+            if let Ok(text) = std::str::from_utf8(rest)
+                && let Ok(address) = text.parse::<HomeAddress>()
+                && address.to_string().parse::<HomeAddress>() != Ok(address)
+            {
+                return Err(InvariantViolation::TicketRoundTrip);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

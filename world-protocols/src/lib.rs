@@ -11,6 +11,8 @@
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
 //! - [`build`]: pieces, zones and the signed records of a space's building [`Document`](build::Document).
+//! - [`home`]: the personal server's requests and responses, and the signed items
+//!   (posts, comments, likes) that travel between friends' nodes.
 //! - [`app`]: the messages apps and mods send to their own copies on other peers.
 //! - [`voice`]: [`VoicePacket`], one Opus frame of one speaker in a datagram, and the
 //!   [`ReceptionReport`] a listener sends back.
@@ -36,6 +38,7 @@ pub mod blob;
 pub mod build;
 mod fixed_bytes;
 pub mod fuzzing;
+pub mod home;
 pub mod identity;
 pub mod limits;
 pub mod message;

@@ -206,6 +206,7 @@ proptest! {
         prop_assert_eq!(fuzzing::decode_pose_datagram(&data), Ok(()));
         prop_assert_eq!(fuzzing::decode_pose(&data), Ok(()));
         prop_assert_eq!(fuzzing::parse_peer_id(&data), Ok(()));
+        prop_assert_eq!(fuzzing::decode_home(&data), Ok(()));
     }
 
     /// Random bytes rarely get past the version byte; these start with it.
