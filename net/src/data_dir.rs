@@ -28,6 +28,36 @@ pub fn storage_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("storage")
 }
 
+/// The file in a device's data folder naming the home node it paired with (its address,
+/// one line).
+pub const HOME_NODE_FILE: &str = "home-node";
+
+/// The home node this device paired with, if any: `Ok(None)` before pairing, an error
+/// when the file is unreadable or damaged.
+pub fn paired_home(data_dir: &Path) -> Result<Option<sanctuary_protocols::home::HomeAddress>, String> {
+    let path = data_dir.join(HOME_NODE_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|err| format!("{}: {err}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(format!("{}: {err}", path.display())),
+    }
+}
+
+/// Remembers the home node this device paired with.
+pub fn remember_home(
+    data_dir: &Path,
+    address: &sanctuary_protocols::home::HomeAddress,
+) -> std::io::Result<()> {
+    let path = data_dir.join(HOME_NODE_FILE);
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, format!("{address}\n"))?;
+    std::fs::rename(&partial, &path)
+}
+
 /// The person's key file in a data folder: 32 secret bytes, readable by its owner only.
 pub const KEY_FILE: &str = "identity.key";
 

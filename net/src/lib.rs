@@ -13,6 +13,7 @@
 //! - [`gate`]: the receive-side checks and their [`Counters`].
 //! - [`session`]: a world on its own thread, driven through channels (what the game uses).
 //! - [`ticket`]: world tickets as addresses to dial.
+//! - [`home`]: [`Home`], the personal server, and [`HomeConnection`] to talk to one.
 //! - [`nearby`]: worlds announced on the local network, joined without a ticket.
 //!
 //! ```no_run
@@ -41,6 +42,7 @@ pub mod data_dir;
 mod dialer;
 mod error;
 pub mod gate;
+pub mod home;
 mod inbound;
 pub mod nearby;
 pub mod node;
@@ -53,6 +55,7 @@ pub mod world;
 pub use build::{BuildCounters, BuildError, BuildHandle, BuildSetup, Edited};
 pub use error::NetError;
 pub use gate::{Counters, GossipBudgets, MuteRules, Origin, PeerCounters, RejectReason, Rejection};
+pub use home::{Home, HomeConnection, HomeError, HomeEvent};
 pub use nearby::{Nearby, NearbyWorld, NearbyWorlds};
 pub use node::{Node, NodeConfig, RelayChoice};
 pub use roster::RosterEntry;

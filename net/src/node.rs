@@ -27,7 +27,7 @@ use iroh::endpoint::{Connection, QuicTransportConfig, VarInt, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, RelayUrl, SecretKey};
 use iroh_gossip::Gossip;
-use sanctuary_protocols::alpn::{ALPN_BUILD, ALPN_DM, ALPN_POSE, ALPN_ROOM, ALPN_VOICE};
+use sanctuary_protocols::alpn::{ALPN_BUILD, ALPN_DM, ALPN_HOME, ALPN_POSE, ALPN_ROOM, ALPN_VOICE};
 use sanctuary_protocols::limits::MESSAGE_MAX;
 use sanctuary_protocols::{Body, Context, Keypair, PeerId, SignedEnvelope, WorldId, WorldTicket};
 use tokio::sync::mpsc;
@@ -36,6 +36,7 @@ use crate::RejectReason;
 use crate::build::sync::{SyncHandler, SyncSlot};
 use crate::dialer::Dialer;
 use crate::error::NetError;
+use crate::home::Home;
 use crate::inbound::Inbound;
 use crate::nearby::LocalDiscovery;
 use crate::storage::Storage;
@@ -98,6 +99,9 @@ pub struct NodeConfig {
     /// The person's blob store: served on the iroh-blobs ALPN (the blobs they chose to
     /// serve) and fetched into through this node while it runs.
     pub storage: Option<Storage>,
+    /// The person's home (the personal server): answered on the home ALPN. Its key must
+    /// be this node's key.
+    pub home: Option<Home>,
 }
 
 impl NodeConfig {
@@ -111,6 +115,7 @@ impl NodeConfig {
             bind_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             gossip_neighbours: None,
             storage: None,
+            home: None,
         }
     }
 }
@@ -187,6 +192,8 @@ pub struct Node {
     pub(crate) local: Option<LocalDiscovery>,
     /// The person's blob store, with [`NodeConfig::storage`].
     pub(crate) storage: Option<Storage>,
+    /// The person's home, with [`NodeConfig::home`].
+    pub(crate) home: Option<Home>,
 }
 
 impl Node {
@@ -221,6 +228,9 @@ impl Node {
         ];
         if config.storage.is_some() {
             alpns.push(iroh_blobs::ALPN.to_vec());
+        }
+        if config.home.is_some() {
+            alpns.push(ALPN_HOME.to_vec());
         }
         let mut builder = Endpoint::builder(presets::Minimal)
             .secret_key(secret)
@@ -278,6 +288,15 @@ impl Node {
             router = router.accept(iroh_blobs::ALPN, storage.protocol());
             storage.attach(Some(endpoint.clone()));
         }
+        if let Some(home) = &config.home {
+            router = router.accept(
+                ALPN_HOME,
+                HomeHandler {
+                    home: home.clone(),
+                    shared: shared.clone(),
+                },
+            );
+        }
         let router = router.spawn();
         let node = Self {
             keypair: Arc::new(config.keypair),
@@ -290,7 +309,11 @@ impl Node {
             signer: Arc::new(Signer::new()),
             local,
             storage: config.storage,
+            home: config.home,
         };
+        if let Some(home) = &node.home {
+            home.attach(Some(node.endpoint.clone()));
+        }
         node.wait_for_direct_addrs(Duration::from_secs(3)).await;
         if matches!(config.relay, RelayChoice::Url(_)) {
             // Wait until the relay knows us, so that tickets made from now on carry it.
@@ -335,6 +358,9 @@ impl Node {
         self.dialer.close_all();
         if let Some(storage) = &self.storage {
             storage.attach(None);
+        }
+        if let Some(home) = &self.home {
+            home.attach(None);
         }
         if let Err(err) = self.router.shutdown().await {
             tracing::debug!(%err, "router shutdown");
@@ -437,6 +463,25 @@ impl ProtocolHandler for DmHandler {
                 tracing::warn!(%from, "dropped a direct message: world queue full");
             }
         }
+    }
+}
+
+/// Accepts home connections (the personal server), within the per-peer connection limits.
+#[derive(Debug, Clone)]
+struct HomeHandler {
+    home: Home,
+    shared: Arc<NodeShared>,
+}
+
+impl ProtocolHandler for HomeHandler {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let from = peer_id(connection.remote_id());
+        let Some(_open) = self.shared.admit(from) else {
+            connection.close(1u32.into(), b"too many connections");
+            return Ok(());
+        };
+        self.home.serve_connection(connection).await;
+        Ok(())
     }
 }
 

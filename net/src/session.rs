@@ -212,6 +212,7 @@ async fn run(
         bind_addr: config.bind_addr,
         gossip_neighbours: None,
         storage: config.storage,
+        home: None,
     })
     .await
     {

@@ -18,6 +18,7 @@ async fn relay_only(seed: u8, relay: &str) -> Node {
         bind_addr: None,
         gossip_neighbours: None,
         storage: None,
+        home: None,
     };
     Node::spawn_with(config, |builder| {
         builder

@@ -119,6 +119,7 @@ async fn online(store: &Storage, bind: Option<SocketAddr>) -> anyhow::Result<Nod
         bind_addr: bind,
         gossip_neighbours: None,
         storage: Some(store.clone()),
+        home: None,
     })
     .await?)
 }

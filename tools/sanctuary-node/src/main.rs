@@ -20,11 +20,14 @@
 //!   (see [`blobs`]).
 //! - `wallet new | address | balance | send TO AMOUNT | history …`: the wallet (see [`wallet`]).
 //! - `market sell | serve | list | buy LISTING | history …`: the market (see [`market`]).
+//! - `serve`, `home …`, `now-playing`: the personal server, a device talking to it, and an
+//!   example app (see [`home`]).
 
 mod blobs;
 mod bots;
 mod builder;
 mod building;
+mod home;
 mod latency;
 mod market;
 mod spaces;
@@ -136,6 +139,18 @@ enum Command {
         #[command(flatten)]
         options: wallet::WalletOptions,
     },
+    /// Run a home node: the person's always-on personal server.
+    Serve(home::ServeOptions),
+    /// Talk to your home node as one of your devices (pair first).
+    Home {
+        #[command(subcommand)]
+        action: home::HomeAction,
+        #[command(flatten)]
+        options: home::DeviceOptions,
+    },
+    /// An example app with its own key: posts what is playing to a person's wall, within
+    /// the grant they gave it (wall append).
+    NowPlaying(home::NowPlayingOptions),
     /// Watch a world and print its events as JSON lines.
     Watch {
         #[command(flatten)]
@@ -234,6 +249,9 @@ fn main() -> anyhow::Result<()> {
         Command::Latency { seconds } => runtime.block_on(latency::run(seconds)),
         Command::Voice(options) => runtime.block_on(voice::run(options)),
         Command::Blobs { action, store } => runtime.block_on(blobs::run(action, store)),
+        Command::Serve(options) => runtime.block_on(home::serve(options)),
+        Command::Home { action, options } => runtime.block_on(home::run(action, options)),
+        Command::NowPlaying(options) => runtime.block_on(home::now_playing(options)),
         Command::Wallet { action, options } => runtime.block_on(wallet::run(action, options)),
         Command::Market { action, options } => runtime.block_on(market::run(action, options)),
         Command::Watch {
@@ -354,6 +372,7 @@ async fn node_with_key(
         bind_addr: bind,
         gossip_neighbours: None,
         storage: None,
+        home: None,
     })
     .await?)
 }

@@ -314,6 +314,7 @@ impl Online {
             bind_addr: options.bind,
             gossip_neighbours: None,
             storage: Some(store.clone()),
+            home: None,
         })
         .await?;
         let target = match &options.join {

@@ -111,7 +111,10 @@ mod tests {
         let text = address.to_string();
         assert!(text.starts_with(HOME_ADDRESS_PREFIX));
         assert_eq!(text.parse::<HomeAddress>(), Ok(address));
-        assert_eq!("sanctuary1abc".parse::<HomeAddress>(), Err(ParseHomeAddressError::WrongPrefix));
+        assert_eq!(
+            "sanctuary1abc".parse::<HomeAddress>(),
+            Err(ParseHomeAddressError::WrongPrefix)
+        );
         let cut = &text[..text.len() - 3];
         assert_eq!(cut.parse::<HomeAddress>(), Err(ParseHomeAddressError::Damaged));
     }

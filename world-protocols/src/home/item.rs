@@ -181,7 +181,7 @@ impl Item {
 
 /// Checks one text field: at most `max` bytes, no control characters (line breaks only
 /// where `lines`), no invisible or direction-changing characters.
-pub(crate) fn check_text(text: &str, max: usize, lines: bool) -> Result<(), ItemError> {
+pub fn check_text(text: &str, max: usize, lines: bool) -> Result<(), ItemError> {
     if text.len() > max {
         return Err(ItemError::TooLong { len: text.len(), max });
     }
@@ -296,8 +296,14 @@ mod tests {
     fn bad_items_are_refused_before_signing() {
         let ada = Keypair::from_bytes(&[1; 32]);
         let long = "x".repeat(ITEM_TEXT_MAX + 1);
-        assert!(matches!(SignedItem::sign(&ada, 1, 1, post(&long)), Err(ItemError::TooLong { .. })));
-        assert_eq!(SignedItem::sign(&ada, 1, 1, post("a\u{202E}b")), Err(ItemError::BadCharacters));
+        assert!(matches!(
+            SignedItem::sign(&ada, 1, 1, post(&long)),
+            Err(ItemError::TooLong { .. })
+        ));
+        assert_eq!(
+            SignedItem::sign(&ada, 1, 1, post("a\u{202E}b")),
+            Err(ItemError::BadCharacters)
+        );
         assert_eq!(SignedItem::sign(&ada, 1, 1, post(" ")), Err(ItemError::Empty));
         let bob = Keypair::from_bytes(&[2; 32]).peer_id();
         let theirs = ItemBody::Delete {

@@ -24,7 +24,7 @@ pub mod request;
 pub use address::{HOME_ADDRESS_PREFIX, HomeAddress, ParseHomeAddressError};
 pub use item::{
     Audience, GROUP_MAX, ITEM_TEXT_MAX, Item, ItemBody, ItemError, ItemId, PICTURE_NAME_MAX, PICTURES_MAX,
-    ParseItemIdError, Picture, SignedItem,
+    ParseItemIdError, Picture, SignedItem, check_text,
 };
 pub use request::{
     Access, AccessEntry, DeviceView, FileView, FriendState, FriendView, Grant, HomeDecodeError, InboxEntry,

@@ -486,7 +486,10 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], max: usize) -> Result<T, HomeDecodeError> {
     if bytes.len() > max {
-        return Err(HomeDecodeError::TooLarge { len: bytes.len(), max });
+        return Err(HomeDecodeError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
     }
     let Some((&HOME_VERSION, rest)) = bytes.split_first() else {
         return Err(HomeDecodeError::Version);
@@ -539,16 +542,25 @@ mod tests {
         let bytes = request.encode();
         assert_eq!(Request::decode(&bytes, REQUEST_MAX), Ok(request));
         assert_eq!(Request::decode(&[], REQUEST_MAX), Err(HomeDecodeError::Version));
-        assert_eq!(Request::decode(&[9, 0], REQUEST_MAX), Err(HomeDecodeError::Version));
+        assert_eq!(
+            Request::decode(&[9, 0], REQUEST_MAX),
+            Err(HomeDecodeError::Version)
+        );
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert_eq!(Request::decode(&trailing, REQUEST_MAX), Err(HomeDecodeError::Malformed));
+        assert_eq!(
+            Request::decode(&trailing, REQUEST_MAX),
+            Err(HomeDecodeError::Malformed)
+        );
         let big = Request::AddFile(Upload {
             name: "a".into(),
             bytes: vec![0; REQUEST_MAX],
         })
         .encode();
-        assert!(matches!(Request::decode(&big, REQUEST_MAX), Err(HomeDecodeError::TooLarge { .. })));
+        assert!(matches!(
+            Request::decode(&big, REQUEST_MAX),
+            Err(HomeDecodeError::TooLarge { .. })
+        ));
         assert!(Request::decode(&big, OWNER_REQUEST_MAX).is_ok());
     }
 

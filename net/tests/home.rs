@@ -1,0 +1,276 @@
+//! Home nodes in one process on loopback: what a hostile caller can try (a stranger
+//! delivering, a friend forging another's item or breaking a signature, an oversized
+//! request, a flood of friend requests, a forged address) is refused, counted, and stores
+//! nothing; and a post written while a friend's node is off reaches it once it is back.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sanctuary_net::home::PENDING_REQUESTS_MAX;
+use sanctuary_net::{Home, HomeConnection, Node, NodeConfig, Storage};
+use sanctuary_protocols::Keypair;
+use sanctuary_protocols::home::{
+    Audience, FriendState, HomeAddress, ItemBody, ItemId, Refusal, Request, Response, SignedItem,
+};
+
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sanctuary-home-net-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A home node with its key, database and files in `dir`, bound to `bind`.
+async fn home_node(dir: &Path, keypair: Keypair, bind: &str) -> (Node, Home) {
+    let (storage, _) = Storage::open(&dir.join("storage"), 1 << 30).await.unwrap();
+    let home = Home::open(&dir.join("home"), keypair.clone(), storage.clone()).unwrap();
+    let mut config = NodeConfig::loopback(keypair);
+    config.bind_addr = Some(bind.parse().unwrap());
+    config.storage = Some(storage);
+    config.home = Some(home.clone());
+    (Node::spawn(config).await.unwrap(), home)
+}
+
+/// A plain node (a device, an app, a stranger) with `keypair`.
+async fn caller(keypair: Keypair) -> Node {
+    Node::spawn(NodeConfig::loopback(keypair)).await.unwrap()
+}
+
+/// A device paired with `home`, connected to it.
+async fn paired(home: &Home) -> (Node, HomeConnection) {
+    let device = caller(Keypair::generate().unwrap()).await;
+    let connection = device.connect_home(&home.address().unwrap()).await.unwrap();
+    let (code, _) = home.pairing_code().unwrap();
+    connection
+        .ask_ok(&Request::Pair {
+            code,
+            device_name: "test".into(),
+        })
+        .await
+        .unwrap();
+    (device, connection)
+}
+
+/// Makes the people of two homes friends, through their devices.
+async fn befriend(a: &HomeConnection, b: &HomeConnection, a_home: &Home, b_home: &Home) {
+    a.ask_ok(&Request::AddFriend {
+        address: b_home.address().unwrap(),
+    })
+    .await
+    .unwrap();
+    b.ask_ok(&Request::AcceptFriend { node: a_home.id() })
+        .await
+        .unwrap();
+}
+
+fn refusal(response: Response) -> Refusal {
+    match response {
+        Response::Refused { reason, .. } => reason,
+        other => panic!("let through: {other:?}"),
+    }
+}
+
+fn post(keypair: &Keypair, seq: u64, text: &str) -> SignedItem {
+    let body = ItemBody::Post {
+        text: text.into(),
+        pictures: Vec::new(),
+        audience: Audience::Friends,
+    };
+    SignedItem::sign(keypair, seq, 1_700_000_000_000 + seq, body).unwrap()
+}
+
+async fn wall(device: &HomeConnection) -> Vec<SignedItem> {
+    match device.ask_ok(&Request::Wall { limit: 100 }).await.unwrap() {
+        Response::Wall(posts) => posts.into_iter().map(|p| p.post).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_callers_are_refused_counted_and_store_nothing() {
+    let root = folder("hostile");
+    let (ada_key, bob_key, carol_key) = (
+        Keypair::generate().unwrap(),
+        Keypair::generate().unwrap(),
+        Keypair::generate().unwrap(),
+    );
+    let (_ada_node, ada) = home_node(&root.join("ada"), ada_key.clone(), "127.0.0.1:0").await;
+    let (_bob_node, bob) = home_node(&root.join("bob"), bob_key.clone(), "127.0.0.1:0").await;
+    let (_ada_device, ada_device) = paired(&ada).await;
+    let (_bob_device, bob_device) = paired(&bob).await;
+    befriend(&ada_device, &bob_device, &ada, &bob).await;
+    let address = ada.address().unwrap();
+
+    // A stranger may not deliver, even its own signed post.
+    let mallory_key = Keypair::generate().unwrap();
+    let mallory_node = caller(mallory_key.clone()).await;
+    let mallory = mallory_node.connect_home(&address).await.unwrap();
+    let own = post(&mallory_key, 1, "buy my stuff");
+    assert_eq!(
+        refusal(mallory.ask(&Request::Deliver(own)).await.unwrap()),
+        Refusal::NotAllowed
+    );
+    // Nor read the wall, nor pair without the code.
+    assert_eq!(
+        refusal(mallory.ask(&Request::Wall { limit: 10 }).await.unwrap()),
+        Refusal::NotAllowed
+    );
+    let guess = Request::Pair {
+        code: "123-456-789".into(),
+        device_name: "x".into(),
+    };
+    assert_eq!(refusal(mallory.ask(&guess).await.unwrap()), Refusal::BadCode);
+    // An oversized request from a stranger is cut off before it is read.
+    let big = Request::FriendRequest {
+        name: "x".repeat(20_000),
+        address: HomeAddress::new(mallory_key.peer_id(), None, []),
+    };
+    assert_eq!(refusal(mallory.ask(&big).await.unwrap()), Refusal::TooLarge);
+    // A friend request naming another node's address.
+    let lying = Request::FriendRequest {
+        name: "Bob".into(),
+        address: bob.address().unwrap(),
+    };
+    assert_eq!(refusal(mallory.ask(&lying).await.unwrap()), Refusal::Forged);
+
+    // Bob's key (a friend) delivering Carol's post, or his own with its text changed.
+    let as_bob_node = caller(bob_key.clone()).await;
+    let as_bob = as_bob_node.connect_home(&address).await.unwrap();
+    let carols = post(&carol_key, 1, "hello from Carol");
+    assert_eq!(
+        refusal(as_bob.ask(&Request::Deliver(carols)).await.unwrap()),
+        Refusal::Forged
+    );
+    let mut tampered = post(&bob_key, 5, "I owe Ada 5");
+    if let ItemBody::Post { text, .. } = &mut tampered.item.body {
+        *text = "Ada owes me 500".into();
+    }
+    assert_eq!(
+        refusal(as_bob.ask(&Request::Deliver(tampered)).await.unwrap()),
+        Refusal::Forged
+    );
+    // A comment on a post Ada's node does not hold.
+    let nowhere = ItemId {
+        author: ada.id(),
+        seq: 42,
+    };
+    let comment = SignedItem::sign(
+        &bob_key,
+        6,
+        1,
+        ItemBody::Comment {
+            post: nowhere,
+            text: "?".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(as_bob.ask(&Request::Deliver(comment)).await.unwrap()),
+        Refusal::NotFound
+    );
+    assert!(wall(&ada_device).await.is_empty(), "a refused item was stored");
+
+    // A flood of friend requests: the first ones wait for Ada, the rest are refused.
+    let mut callers = Vec::new();
+    for _ in 0..PENDING_REQUESTS_MAX + 3 {
+        let key = Keypair::generate().unwrap();
+        let node = caller(key.clone()).await;
+        let request = Request::FriendRequest {
+            name: "spam".into(),
+            address: HomeAddress::new(key.peer_id(), None, []),
+        };
+        let answer = node
+            .connect_home(&address)
+            .await
+            .unwrap()
+            .ask(&request)
+            .await
+            .unwrap();
+        callers.push((node, answer));
+    }
+    let refused = callers
+        .iter()
+        .filter(|(_, answer)| {
+            matches!(
+                answer,
+                Response::Refused {
+                    reason: Refusal::TooMany,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(refused, 3);
+    let Response::Friends(friends) = ada_device.ask_ok(&Request::Friends).await.unwrap() else {
+        panic!()
+    };
+    let waiting = friends.iter().filter(|f| f.state == FriendState::AskedUs).count();
+    assert_eq!(waiting, PENDING_REQUESTS_MAX);
+
+    let Response::Status(status) = ada_device.ask_ok(&Request::Status).await.unwrap() else {
+        panic!()
+    };
+    let count = |reason: Refusal| {
+        status
+            .refused
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(count(Refusal::Forged), 3);
+    assert_eq!(count(Refusal::TooMany), 3);
+    assert_eq!(count(Refusal::TooLarge), 1);
+    assert_eq!(count(Refusal::BadCode), 1);
+    assert_eq!(count(Refusal::NotAllowed), 2);
+    assert_eq!(status.friends_items, 0);
+    for (node, _) in callers {
+        node.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_waits_for_a_friends_node_that_is_off_and_reaches_it_when_it_is_back() {
+    let root = folder("offline");
+    let (ada_key, bob_key) = (Keypair::generate().unwrap(), Keypair::generate().unwrap());
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bob_bind = format!("127.0.0.1:{port}");
+    let (_ada_node, ada) = home_node(&root.join("ada"), ada_key, "127.0.0.1:0").await;
+    let (bob_node, bob) = home_node(&root.join("bob"), bob_key.clone(), &bob_bind).await;
+    let (_ada_device, ada_device) = paired(&ada).await;
+    let (_bob_device, bob_device) = paired(&bob).await;
+    befriend(&ada_device, &bob_device, &ada, &bob).await;
+
+    bob_node.shutdown().await;
+    bob.storage().shutdown().await;
+    drop((bob, bob_node, _bob_device, bob_device));
+    // The database closes once the node's last task lets go of it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let request = Request::Post {
+        text: "while you were out".into(),
+        audience: Audience::Friends,
+        pictures: Vec::new(),
+    };
+    ada_device.ask_ok(&request).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let Response::Friends(friends) = ada_device.ask_ok(&Request::Friends).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(friends[0].waiting, 1, "the post should wait for Bob's node");
+
+    // Bob's node comes back on the same address, with the same database.
+    let (_bob_node, bob) = home_node(&root.join("bob"), bob_key, &bob_bind).await;
+    assert!(bob.export().unwrap().items.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bob.export().unwrap().items.is_empty() {
+        assert!(Instant::now() < deadline, "the post never reached Bob's node");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(bob.export().unwrap().items[0].item.id.author, ada.id());
+    assert!(bob.export().unwrap().friends.iter().any(|f| f.node == ada.id()));
+    let _ = std::fs::remove_dir_all(&root);
+}
