@@ -11,6 +11,7 @@ pub mod build;
 pub mod chat;
 pub mod cli;
 pub mod desktop;
+pub mod home;
 pub mod hud;
 pub mod identity;
 pub mod launch;

@@ -10,4 +10,5 @@ pub fn install(app: &mut App) {
     app.add_sanctuary_app(sanctuary_storage::StorageApp);
     app.add_sanctuary_app(sanctuary_wallet::WalletApp);
     app.add_sanctuary_app(sanctuary_market::MarketApp);
+    app.add_sanctuary_app(sanctuary_pod::HomeApp);
 }

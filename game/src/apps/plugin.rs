@@ -18,6 +18,7 @@ impl Plugin for AppsPlugin {
         let data_dir = app.world().get_resource::<DataDir>().map(|dir| dir.0.clone());
         app.add_plugins(AppsHostPlugin { data_dir })
             .add_plugins(crate::storage::StorageHostPlugin)
+            .add_plugins(crate::home::HomeHostPlugin)
             .configure_sets(Update, AppSystems::Prepare.after(GameSystems::Travel))
             .add_systems(
                 Update,

@@ -16,6 +16,7 @@ use sanctuary_protocols::{AppMessage, AppName, AppPayload, PeerId, RateLimiter};
 
 pub use crate::blobs::{BlobLibrary, BlobMail};
 use crate::grants::{CapabilityError, Grants};
+pub use crate::home::{HomeLink, HomeMail};
 use crate::manifest::Permission;
 use crate::messages::{IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use crate::panels::{AppPanel, AppPanels, PanelDraw};
@@ -190,6 +191,8 @@ impl Plugin for AppsHostPlugin {
             .init_resource::<crate::blobs::BlobMail>()
             .init_resource::<crate::blobs::BlobLibrary>()
             .init_resource::<crate::wallet::WalletMail>()
+            .init_resource::<crate::home::HomeMail>()
+            .init_resource::<crate::home::HomeLink>()
             .init_resource::<WorldView>()
             .init_resource::<InstalledApps>()
             .init_resource::<AppPanels>()

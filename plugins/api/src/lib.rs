@@ -15,6 +15,8 @@
 //! - place its own objects in the spaces it named ([`AppSpawner`], [`Permission::Spawn`]);
 //! - ask the person to make a payment, which they confirm in their wallet, and ask whether
 //!   a transaction pays them ([`WalletRequests`], [`Permission::Wallet`]);
+//! - act for the person on their home node, the personal server ([`HomeNode`],
+//!   [`Permission::Home`]);
 //! - keep files in its own folder of the data folder ([`AppData`], no permission needed);
 //! - read where the person is and who else is in the world ([`WorldView`]);
 //! - show a picture from the person's files on a surface ([`decode_picture`]).
@@ -35,6 +37,7 @@
 mod blobs;
 mod data;
 mod grants;
+mod home;
 pub mod host;
 mod mailbox;
 mod manifest;
@@ -51,6 +54,7 @@ pub use blobs::{
 };
 pub use data::{AppData, AppDataError};
 pub use grants::{CapabilityError, Grants, GrantsError};
+pub use home::{HOME_CALLS_MAX, HOME_REPLIES_MAX, HomeCall, HomeLink, HomeMail, HomeNode, HomeReply};
 pub use mailbox::Mailbox;
 pub use manifest::{Manifest, Permission};
 pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};

@@ -35,6 +35,9 @@ pub enum Permission {
     /// Ask the person to make payments, each confirmed by them in the wallet, and ask the
     /// chain whether a transaction pays them ([`crate::WalletRequests`]).
     Wallet,
+    /// Act for the person on their home node (their personal server): their wall, friends,
+    /// inbox, files, devices and apps' grants ([`crate::HomeNode`]).
+    Home,
     /// Place its own objects in these spaces (by space name).
     Spawn {
         /// The spaces.
@@ -51,6 +54,7 @@ impl Permission {
             Self::Messages => "messages".into(),
             Self::Blobs => "blobs".into(),
             Self::Wallet => "wallet".into(),
+            Self::Home => "home".into(),
             Self::Spawn { spaces } => format!("spawn:{}", spaces.join(",")),
         }
     }
@@ -69,6 +73,9 @@ impl fmt::Display for Permission {
             Self::Blobs => f.write_str("read, add and share your stored files"),
             Self::Wallet => {
                 f.write_str("ask you to confirm payments from your wallet, and check payments to you")
+            }
+            Self::Home => {
+                f.write_str("act for you on your home node: wall, friends, inbox, files, devices, apps")
             }
             Self::Spawn { spaces } => write!(f, "place objects in {}", spaces.join(", ")),
         }

@@ -1,0 +1,38 @@
+//! Home: the person's own server (their home node) in a panel, as an app on the plugin
+//! API. It pairs this device with the node, then shows and changes what the node keeps:
+//! the wall (the person's posts and their friends', with comments and likes), friends and
+//! requests, the inbox, files, paired devices, and the apps let in with their grants and
+//! access log.
+//!
+//! Everything goes through the home capability ([`sanctuary_plugin_api::HomeNode`]): the
+//! app never sees the network, only its calls and the node's answers.
+
+mod panel;
+
+use sanctuary_plugin_api::prelude::*;
+
+pub use panel::{HomeAction, HomePanel, HomeTab, REFRESH_EVERY};
+
+/// The Home app.
+pub struct HomeApp;
+
+impl SanctuaryApp for HomeApp {
+    const MANIFEST: Manifest = Manifest {
+        name: "home",
+        title: "Home",
+        version: env!("CARGO_PKG_VERSION"),
+        author: "The Sanctuary developers",
+        description: "Your own server: your wall and your friends' posts, friend requests, inbox, files, devices, and the apps you let in.",
+        permissions: &[Permission::Panels, Permission::Home],
+    };
+
+    fn build(&self, setup: &mut AppSetup) {
+        setup
+            .init_resource::<HomePanel>()
+            .add_message::<HomeAction>()
+            .add_system(panel::act)
+            .add_system(panel::refresh)
+            .add_system(panel::take_replies)
+            .add_panel(PanelSpec::standard("home", "Home"), panel::draw);
+    }
+}
