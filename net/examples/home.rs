@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sanctuary_net::{Home, HomeConnection, Node, NodeConfig, Storage};
+use sanctuary_net::{Home, HomeConnection, HomeEvent, Node, NodeConfig, Storage};
 use sanctuary_protocols::Keypair;
 use sanctuary_protocols::home::{Audience, Request, Response};
 
@@ -82,24 +82,34 @@ async fn deliver(root: &Path, friends: usize, posts: usize) -> Result<(), Error>
             .await?;
         readers.push((node, home, friend_device));
     }
+    // Each friend's node says when an item arrives (after it is committed there).
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    for (_, home, _) in &readers {
+        let mut events = home.events();
+        let arrived_tx = arrived_tx.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                if let HomeEvent::Received { item, .. } = event
+                    && arrived_tx.send(item).is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
     let mut times = Vec::new();
     for n in 0..posts {
         let start = Instant::now();
         let Response::Posted(id) = device.ask_ok(&post(format!("post {n}"))).await? else {
             return Err("not posted".into());
         };
-        loop {
-            let held = readers
-                .iter()
-                .filter(|(_, home, _)| home.export().is_ok_and(|e| e.items.iter().any(|i| i.id() == id)))
-                .count();
-            if held == friends {
-                break;
+        let mut held = 0;
+        while held < friends {
+            match tokio::time::timeout(Duration::from_secs(120), arrived.recv()).await {
+                Ok(Some(item)) if item == id => held += 1,
+                Ok(Some(_)) => {}
+                _ => return Err(format!("post {n} reached only {held} of {friends}").into()),
             }
-            if start.elapsed() > Duration::from_secs(120) {
-                return Err(format!("post {n} reached only {held} of {friends}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         times.push(start.elapsed());
     }

@@ -274,3 +274,132 @@ async fn a_post_waits_for_a_friends_node_that_is_off_and_reaches_it_when_it_is_b
     assert!(bob.export().unwrap().friends.iter().any(|f| f.node == ada.id()));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The posts a home holds, by text.
+fn texts(home: &Home) -> Vec<String> {
+    home.export()
+        .unwrap()
+        .items
+        .iter()
+        .filter_map(|item| match &item.item.body {
+            ItemBody::Post { text, .. } | ItemBody::Comment { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until `done` holds for `home` (at most 30 s).
+async fn until(home: &Home, what: &str, done: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(&texts(home)) {
+        assert!(Instant::now() < deadline, "{what}: {:?}", texts(home));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_post_reaches_only_the_group_and_comments_are_passed_on_to_who_has_the_post() {
+    let root = folder("three");
+    let mut homes = Vec::new();
+    for name in ["ada", "bob", "carol"] {
+        let (node, home) = home_node(&root.join(name), Keypair::generate().unwrap(), "127.0.0.1:0").await;
+        let (device_node, device) = paired(&home).await;
+        homes.push((node, home, device_node, device));
+    }
+    let [(_, ada, _, ada_device), (_, bob, _, bob_device), (_, carol, _, carol_device)] = &homes[..] else {
+        unreachable!()
+    };
+    befriend(ada_device, bob_device, ada, bob).await;
+    // Carol asks Ada too, and Ada asking back is her yes.
+    carol_device
+        .ask_ok(&Request::AddFriend {
+            address: ada.address().unwrap(),
+        })
+        .await
+        .unwrap();
+    ada_device
+        .ask_ok(&Request::AddFriend {
+            address: carol.address().unwrap(),
+        })
+        .await
+        .unwrap();
+    let Response::Friends(friends) = carol_device.ask_ok(&Request::Friends).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(friends[0].state, FriendState::Friends, "asking back did not accept");
+
+    // Bob is family; a post for the family reaches him and not Carol.
+    ada_device
+        .ask_ok(&Request::SetGroup {
+            node: bob.id(),
+            group: Some("family".into()),
+        })
+        .await
+        .unwrap();
+    let family = Request::Post {
+        text: "Dinner at eight".into(),
+        audience: Audience::Group("family".into()),
+        pictures: Vec::new(),
+    };
+    ada_device.ask_ok(&family).await.unwrap();
+    let everyone = Request::Post {
+        text: "New tower finished".into(),
+        audience: Audience::Friends,
+        pictures: Vec::new(),
+    };
+    let Response::Posted(tower) = ada_device.ask_ok(&everyone).await.unwrap() else {
+        panic!()
+    };
+    until(bob, "both posts at Bob's", |t| t.len() == 2).await;
+    until(carol, "the tower at Carol's", |t| t.contains(&"New tower finished".to_owned())).await;
+    assert!(!texts(carol).contains(&"Dinner at eight".to_owned()), "a family post reached Carol");
+
+    // Bob's comment goes to Ada's node, which passes it on to Carol, who has the post.
+    let comment = Request::Comment {
+        post: tower,
+        text: "Looks great".into(),
+    };
+    let Response::Posted(said) = bob_device.ask_ok(&comment).await.unwrap() else {
+        panic!()
+    };
+    until(carol, "Bob's comment at Carol's", |t| t.contains(&"Looks great".to_owned())).await;
+    // And taking it back takes it from both.
+    bob_device.ask_ok(&Request::Delete { item: said }).await.unwrap();
+    until(ada, "the comment gone at Ada's", |t| !t.contains(&"Looks great".to_owned())).await;
+    until(carol, "the comment gone at Carol's", |t| !t.contains(&"Looks great".to_owned())).await;
+
+    // Deleting everything empties Ada's node and asks her friends' nodes to forget her.
+    ada_device
+        .ask_ok(&Request::DeleteEverything { node: ada.id() })
+        .await
+        .unwrap();
+    assert!(ada.export().unwrap().items.is_empty());
+    assert!(ada.export().unwrap().files.is_empty());
+    until(bob, "Ada's posts gone at Bob's", |t| t.is_empty()).await;
+    until(carol, "Ada's posts gone at Carol's", |t| t.is_empty()).await;
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_wrong_pairing_codes_end_the_code() {
+    let root = folder("codes");
+    let (_node, home) = home_node(&root.join("node"), Keypair::generate().unwrap(), "127.0.0.1:0").await;
+    let (code, _) = home.pairing_code().unwrap();
+    let guesser_node = caller(Keypair::generate().unwrap()).await;
+    let guesser = guesser_node.connect_home(&home.address().unwrap()).await.unwrap();
+    let pair = |code: &str| Request::Pair {
+        code: code.into(),
+        device_name: "guess".into(),
+    };
+    for _ in 0..5 {
+        assert_eq!(refusal(guesser.ask(&pair("000-000-000")).await.unwrap()), Refusal::BadCode);
+    }
+    assert_eq!(refusal(guesser.ask(&pair(&code)).await.unwrap()), Refusal::BadCode, "the code outlived its tries");
+    // A new code works, once.
+    let (code, _) = home.pairing_code().unwrap();
+    assert!(matches!(guesser.ask(&pair(&code)).await.unwrap(), Response::Paired { .. }));
+    let other_node = caller(Keypair::generate().unwrap()).await;
+    let other = other_node.connect_home(&home.address().unwrap()).await.unwrap();
+    assert_eq!(refusal(other.ask(&pair(&code)).await.unwrap()), Refusal::BadCode, "a code paired twice");
+    let _ = std::fs::remove_dir_all(&root);
+}
