@@ -306,7 +306,12 @@ async fn a_group_post_reaches_only_the_group_and_comments_are_passed_on_to_who_h
         let (device_node, device) = paired(&home).await;
         homes.push((node, home, device_node, device));
     }
-    let [(_, ada, _, ada_device), (_, bob, _, bob_device), (_, carol, _, carol_device)] = &homes[..] else {
+    let [
+        (_, ada, _, ada_device),
+        (_, bob, _, bob_device),
+        (_, carol, _, carol_device),
+    ] = &homes[..]
+    else {
         unreachable!()
     };
     befriend(ada_device, bob_device, ada, bob).await;
@@ -326,7 +331,11 @@ async fn a_group_post_reaches_only_the_group_and_comments_are_passed_on_to_who_h
     let Response::Friends(friends) = carol_device.ask_ok(&Request::Friends).await.unwrap() else {
         panic!()
     };
-    assert_eq!(friends[0].state, FriendState::Friends, "asking back did not accept");
+    assert_eq!(
+        friends[0].state,
+        FriendState::Friends,
+        "asking back did not accept"
+    );
 
     // Bob is family; a post for the family reaches him and not Carol.
     ada_device
@@ -351,8 +360,14 @@ async fn a_group_post_reaches_only_the_group_and_comments_are_passed_on_to_who_h
         panic!()
     };
     until(bob, "both posts at Bob's", |t| t.len() == 2).await;
-    until(carol, "the tower at Carol's", |t| t.contains(&"New tower finished".to_owned())).await;
-    assert!(!texts(carol).contains(&"Dinner at eight".to_owned()), "a family post reached Carol");
+    until(carol, "the tower at Carol's", |t| {
+        t.contains(&"New tower finished".to_owned())
+    })
+    .await;
+    assert!(
+        !texts(carol).contains(&"Dinner at eight".to_owned()),
+        "a family post reached Carol"
+    );
 
     // Bob's comment goes to Ada's node, which passes it on to Carol, who has the post.
     let comment = Request::Comment {
@@ -362,11 +377,20 @@ async fn a_group_post_reaches_only_the_group_and_comments_are_passed_on_to_who_h
     let Response::Posted(said) = bob_device.ask_ok(&comment).await.unwrap() else {
         panic!()
     };
-    until(carol, "Bob's comment at Carol's", |t| t.contains(&"Looks great".to_owned())).await;
+    until(carol, "Bob's comment at Carol's", |t| {
+        t.contains(&"Looks great".to_owned())
+    })
+    .await;
     // And taking it back takes it from both.
     bob_device.ask_ok(&Request::Delete { item: said }).await.unwrap();
-    until(ada, "the comment gone at Ada's", |t| !t.contains(&"Looks great".to_owned())).await;
-    until(carol, "the comment gone at Carol's", |t| !t.contains(&"Looks great".to_owned())).await;
+    until(ada, "the comment gone at Ada's", |t| {
+        !t.contains(&"Looks great".to_owned())
+    })
+    .await;
+    until(carol, "the comment gone at Carol's", |t| {
+        !t.contains(&"Looks great".to_owned())
+    })
+    .await;
 
     // Deleting everything empties Ada's node and asks her friends' nodes to forget her.
     ada_device
@@ -392,14 +416,28 @@ async fn five_wrong_pairing_codes_end_the_code() {
         device_name: "guess".into(),
     };
     for _ in 0..5 {
-        assert_eq!(refusal(guesser.ask(&pair("000-000-000")).await.unwrap()), Refusal::BadCode);
+        assert_eq!(
+            refusal(guesser.ask(&pair("000-000-000")).await.unwrap()),
+            Refusal::BadCode
+        );
     }
-    assert_eq!(refusal(guesser.ask(&pair(&code)).await.unwrap()), Refusal::BadCode, "the code outlived its tries");
+    assert_eq!(
+        refusal(guesser.ask(&pair(&code)).await.unwrap()),
+        Refusal::BadCode,
+        "the code outlived its tries"
+    );
     // A new code works, once.
     let (code, _) = home.pairing_code().unwrap();
-    assert!(matches!(guesser.ask(&pair(&code)).await.unwrap(), Response::Paired { .. }));
+    assert!(matches!(
+        guesser.ask(&pair(&code)).await.unwrap(),
+        Response::Paired { .. }
+    ));
     let other_node = caller(Keypair::generate().unwrap()).await;
     let other = other_node.connect_home(&home.address().unwrap()).await.unwrap();
-    assert_eq!(refusal(other.ask(&pair(&code)).await.unwrap()), Refusal::BadCode, "a code paired twice");
+    assert_eq!(
+        refusal(other.ask(&pair(&code)).await.unwrap()),
+        Refusal::BadCode,
+        "a code paired twice"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
