@@ -318,16 +318,17 @@ fn the_copy_button_puts_your_id_on_the_clipboard() {
     let (_client, window) = open_client(&display, &["--space", "market"], &data);
     let settle = || std::thread::sleep(std::time::Duration::from_secs(5));
     settle();
-    // Tab opens the panels as an overlay, centred in the 1280x720 window; "Your profile"
-    // is the fourth tab, and its Copy button stands after the id. The software renderer
+    // Tab opens the panels as an overlay, centred in the 1280x720 window and as wide as
+    // its row of tabs (ten since Home joined: every x here moved 28 px left); "Your
+    // profile" is the fourth tab, and its Copy button stands after the id. The software renderer
     // draws a few frames a second, so each step waits for some.
     x_tool(&display, "xdotool", &["windowfocus", &window]);
     x_tool(&display, "xdotool", &["key", "Tab"]);
     settle();
-    x_tool(&display, "xdotool", &["mousemove", "593", "255", "click", "1"]);
+    x_tool(&display, "xdotool", &["mousemove", "565", "255", "click", "1"]);
     settle();
     let copied = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "609", "343", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "581", "343", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let text = x_tool(&display, "xclip", &["-o", "-selection", "clipboard"]);
         (!text.is_empty()).then_some(text)
@@ -381,22 +382,23 @@ fn the_apps_panel_grants_and_takes_back_permissions() {
             .collect::<Vec<_>>()
     };
     settle();
-    // Tab opens the overlay; "Apps" is the fifth tab. In it, the chess app's "Allow all"
+    // Tab opens the overlay; "Apps" is the fifth tab (its window, taller with ten apps,
+    // stands higher than the Directory's). In it, the chess app's "Allow all"
     // button, then its second permission's checkbox (messages).
     x_tool(&display, "xdotool", &["windowfocus", &window]);
     x_tool(&display, "xdotool", &["key", "Tab"]);
     settle();
-    x_tool(&display, "xdotool", &["mousemove", "658", "255", "click", "1"]);
+    x_tool(&display, "xdotool", &["mousemove", "630", "255", "click", "1"]);
     settle();
     let all = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "468", "289", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "440", "274", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let granted = chess_grants();
         (granted.len() == 3).then(|| granted.join(" "))
     });
     assert_eq!(all.as_deref(), Some("panels messages spawn:market"));
     let fewer = poll(std::time::Duration::from_secs(30), || {
-        x_tool(&display, "xdotool", &["mousemove", "394", "331", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "366", "316", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let granted = chess_grants();
         (granted.len() == 2).then(|| granted.join(" "))
@@ -450,12 +452,12 @@ fn the_storage_panel_shares_a_file_and_its_ticket_fetches_it_from_the_client() {
     x_tool(&display, "xdotool", &["windowfocus", &window]);
     x_tool(&display, "xdotool", &["key", "Tab"]);
     settle();
-    x_tool(&display, "xdotool", &["mousemove", "761", "255", "click", "1"]);
+    x_tool(&display, "xdotool", &["mousemove", "733", "255", "click", "1"]);
     settle();
-    x_tool(&display, "xdotool", &["mousemove", "774", "440", "click", "1"]);
+    x_tool(&display, "xdotool", &["mousemove", "746", "440", "click", "1"]);
     settle();
     let copied = poll(std::time::Duration::from_secs(40), || {
-        x_tool(&display, "xdotool", &["mousemove", "885", "408", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "857", "408", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let text = x_tool(&display, "xclip", &["-o", "-selection", "clipboard"]);
         text.starts_with("blob").then_some(text)
@@ -509,10 +511,10 @@ fn the_wallet_panel_shows_the_local_chain_wallet_and_copies_its_address() {
     x_tool(&display, "xdotool", &["windowfocus", &window]);
     x_tool(&display, "xdotool", &["key", "Tab"]);
     settle();
-    x_tool(&display, "xdotool", &["mousemove", "818", "255", "click", "1"]);
+    x_tool(&display, "xdotool", &["mousemove", "790", "255", "click", "1"]);
     settle();
     let copied = poll(std::time::Duration::from_secs(40), || {
-        x_tool(&display, "xdotool", &["mousemove", "878", "314", "click", "1"]);
+        x_tool(&display, "xdotool", &["mousemove", "850", "314", "click", "1"]);
         std::thread::sleep(std::time::Duration::from_secs(2));
         let text = x_tool(&display, "xclip", &["-o", "-selection", "clipboard"]);
         text.starts_with("0x").then_some(text)

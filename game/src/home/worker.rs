@@ -60,13 +60,36 @@ pub(crate) fn start(
     Ok((calls_tx, out_rx))
 }
 
-/// The device's side of the link: its key, its endpoint (made at the first call), and a
-/// connection to its node (made again when it drops).
+/// The app that may ask the node anything the owner may: the built-in Home app. Other apps
+/// with the home permission may read and add to the person's data, but not pair devices,
+/// give grants, export, import or delete everything.
+pub(crate) const OWNER_APP: &str = "home";
+
+/// Whether `request` manages the node itself (devices, pairing, grants, the whole of the
+/// data) rather than reading or adding to the person's data.
+pub(crate) fn manages_the_node(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Devices
+            | Request::RevokeDevice { .. }
+            | Request::NewPairingCode
+            | Request::Grants
+            | Request::Grant(_)
+            | Request::Revoke { .. }
+            | Request::AccessLog { .. }
+            | Request::Export
+            | Request::Import { .. }
+            | Request::DeleteEverything { .. }
+            | Request::SetProfile(_)
+    )
+}
+
+/// The device's side of the link: its endpoint (made at the first call, once the client has
+/// made the person's key), and a connection to one node (made again when it drops).
 struct Device {
     data_dir: PathBuf,
-    keypair: Keypair,
     node: Option<Node>,
-    connection: Option<HomeConnection>,
+    connection: Option<(HomeAddress, HomeConnection)>,
     link: HomeLink,
 }
 
@@ -75,17 +98,6 @@ async fn run(
     mut calls: mpsc::Receiver<(String, HomeCall)>,
     out: std::sync::mpsc::Sender<FromWorker>,
 ) {
-    let keypair = match data_dir::load_or_create_key(&data_dir) {
-        Ok(keypair) => keypair,
-        Err(error) => {
-            let link = HomeLink {
-                problem: Some(format!("this device's key: {error}")),
-                ..HomeLink::default()
-            };
-            out.send(FromWorker::Link(link)).ok();
-            return;
-        }
-    };
     let mut link = HomeLink::default();
     match data_dir::paired_home(&data_dir) {
         Ok(node) => link.node = node,
@@ -94,13 +106,15 @@ async fn run(
     out.send(FromWorker::Link(link.clone())).ok();
     let mut device = Device {
         data_dir,
-        keypair,
         node: None,
         connection: None,
         link,
     };
     while let Some((app, call)) = calls.recv().await {
         let reply = match call {
+            HomeCall::Pair { .. } | HomeCall::Ask(_) if app != OWNER_APP && !may_call(&call) => {
+                HomeReply::Failed(format!("only the Home app may do that (asked by {app})"))
+            }
             HomeCall::Pair {
                 address,
                 code,
@@ -118,13 +132,25 @@ async fn run(
     }
 }
 
+/// What an app other than the Home app may call: requests on the person's data.
+fn may_call(call: &HomeCall) -> bool {
+    match call {
+        HomeCall::Pair { .. } => false,
+        HomeCall::Ask(request) => !manages_the_node(request),
+    }
+}
+
 impl Device {
     async fn node(&mut self) -> Result<Node, String> {
         if let Some(node) = &self.node {
             return Ok(node.clone());
         }
+        // The person's key, which the client made at start: read at the first call only,
+        // so this thread never races the client to make it.
+        let keypair: Keypair = data_dir::load_or_create_key(&self.data_dir)
+            .map_err(|error| format!("this device's key: {error}"))?;
         let node = Node::spawn(NodeConfig {
-            keypair: self.keypair.clone(),
+            keypair,
             relay: RelayChoice::Disabled,
             local_discovery: false,
             bind_addr: None,
@@ -138,16 +164,22 @@ impl Device {
         Ok(node)
     }
 
+    /// A connection to `address`: the open one if it goes there, else a new one.
     async fn connect(&mut self, address: &HomeAddress) -> Result<HomeConnection, String> {
-        if let Some(connection) = &self.connection {
+        if let Some((to, connection)) = &self.connection
+            && to == address
+        {
             return Ok(connection.clone());
+        }
+        if let Some((_, old)) = self.connection.take() {
+            old.close();
         }
         let node = self.node().await?;
         let connection = node
             .connect_home(address)
             .await
             .map_err(|error| error.to_string())?;
-        self.connection = Some(connection.clone());
+        self.connection = Some((address.clone(), connection.clone()));
         Ok(connection)
     }
 
@@ -156,34 +188,40 @@ impl Device {
             Ok(address) => address,
             Err(error) => return HomeReply::Failed(error.to_string()),
         };
-        if let Some(old) = self.connection.take() {
-            old.close();
+        let reply = self.try_pair(&address, code, device_name).await;
+        if !matches!(reply, HomeReply::Paired { .. }) {
+            // Nothing more goes to a node this device did not pair with.
+            if let Some((_, connection)) = self.connection.take() {
+                connection.close();
+            }
         }
-        let connection = match self.connect(&address).await {
+        reply
+    }
+
+    async fn try_pair(&mut self, address: &HomeAddress, code: String, device_name: String) -> HomeReply {
+        let connection = match self.connect(address).await {
             Ok(connection) => connection,
             Err(error) => return HomeReply::Failed(error),
         };
         match connection.ask(&Request::Pair { code, device_name }).await {
             Ok(Response::Paired { node, .. }) => {
-                if let Err(error) = data_dir::remember_home(&self.data_dir, &address) {
+                if let Err(error) = data_dir::remember_home(&self.data_dir, address) {
                     return HomeReply::Failed(format!("paired, but it could not be remembered: {error}"));
                 }
                 self.link = HomeLink {
-                    node: Some(address),
+                    node: Some(address.clone()),
                     online: true,
                     problem: None,
                 };
+                let me = self.node.as_ref().map(Node::peer_id);
                 HomeReply::Paired {
                     node,
-                    check: pairing_check(node, self.keypair.peer_id()),
+                    check: me.map(|me| pairing_check(node, me)).unwrap_or_default(),
                 }
             }
             Ok(Response::Refused { detail, .. }) => HomeReply::Failed(format!("the node refused: {detail}")),
             Ok(_) => HomeReply::Failed("the node answered something else".into()),
-            Err(error) => {
-                self.connection = None;
-                HomeReply::Failed(error.to_string())
-            }
+            Err(error) => HomeReply::Failed(error.to_string()),
         }
     }
 
@@ -218,5 +256,24 @@ impl Device {
             }
         }
         HomeReply::Failed("your home node does not answer".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_home_app_may_manage_the_node() {
+        let export = HomeCall::Ask(Request::Export);
+        let wall = HomeCall::Ask(Request::Wall { limit: 5 });
+        let pair = HomeCall::Pair {
+            address: String::new(),
+            code: String::new(),
+            device_name: String::new(),
+        };
+        assert!(!may_call(&export));
+        assert!(!may_call(&pair));
+        assert!(may_call(&wall));
     }
 }

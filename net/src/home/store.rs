@@ -328,18 +328,32 @@ impl HomeStore {
         Ok(out)
     }
 
-    /// Up to `limit` items waiting to reach friends' nodes, with whom each is for.
-    pub fn outbox(&self, limit: usize) -> Result<Vec<(PeerId, SignedItem)>, HomeError> {
+    /// Up to `limit` items waiting to reach `node`, in key order.
+    pub fn outbox_for(&self, node: PeerId, limit: usize) -> Result<Vec<SignedItem>, HomeError> {
         let tx = self.db.begin_read().map_err(db)?;
         let table = tx.open_table(OUTBOX).map_err(db)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(db)?.take(limit) {
+        for entry in table.range(node.as_bytes().as_slice()..).map_err(db)? {
             let (key, value) = entry.map_err(db)?;
-            let mut node = [0; 32];
-            node.copy_from_slice(&key.value()[..32]);
-            out.push((PeerId::from_bytes(node), from_bytes(value.value())?));
+            if !key.value().starts_with(node.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            out.push(from_bytes(value.value())?);
         }
         Ok(out)
+    }
+
+    /// Whether an item is held here (a post, or a comment or like under its post).
+    pub fn holds(&self, item: &SignedItem) -> Result<bool, HomeError> {
+        let key = item_key(item.id());
+        let found = match &item.item.body {
+            ItemBody::Post { .. } => self.get::<SignedItem>(POSTS, &key)?,
+            ItemBody::Comment { post, .. } | ItemBody::Like { post } => {
+                self.get::<SignedItem>(REPLIES, &pair_key(&item_key(*post), &key))?
+            }
+            ItemBody::Delete { .. } => None,
+        };
+        Ok(found.is_some())
     }
 
     /// How many items wait for each friend.

@@ -35,8 +35,10 @@ pub enum Permission {
     /// Ask the person to make payments, each confirmed by them in the wallet, and ask the
     /// chain whether a transaction pays them ([`crate::WalletRequests`]).
     Wallet,
-    /// Act for the person on their home node (their personal server): their wall, friends,
-    /// inbox, files, devices and apps' grants ([`crate::HomeNode`]).
+    /// Act for the person on their home node (their personal server): read and add to
+    /// their wall, friends, inbox and files ([`crate::HomeNode`]). Managing the node itself
+    /// (pairing, devices, grants, export, import, deleting everything) is for the built-in
+    /// Home app alone.
     Home,
     /// Place its own objects in these spaces (by space name).
     Spawn {
@@ -74,9 +76,7 @@ impl fmt::Display for Permission {
             Self::Wallet => {
                 f.write_str("ask you to confirm payments from your wallet, and check payments to you")
             }
-            Self::Home => {
-                f.write_str("act for you on your home node: wall, friends, inbox, files, devices, apps")
-            }
+            Self::Home => f.write_str("act for you on your home node: your wall, friends, inbox and files"),
             Self::Spawn { spaces } => write!(f, "place objects in {}", spaces.join(", ")),
         }
     }

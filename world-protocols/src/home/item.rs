@@ -157,6 +157,12 @@ impl Item {
                 }
                 for picture in pictures {
                     check_text(&picture.name, PICTURE_NAME_MAX, false)?;
+                    if picture.size > super::request::UPLOAD_MAX as u64 {
+                        return Err(ItemError::TooLong {
+                            len: picture.size as usize,
+                            max: super::request::UPLOAD_MAX,
+                        });
+                    }
                 }
                 if let Audience::Group(group) = audience {
                     check_text(group, GROUP_MAX, false)?;

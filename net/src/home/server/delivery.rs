@@ -10,13 +10,26 @@ impl Home {
         let Some(endpoint) = self.endpoint() else {
             return Ok(());
         };
-        let mut by_friend: BTreeMap<PeerId, Vec<SignedItem>> = BTreeMap::new();
-        for (friend, item) in self.inner.store.outbox(DELIVERY_BATCH)? {
-            by_friend.entry(friend).or_default().push(item);
-        }
+        // Each friend's own items, so that one friend's long queue never holds up the
+        // others; friends waiting to be tried again are left out before anything is read.
         let now = Instant::now();
-        if let Ok(retry) = self.inner.retry.lock() {
-            by_friend.retain(|friend, _| retry.get(friend).is_none_or(|(at, _)| *at <= now));
+        let waiting: Vec<PeerId> = match self.inner.retry.lock() {
+            Ok(retry) => retry
+                .iter()
+                .filter(|(_, (at, _))| *at > now)
+                .map(|(friend, _)| *friend)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut by_friend: BTreeMap<PeerId, Vec<SignedItem>> = BTreeMap::new();
+        for friend in self.friends_for(&Audience::Friends).unwrap_or_default() {
+            if waiting.contains(&friend) {
+                continue;
+            }
+            let items = self.inner.store.outbox_for(friend, DELIVERY_BATCH)?;
+            if !items.is_empty() {
+                by_friend.insert(friend, items);
+            }
         }
         let gate = Arc::new(Semaphore::new(DELIVERY_PARALLEL));
         let tasks = by_friend.into_iter().map(|(friend, mut items)| {
@@ -73,7 +86,9 @@ impl Home {
                 }
                 Ok(Response::Refused { reason, detail }) => {
                     tracing::warn!(%friend, item = %item.id(), ?reason, %detail, "a friend's node refused an item");
-                    if reason == Refusal::TooMany || reason == Refusal::Failed {
+                    // Busy, failing, or not (yet, or any more) counting us as a friend:
+                    // try again later rather than lose the item.
+                    if matches!(reason, Refusal::TooMany | Refusal::Failed | Refusal::NotAllowed) {
                         reached = false;
                         break;
                     }
@@ -95,13 +110,14 @@ impl Home {
 
 /// Delivers the outbox now and then, and whenever something is added, while the home
 /// is attached to a node.
-pub(super) async fn deliver_loop(inner: Weak<Inner>) {
+pub(super) async fn deliver_loop(inner: Weak<Inner>, generation: u64) {
     loop {
         let Some(strong) = inner.upgrade() else {
             return;
         };
         let home = Home { inner: strong };
-        if home.endpoint().is_none() {
+        // Detached, or attached again (a newer loop delivers now).
+        if home.endpoint().is_none() || home.inner.generation.load(Ordering::Relaxed) != generation {
             return;
         }
         let woken = home.inner.wake.notified();

@@ -111,18 +111,24 @@ impl Home {
         let store = &self.inner.store;
         let me = self.id();
         let author = item.item.id.author;
+        // What is held already (a delivery whose answer was lost, sent again) is taken
+        // again quietly: no second inbox line, no second forwarding.
+        let new = !store.holds(&item)?;
         let mut forward = Vec::new();
+        let mut told = None;
         match &item.item.body {
             ItemBody::Post { pictures, .. } => {
                 if author != from {
                     return refuse(Refusal::Forged, "a node delivers only its own person's posts");
                 }
-                self.fetch_pictures(from, pictures.clone());
+                if new {
+                    self.fetch_pictures(from, pictures.clone());
+                }
             }
             ItemBody::Comment { post, .. } | ItemBody::Like { post } => {
-                if store.post(*post)?.is_none() {
+                let Some(original) = store.post(*post)? else {
                     return refuse(Refusal::NotFound, "no such post here");
-                }
+                };
                 if post.author == me {
                     if author != from {
                         return refuse(
@@ -130,13 +136,23 @@ impl Home {
                             "a node delivers only its own person's comments on our posts",
                         );
                     }
-                    forward = self.forward_to(*post, from)?;
-                    let name = store.friend(from)?.map(|f| f.name).unwrap_or_default();
-                    let what = match &item.item.body {
-                        ItemBody::Comment { text, .. } => format!("{name} commented on your post: {text}"),
-                        _ => format!("{name} liked your post"),
+                    // Only those the post was for may answer it.
+                    let ItemBody::Post { audience, .. } = &original.item.body else {
+                        return refuse(Refusal::NotFound, "not a post");
                     };
-                    self.tell(Some(from), what);
+                    if !self.friends_for(audience)?.contains(&from) {
+                        return refuse(Refusal::NotFound, "no such post here");
+                    }
+                    if new {
+                        forward = self.forward_to(*post, from)?;
+                        let name = store.friend(from)?.map(|f| f.name).unwrap_or_default();
+                        told = Some(match &item.item.body {
+                            ItemBody::Comment { text, .. } => {
+                                format!("{name} commented on your post: {text}")
+                            }
+                            _ => format!("{name} liked your post"),
+                        });
+                    }
                 } else if post.author != from {
                     return refuse(
                         Refusal::NotAllowed,
@@ -159,6 +175,9 @@ impl Home {
                     );
                 }
             }
+        }
+        if let Some(text) = told {
+            self.tell(Some(from), text);
         }
         if store.put_item(&item, &forward)? {
             self.emit(HomeEvent::Received {
@@ -213,7 +232,9 @@ impl Home {
                     hash: picture.hash,
                     name: picture.name,
                     holders: vec![holder.clone()],
-                    pin: true,
+                    // A friend's picture makes room for the person's own files when
+                    // storage is full.
+                    pin: false,
                 };
                 if let Err(err) = storage.fetch(request, |_| {}).await {
                     tracing::warn!(%err, "could not fetch a friend's picture");

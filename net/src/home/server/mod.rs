@@ -11,6 +11,7 @@ mod people;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,7 @@ const PAIRING_TRIES_MAX: u32 = 5;
 pub const PENDING_REQUESTS_MAX: usize = 100;
 /// How long a request may take to arrive in full.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most outbox items looked at per delivery round.
+/// Most outbox items sent to one friend's node per delivery round.
 const DELIVERY_BATCH: usize = 2000;
 /// Most friends' nodes delivered to at once.
 const DELIVERY_PARALLEL: usize = 32;
@@ -222,10 +223,49 @@ fn need(request: &Request) -> Need {
     }
 }
 
+/// A request's name, for the access log (never its contents, which may be megabytes).
+fn request_name(request: &Request) -> &'static str {
+    use Request::*;
+    match request {
+        Hello => "Hello",
+        Pair { .. } => "Pair",
+        FriendRequest { .. } => "FriendRequest",
+        FriendAccepted { .. } => "FriendAccepted",
+        Deliver(_) => "Deliver",
+        Unfriend => "Unfriend",
+        GetProfile => "GetProfile",
+        SetProfile(_) => "SetProfile",
+        Post { .. } => "Post",
+        Comment { .. } => "Comment",
+        Like { .. } => "Like",
+        Delete { .. } => "Delete",
+        Wall { .. } => "Wall",
+        Friends => "Friends",
+        AddFriend { .. } => "AddFriend",
+        AcceptFriend { .. } => "AcceptFriend",
+        RemoveFriend { .. } => "RemoveFriend",
+        SetGroup { .. } => "SetGroup",
+        Inbox { .. } => "Inbox",
+        Files => "Files",
+        AddFile(_) => "AddFile",
+        ReadFile { .. } => "ReadFile",
+        Devices => "Devices",
+        RevokeDevice { .. } => "RevokeDevice",
+        NewPairingCode => "NewPairingCode",
+        Grants => "Grants",
+        Grant(_) => "Grant",
+        Revoke { .. } => "Revoke",
+        AccessLog { .. } => "AccessLog",
+        Status => "Status",
+        Export => "Export",
+        Import { .. } => "Import",
+        DeleteEverything { .. } => "DeleteEverything",
+    }
+}
+
 /// A request in a few words, for the access log.
 fn describe(request: &Request) -> String {
-    let text = format!("{request:?}");
-    let name = text.split([' ', '(', '{']).next().unwrap_or("?");
+    let name = request_name(request);
     match need(request) {
         Need::Data(scope, access) => format!("{name} ({scope:?} {access:?})"),
         _ => name.to_owned(),
@@ -248,6 +288,8 @@ struct Inner {
     refused: Mutex<BTreeMap<Refusal, u64>>,
     others: Mutex<RateLimiter>,
     retry: Mutex<HashMap<PeerId, (Instant, Duration)>>,
+    /// Counts attachments, so that only the newest delivery loop runs.
+    generation: AtomicU64,
     events: broadcast::Sender<HomeEvent>,
     wake: Notify,
 }
@@ -269,6 +311,7 @@ impl Home {
                 refused: Mutex::new(BTreeMap::new()),
                 others: Mutex::new(RateLimiter::new(OTHERS_RATE, OTHERS_RATE)),
                 retry: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
                 events,
                 wake: Notify::new(),
             }),
@@ -340,9 +383,10 @@ impl Home {
         if let Ok(mut slot) = self.inner.endpoint.lock() {
             *slot = endpoint;
         }
+        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
         self.inner.wake.notify_one();
         if start {
-            tokio::spawn(delivery::deliver_loop(Arc::downgrade(&self.inner)));
+            tokio::spawn(delivery::deliver_loop(Arc::downgrade(&self.inner), generation));
         }
     }
 
@@ -355,7 +399,7 @@ impl Home {
         let caller = peer_id(connection.remote_id());
         while let Ok((mut send, mut recv)) = connection.accept_bi().await {
             let role = self.role(caller).unwrap_or(Role::Stranger);
-            let max = request_max(role);
+            let max = self.request_max(caller, role);
             let response = match tokio::time::timeout(READ_TIMEOUT, recv.read_to_end(max)).await {
                 Ok(Ok(bytes)) => match Request::decode(&bytes, max) {
                     Ok(request) => self.handle(caller, role, request).await,
@@ -390,6 +434,29 @@ impl Home {
             detail: detail.clone(),
         });
         Response::refused(reason, detail)
+    }
+
+    /// The most bytes read of one request from `caller`: an app gets the owner's limit only
+    /// when its grant lets it add files or posts (which carry pictures).
+    fn request_max(&self, caller: PeerId, role: Role) -> usize {
+        if role != Role::App {
+            return request_max(role);
+        }
+        let now = unix_ms();
+        let adds = self
+            .inner
+            .store
+            .grant(caller)
+            .ok()
+            .flatten()
+            .is_some_and(|grant| {
+                grant.allows(Scope::Files, Access::Append, now)
+                    || grant.allows(Scope::Wall, Access::Append, now)
+            });
+        match adds {
+            true => request_max(Role::App),
+            false => request_max(Role::Stranger),
+        }
     }
 
     /// Who `caller` is to this node now.

@@ -59,7 +59,11 @@ impl Home {
         }
         let store = &self.inner.store;
         match store.friend(caller)? {
-            Some(friend) if friend.state == FriendState::Friends => {}
+            Some(mut friend) if friend.state == FriendState::Friends => {
+                // Friends already (their node may have lost track): say so, so they mend it.
+                friend.address = address;
+                store.put_friend(&friend)?;
+            }
             Some(mut friend) if friend.state == FriendState::Asked => {
                 // Both asked: that is a yes on both sides.
                 friend.state = FriendState::Friends;
@@ -91,7 +95,18 @@ impl Home {
                 self.emit(HomeEvent::FriendRequest { node: caller, name });
             }
         }
-        Ok(Response::Done)
+        // The answer says whether the asker is now a friend here.
+        let friends = store
+            .friend(caller)?
+            .is_some_and(|f| f.state == FriendState::Friends);
+        Ok(match friends {
+            true => Response::Hello {
+                node: self.id(),
+                name: store.profile()?.name,
+                you: Role::Friend,
+            },
+            false => Response::Done,
+        })
     }
 
     pub(super) async fn add_friend(&self, address: HomeAddress) -> Result<Response, Refused> {
@@ -109,14 +124,22 @@ impl Home {
             .ok_or_else(|| Refused(Refusal::Failed, "offline".into()))?;
         let them = self.ask_node(&address, &Request::Hello).await?;
         let their_name = match them {
-            Response::Hello { name, .. } => name,
+            Response::Hello { name, .. } if check_name(&name).is_ok() => name,
             _ => String::new(),
         };
-        self.ask_node(&address, &Request::FriendRequest { name, address: mine })
+        let answer = self
+            .ask_node(&address, &Request::FriendRequest { name, address: mine })
             .await?;
-        // Asking someone who asked us is a yes: their node took our request as one.
-        let state = match before {
-            Some(friend) if friend.state == FriendState::AskedUs => FriendState::Friends,
+        // Their node says when we are friends there now (they asked us too, or we were
+        // friends all along); and a request of theirs that came meanwhile makes ours a yes.
+        let asked_us = store
+            .friend(address.node)?
+            .is_some_and(|f| f.state == FriendState::AskedUs);
+        let state = match answer {
+            Response::Hello {
+                you: Role::Friend, ..
+            } => FriendState::Friends,
+            _ if asked_us => FriendState::Friends,
             _ => FriendState::Asked,
         };
         store.put_friend(&FriendView {
