@@ -184,7 +184,7 @@ impl Device {
     }
 
     async fn pair(&mut self, address: &str, code: String, device_name: String) -> HomeReply {
-        let address: HomeAddress = match address.trim().trim_start_matches("home:").trim().parse() {
+        let address: HomeAddress = match address.parse() {
             Ok(address) => address,
             Err(error) => return HomeReply::Failed(error.to_string()),
         };

@@ -447,13 +447,7 @@ fn draw_friends(ui: &mut egui::Ui, panel: &mut HomePanel, actions: &mut MessageW
                 .desired_width(300.0),
         );
         if ui.button("Ask").clicked() {
-            match panel
-                .friend_address
-                .trim()
-                .trim_start_matches("home:")
-                .trim()
-                .parse()
-            {
+            match panel.friend_address.parse() {
                 Ok(address) => {
                     actions.write(HomeAction::Ask(Request::AddFriend { address }));
                 }

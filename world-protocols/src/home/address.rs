@@ -76,8 +76,10 @@ pub enum ParseHomeAddressError {
 impl FromStr for HomeAddress {
     type Err = ParseHomeAddressError;
 
+    /// Also takes the whole `home: ADDRESS` line a node prints.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
+        let text = text.strip_prefix("home:").map_or(text, str::trim);
         if text.len() > TICKET_MAX_LEN {
             return Err(ParseHomeAddressError::TooLong(text.len()));
         }
@@ -110,7 +112,8 @@ mod tests {
         );
         let text = address.to_string();
         assert!(text.starts_with(HOME_ADDRESS_PREFIX));
-        assert_eq!(text.parse::<HomeAddress>(), Ok(address));
+        assert_eq!(text.parse::<HomeAddress>(), Ok(address.clone()));
+        assert_eq!(format!("home: {text}\n").parse::<HomeAddress>(), Ok(address));
         assert_eq!(
             "sanctuary1abc".parse::<HomeAddress>(),
             Err(ParseHomeAddressError::WrongPrefix)

@@ -343,7 +343,6 @@ impl Device {
 }
 
 fn parse_address(text: &str) -> anyhow::Result<HomeAddress> {
-    let text = text.trim().trim_start_matches("home:").trim();
     text.parse().map_err(|err| anyhow::anyhow!("{err}"))
 }
 
