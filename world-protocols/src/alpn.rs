@@ -30,8 +30,20 @@ pub const ALPN_BUILD: &[u8] = b"/sanctuary/build/1";
 /// nodes and granted apps.
 pub const ALPN_HOME: &[u8] = b"/sanctuary/home/0";
 
+/// Earlier chat: one [`HistoryRequest`](crate::history::HistoryRequest) and the
+/// [`HistoryAnswer`](crate::history::HistoryAnswer) of a peer in that space, on a QUIC stream.
+pub const ALPN_HISTORY: &[u8] = b"/sanctuary/history/0";
+
 /// Every protocol this version of Sanctuary speaks.
-pub const ALL: [&[u8]; 6] = [ALPN_POSE, ALPN_DM, ALPN_ROOM, ALPN_VOICE, ALPN_BUILD, ALPN_HOME];
+pub const ALL: [&[u8]; 7] = [
+    ALPN_POSE,
+    ALPN_DM,
+    ALPN_ROOM,
+    ALPN_VOICE,
+    ALPN_BUILD,
+    ALPN_HOME,
+    ALPN_HISTORY,
+];
 
 #[cfg(test)]
 mod tests {

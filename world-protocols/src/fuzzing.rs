@@ -8,6 +8,7 @@
 use crate::announce::WorldAnnouncement;
 use crate::build::sync::{SyncRequest, decode_page, encode_page};
 use crate::build::{BuildRules, Document, SignedRecord};
+use crate::history::{HistoryAnswer, HistoryRequest};
 use crate::home::{HomeAddress, Request, Response, request::OWNER_REQUEST_MAX};
 use crate::identity::PeerId;
 use crate::message::{Context, SignedEnvelope};
@@ -83,6 +84,27 @@ pub fn decode_build(data: &[u8]) -> Result<(), InvariantViolation> {
             {
                 return Err(InvariantViolation::NotCanonical);
             }
+        }
+    }
+    Ok(())
+}
+
+/// The earlier-chat decoders: a history request and a history answer, each of which must
+/// encode back to the same bytes; every line of an answer is then checked (which must only
+/// not panic).
+pub fn decode_history(data: &[u8]) -> Result<(), InvariantViolation> {
+    if let Ok(request) = HistoryRequest::decode(data)
+        && request.encode() != data
+    {
+        return Err(InvariantViolation::NotCanonical);
+    }
+    if let Ok(answer) = HistoryAnswer::decode(data) {
+        if answer.encode() != data {
+            return Err(InvariantViolation::NotCanonical);
+        }
+        let space = crate::text::SpaceName::new("lobby").map_err(|_| InvariantViolation::NotCanonical)?;
+        for line in &answer.lines {
+            let _ = line.check(WorldId([0; 32]), &space);
         }
     }
     Ok(())
@@ -192,13 +214,14 @@ fn sample_is_sane(sample: &PoseSample) -> bool {
 }
 
 /// The home node's decoders: the first byte picks a request (as the owner's device
-/// sends it), a response, or a home address as text. Whatever decodes must encode back to
-/// the same bytes, and any item in it is verified (which must only not panic).
+/// sends it), a response, a home address as text, or a Home app's friend offer. Whatever
+/// decodes must encode back to the same bytes, and any item in it is verified (which must
+/// only not panic).
 pub fn decode_home(data: &[u8]) -> Result<(), InvariantViolation> {
     let Some((&which, rest)) = data.split_first() else {
         return Ok(());
     };
-    match which % 3 {
+    match which % 4 {
         0 => {
             if let Ok(request) = Request::decode(rest, OWNER_REQUEST_MAX) {
                 if request.encode() != rest {
@@ -212,6 +235,13 @@ pub fn decode_home(data: &[u8]) -> Result<(), InvariantViolation> {
         1 => {
             if let Ok(response) = Response::decode(rest)
                 && response.encode() != rest
+            {
+                return Err(InvariantViolation::NotCanonical);
+            }
+        }
+        2 => {
+            if let Ok(offer) = crate::home::FriendOffer::decode(rest)
+                && crate::home::FriendOffer::decode(&offer.encode()) != Ok(offer)
             {
                 return Err(InvariantViolation::NotCanonical);
             }

@@ -11,6 +11,7 @@
 //! - [`message`]: the gossip and direct messages ([`Body`]) inside a [`SignedEnvelope`].
 //! - [`pose`]: avatar poses quantized to [`pose::POSE_LEN`] bytes, and the [`PoseDatagram`].
 //! - [`build`]: pieces, zones and the signed records of a space's building [`Document`](build::Document).
+//! - [`history`]: earlier chat of a room, as its authors signed it, for newcomers.
 //! - [`home`]: the personal server's requests and responses, and the signed items
 //!   (posts, comments, likes) that travel between friends' nodes.
 //! - [`app`]: the messages apps and mods send to their own copies on other peers.
@@ -38,6 +39,7 @@ pub mod blob;
 pub mod build;
 mod fixed_bytes;
 pub mod fuzzing;
+pub mod history;
 pub mod home;
 pub mod identity;
 pub mod limits;

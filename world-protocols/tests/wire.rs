@@ -207,6 +207,7 @@ proptest! {
         prop_assert_eq!(fuzzing::decode_pose(&data), Ok(()));
         prop_assert_eq!(fuzzing::parse_peer_id(&data), Ok(()));
         prop_assert_eq!(fuzzing::decode_home(&data), Ok(()));
+        prop_assert_eq!(fuzzing::decode_history(&data), Ok(()));
     }
 
     /// Random bytes rarely get past the version byte; these start with it.
@@ -215,6 +216,8 @@ proptest! {
         let mut data = vec![WIRE_VERSION];
         data.extend(tail);
         prop_assert_eq!(fuzzing::decode_envelope(&data), Ok(()));
+        data[0] = sanctuary_protocols::history::HISTORY_VERSION;
+        prop_assert_eq!(fuzzing::decode_history(&data), Ok(()));
     }
 
     /// Valid messages cut, stretched and scribbled on: close to valid is where bugs hide.

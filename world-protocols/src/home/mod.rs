@@ -16,9 +16,11 @@
 //! - [`item`]: posts, comments, likes and deletions, signed by their author.
 //! - [`request`]: requests, responses and the views they carry.
 //! - [`address`]: [`HomeAddress`], how to reach a node, printable as text.
+//! - [`offer`]: [`FriendOffer`], what two people's Home apps say to befriend in the world.
 
 pub mod address;
 pub mod item;
+pub mod offer;
 pub mod request;
 
 pub use address::{HOME_ADDRESS_PREFIX, HomeAddress, ParseHomeAddressError};
@@ -26,6 +28,7 @@ pub use item::{
     Audience, GROUP_MAX, ITEM_TEXT_MAX, Item, ItemBody, ItemError, ItemId, PICTURE_NAME_MAX, PICTURES_MAX,
     ParseItemIdError, Picture, SignedItem, check_text,
 };
+pub use offer::{FriendOffer, FriendOfferError};
 pub use request::{
     Access, AccessEntry, DeviceView, FileView, FriendState, FriendView, Grant, HomeDecodeError, InboxEntry,
     NodeStatus, Profile, Refusal, Request, Response, Role, Scope, Upload, WallPost, request_max,
