@@ -30,6 +30,13 @@ pub(crate) enum Inbound {
     },
     /// A topic subscription ended.
     TopicClosed { kind: TopicKind, generation: u64 },
+    /// A room neighbour told us the earlier chat of `space` (lines not checked yet), or
+    /// could not.
+    History {
+        space: SpaceName,
+        peer: PeerId,
+        result: Result<sanctuary_protocols::history::HistoryAnswer, String>,
+    },
     /// A building sync with `peer` finished: what it changed, or why it failed.
     BuildSynced {
         space: SpaceName,

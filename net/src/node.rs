@@ -27,7 +27,9 @@ use iroh::endpoint::{Connection, QuicTransportConfig, VarInt, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, RelayUrl, SecretKey};
 use iroh_gossip::Gossip;
-use sanctuary_protocols::alpn::{ALPN_BUILD, ALPN_DM, ALPN_HOME, ALPN_POSE, ALPN_ROOM, ALPN_VOICE};
+use sanctuary_protocols::alpn::{
+    ALPN_BUILD, ALPN_DM, ALPN_HISTORY, ALPN_HOME, ALPN_POSE, ALPN_ROOM, ALPN_VOICE,
+};
 use sanctuary_protocols::limits::MESSAGE_MAX;
 use sanctuary_protocols::{Body, Context, Keypair, PeerId, SignedEnvelope, WorldId, WorldTicket};
 use tokio::sync::mpsc;
@@ -40,6 +42,7 @@ use crate::home::Home;
 use crate::inbound::Inbound;
 use crate::nearby::LocalDiscovery;
 use crate::storage::Storage;
+use crate::world::history::{ChatHistory, HistoryHandler};
 
 /// How long starting a node waits for its relay before going on without it.
 const RELAY_WAIT: Duration = Duration::from_secs(10);
@@ -131,6 +134,8 @@ pub(crate) struct NodeShared {
     pub open: Mutex<HashMap<PeerId, usize>>,
     /// The building documents of the world the node is in, for the sync handler.
     pub build: Arc<SyncSlot>,
+    /// The chat kept of the room the node is in, for the history handler.
+    pub history: Arc<ChatHistory>,
 }
 
 impl NodeShared {
@@ -225,6 +230,7 @@ impl Node {
             ALPN_POSE.to_vec(),
             ALPN_VOICE.to_vec(),
             ALPN_BUILD.to_vec(),
+            ALPN_HISTORY.to_vec(),
         ];
         if config.storage.is_some() {
             alpns.push(iroh_blobs::ALPN.to_vec());
@@ -277,13 +283,15 @@ impl Node {
             next_connection: AtomicU64::new(1),
             open: Mutex::new(HashMap::new()),
             build: Arc::new(SyncSlot::default()),
+            history: Arc::new(ChatHistory::default()),
         });
         let mut router = Router::builder(endpoint.clone())
             .accept(ALPN_ROOM, gossip.clone())
             .accept(ALPN_DM, DmHandler(shared.clone()))
             .accept(ALPN_POSE, DatagramHandler(shared.clone(), DatagramKind::Pose))
             .accept(ALPN_VOICE, DatagramHandler(shared.clone(), DatagramKind::Voice))
-            .accept(ALPN_BUILD, SyncHandler::new(shared.build.clone()));
+            .accept(ALPN_BUILD, SyncHandler::new(shared.build.clone()))
+            .accept(ALPN_HISTORY, HistoryHandler::new(shared.history.clone()));
         if let Some(storage) = &config.storage {
             router = router.accept(iroh_blobs::ALPN, storage.protocol());
             storage.attach(Some(endpoint.clone()));

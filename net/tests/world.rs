@@ -368,3 +368,89 @@ async fn app_messages_reach_every_space_of_the_world_with_their_author() {
         node.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_newcomer_is_told_what_was_said_in_its_space_before_it_came() {
+    init_tracing();
+    let (nodes, [mut a, mut b, c]) = three_in_lobby(fast(Duration::from_secs(30))).await;
+    let [ida, idb] = [nodes[0].peer_id(), nodes[1].peer_id()];
+    c.enter_space(space("market")).await.unwrap();
+    c.send_chat(text("said in the market")).await.unwrap();
+    b.send_chat(text("one")).await.unwrap();
+    wait_event(
+        &mut a,
+        "Bo's first line",
+        |e| matches!(e, WorldEvent::Chat { text, .. } if text.as_str() == "one"),
+    )
+    .await;
+    b.send_chat(text("two")).await.unwrap();
+    wait_event(
+        &mut a,
+        "Bo's second line",
+        |e| matches!(e, WorldEvent::Chat { text, .. } if text.as_str() == "two"),
+    )
+    .await;
+    a.send_chat(text("three")).await.unwrap();
+    wait_event(
+        &mut b,
+        "Ada's line",
+        |e| matches!(e, WorldEvent::Chat { text, .. } if text.as_str() == "three"),
+    )
+    .await;
+    // Bo goes; only Ada is left in the lobby to tell what was said.
+    b.leave().await.unwrap();
+    nodes[1].shutdown().await;
+
+    let late = node(4).await;
+    let mut d = late
+        .join_world_with(
+            &a.ticket(),
+            presence("Dee", "lobby"),
+            fast(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    let mut told = Vec::new();
+    while told.len() < 3 {
+        let event = wait_event(&mut d, "earlier chat", |e| {
+            matches!(e, WorldEvent::EarlierChat { .. })
+        })
+        .await;
+        let WorldEvent::EarlierChat {
+            peer,
+            name,
+            space,
+            text,
+            said_ms,
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(space.as_str(), "lobby");
+        assert!(said_ms > 0 && said_ms <= unix_ms());
+        told.push((
+            peer,
+            name.map(|name| name.as_str().to_owned()),
+            text.as_str().to_owned(),
+        ));
+    }
+    assert_eq!(
+        told,
+        [
+            (idb, Some("Bo".to_owned()), "one".to_owned()),
+            (idb, Some("Bo".to_owned()), "two".to_owned()),
+            (ida, Some("Ada".to_owned()), "three".to_owned()),
+        ]
+    );
+    // Nothing twice, nothing from the market.
+    let more = drain_for(&mut d, Duration::from_millis(800)).await;
+    assert!(
+        !more
+            .iter()
+            .any(|e| matches!(e, WorldEvent::EarlierChat { .. } | WorldEvent::Chat { .. })),
+        "{more:?}"
+    );
+    for node in [&nodes[0], &nodes[2], &late] {
+        node.shutdown().await;
+    }
+}

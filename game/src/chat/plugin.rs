@@ -38,6 +38,9 @@ pub enum ChatTarget {
     Room,
     /// One person, privately.
     Direct(PeerId),
+    /// Everyone in the space, before this person came (told by someone who was there,
+    /// checked against its author's signature).
+    Earlier,
 }
 
 /// Something the person wrote, for the network to send.
@@ -108,6 +111,8 @@ enum Badge {
     Private,
     /// This person said it privately; the recipient's name follows.
     PrivateTo,
+    /// Said here before this person came; the author's name follows.
+    Earlier,
 }
 
 impl Badge {
@@ -116,6 +121,7 @@ impl Badge {
             Badge::You => " you ",
             Badge::Private => " private ",
             Badge::PrivateTo => " private to ",
+            Badge::Earlier => " earlier ",
         }
     }
 
@@ -123,6 +129,7 @@ impl Badge {
         match self {
             Badge::You => egui::Color32::from_rgb(70, 78, 92),
             Badge::Private | Badge::PrivateTo => egui::Color32::from_rgb(112, 64, 150),
+            Badge::Earlier => egui::Color32::from_rgb(96, 96, 96),
         }
     }
 }
@@ -152,6 +159,10 @@ fn heading(from: Option<PeerId>, to: ChatTarget) -> Heading {
         (Some(author), ChatTarget::Room) => Heading {
             badge: None,
             name: Some(author),
+        },
+        (author, ChatTarget::Earlier) => Heading {
+            badge: Some(Badge::Earlier),
+            name: author,
         },
     }
 }
@@ -228,7 +239,7 @@ fn chat_ui(
     ui.separator();
     ui.horizontal(|ui| {
         let label = match draft.to {
-            ChatTarget::Room => "Everyone here".to_owned(),
+            ChatTarget::Room | ChatTarget::Earlier => "Everyone here".to_owned(),
             ChatTarget::Direct(peer) => format!("Only {}", name_of(&peer)),
         };
         egui::ComboBox::from_id_salt("chat target")

@@ -326,6 +326,12 @@ fn receive(
                     to: ChatTarget::Room,
                     text: text.as_str().to_owned(),
                 }),
+                WorldEvent::EarlierChat { peer, name, text, .. } => log.push(ChatLine {
+                    from: Some(peer),
+                    name: name.map_or_else(|| roster.name_of(&peer), |name| name.as_str().to_owned()),
+                    to: ChatTarget::Earlier,
+                    text: text.as_str().to_owned(),
+                }),
                 WorldEvent::Direct { peer, text } => log.push(ChatLine {
                     from: Some(peer),
                     name: roster.name_of(&peer),
@@ -450,7 +456,7 @@ fn send_chat(
             .lock()
             .map(|handle| {
                 let to = match chat.to {
-                    ChatTarget::Room => ChatTo::Room,
+                    ChatTarget::Room | ChatTarget::Earlier => ChatTo::Room,
                     ChatTarget::Direct(peer) => ChatTo::Direct(peer),
                 };
                 handle.commands.try_send(SessionCommand::Chat(to, text)).is_ok()

@@ -14,6 +14,7 @@ use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use sanctuary_protocols::alpn::ALPN_POSE;
 use sanctuary_protocols::build::sync::SyncRequest;
 use sanctuary_protocols::build::{BuildState, RecordBatch, SignedRecord};
+use sanctuary_protocols::history::{HistoryAnswer, HistoryLine, HistoryRequest};
 use sanctuary_protocols::limits::{BUILD_BATCH_MAX, EARSHOT_M, ROSTER_MAX, VOICE_LISTENERS_MAX};
 use sanctuary_protocols::{
     Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, RateLimiter, SpaceName,
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 #[cfg(feature = "test-utils")]
 use super::RawTopic;
 use super::events::EventQueue;
+use super::history::{self, HISTORY_ASKS_MAX};
 use super::poses::{Candidate, split_by_distance, squared_distance};
 use super::topics::{Topic, room_topic, subscribe, world_topic};
 use super::{Command, JoinTarget, LeaveReason, WorldConfig, WorldEvent, WorldShared};
@@ -84,6 +86,39 @@ pub(crate) struct Actor {
     stalled_until: Option<Instant>,
     /// Building, when set up for this world.
     build: Option<Building>,
+    /// The latest signed presence (hello or presence) of each roster member, as it came:
+    /// what names their lines in the chat we keep. Bounded by the roster.
+    presences: HashMap<PeerId, Vec<u8>>,
+    /// Asking for the earlier chat of the room we are in.
+    earlier: Earlier,
+}
+
+/// How long after entering a space we ask room neighbours for its earlier chat: those
+/// who come later know no more than we do.
+const EARLIER_CHAT_WINDOW: Duration = Duration::from_secs(20);
+
+/// Where asking for the room's earlier chat stands.
+#[derive(Debug)]
+struct Earlier {
+    /// When we entered the space.
+    since: Instant,
+    /// Neighbours asked so far (at most [`HISTORY_ASKS_MAX`]).
+    asked: Vec<PeerId>,
+    /// An answer is awaited.
+    asking: bool,
+    /// Some neighbour told us something.
+    told: bool,
+}
+
+impl Earlier {
+    fn new() -> Self {
+        Self {
+            since: Instant::now(),
+            asked: Vec::new(),
+            asking: false,
+            told: false,
+        }
+    }
 }
 
 /// The actor's part in building: the shared documents, our edits on their way to the room,
@@ -185,6 +220,7 @@ impl Actor {
             &shared,
         )
         .await?;
+        node.shared.history.enter(target.world, presence.space.clone());
         Ok(Self {
             node,
             world: target.world,
@@ -211,6 +247,8 @@ impl Actor {
                 asked: HashMap::new(),
                 pace: RateLimiter::new(BUILD_MESSAGES_PER_SECOND, BUILD_MESSAGES_PER_SECOND),
             }),
+            presences: HashMap::new(),
+            earlier: Earlier::new(),
         })
     }
 
@@ -264,6 +302,7 @@ impl Actor {
         }
         self.node.clear_inbound();
         self.node.shared.build.set(None);
+        self.node.shared.history.clear();
     }
 
     fn now_ms(&self) -> u64 {
@@ -286,8 +325,21 @@ impl Actor {
             Command::Chat(text, reply) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
                 let envelope = self.node.sign(&self.room_context(), Body::Chat(Chat { text }));
+                let bytes = envelope.encode();
+                let presence = self
+                    .node
+                    .sign(&self.world_context(), Body::Presence(self.presence.clone()))
+                    .encode();
+                self.node.shared.history.said(
+                    envelope.author(),
+                    envelope.seq(),
+                    HistoryLine {
+                        chat: bytes.clone(),
+                        presence: Some(presence),
+                    },
+                );
                 let sender = self.room_topic.sender.clone();
-                let result = self.broadcast(&sender, envelope.encode()).await;
+                let result = self.broadcast(&sender, bytes).await;
                 let _ = reply.send(result);
             }
             Command::App(message, reply) => {
@@ -343,6 +395,8 @@ impl Actor {
         .await?;
         self.room_topic = topic;
         self.presence.space = space.clone();
+        self.node.shared.history.enter(self.world, space.clone());
+        self.earlier = Earlier::new();
         if let Ok(mut current) = self.shared.space.lock() {
             *current = space;
         }
@@ -582,6 +636,7 @@ impl Actor {
                 self.gossip(kind, event, now_ms).await;
             }
             Inbound::BuildSynced { space, peer, result } => self.build_synced(space, peer, result),
+            Inbound::History { space, peer, result } => self.earlier_chat(space, peer, result),
             Inbound::TopicClosed { kind, generation } => {
                 let current = match kind {
                     TopicKind::World => self.world_topic.generation,
@@ -675,6 +730,9 @@ impl Actor {
             GossipEvent::NeighborUp(id) => {
                 topic.neighbors.insert(peer_id(id));
                 self.publish_neighbors();
+                if kind == TopicKind::Room {
+                    self.ask_earlier_chat(peer_id(id));
+                }
                 if kind == TopicKind::World && !self.hello_sent && !self.config.observer {
                     self.hello_sent = true;
                     self.broadcast_world(Body::Hello(self.presence.clone())).await;
@@ -703,10 +761,26 @@ impl Actor {
                 match self.check(&message.content, origin, &context, now_ms) {
                     Some(Ok(accepted)) => match kind {
                         TopicKind::World => {
+                            let (author, names) = (
+                                accepted.author,
+                                matches!(accepted.body, Body::Hello(_) | Body::Presence(_)),
+                            );
                             self.world_message(accepted.author, accepted.seq, accepted.body, now_ms)
-                                .await
+                                .await;
+                            if names && self.in_roster(&author) {
+                                self.presences.insert(author, message.content.to_vec());
+                            }
                         }
-                        TopicKind::Room => self.room_message(accepted.author, accepted.body, now_ms),
+                        TopicKind::Room => {
+                            if matches!(accepted.body, Body::Chat(_)) && self.in_roster(&accepted.author) {
+                                let line = HistoryLine {
+                                    chat: message.content.to_vec(),
+                                    presence: self.presences.get(&accepted.author).cloned(),
+                                };
+                                self.node.shared.history.said(accepted.author, accepted.seq, line);
+                            }
+                            self.room_message(accepted.author, accepted.body, now_ms)
+                        }
                     },
                     Some(Err(rejection)) => self.rejected(rejection),
                     None => {}
@@ -946,6 +1020,96 @@ impl Actor {
         });
     }
 
+    /// Asks `neighbour`, new in our room, what was said there before we came, unless
+    /// someone told us already, is being asked, or enough have been asked.
+    fn ask_earlier_chat(&mut self, neighbour: PeerId) {
+        let earlier = &mut self.earlier;
+        if earlier.told
+            || earlier.since.elapsed() > EARLIER_CHAT_WINDOW
+            || earlier.asking
+            || earlier.asked.len() >= HISTORY_ASKS_MAX
+            || earlier.asked.contains(&neighbour)
+        {
+            return;
+        }
+        earlier.asked.push(neighbour);
+        earlier.asking = true;
+        let node = self.node.clone();
+        let inbound = self.inbound_tx.clone();
+        let space = self.presence.space.clone();
+        let request = HistoryRequest {
+            world: self.world,
+            space: space.clone(),
+        };
+        tokio::spawn(async move {
+            let result = history::fetch(&node, neighbour, request)
+                .await
+                .map_err(|error| error.to_string());
+            let _ = inbound
+                .send(Inbound::History {
+                    space,
+                    peer: neighbour,
+                    result,
+                })
+                .await;
+        });
+    }
+
+    /// Shows the earlier chat `peer` told us, line by line as each checks out (a line that
+    /// does not is refused and blamed on the teller, who sent it), and keeps it to tell
+    /// others.
+    fn earlier_chat(&mut self, space: SpaceName, peer: PeerId, result: Result<HistoryAnswer, String>) {
+        if space != self.presence.space {
+            return;
+        }
+        self.earlier.asking = false;
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "no earlier chat");
+                return;
+            }
+        };
+        let mut kept = Vec::new();
+        let mut forged = false;
+        for line in answer.lines {
+            match line.check(self.world, &space) {
+                Ok(said)
+                    if !self.node.shared.history.holds(said.author, said.seq)
+                        && !kept
+                            .iter()
+                            .any(|(author, seq, _)| *author == said.author && *seq == said.seq) =>
+                {
+                    kept.push((said.author, said.seq, line));
+                    self.emit(WorldEvent::EarlierChat {
+                        peer: said.author,
+                        name: said.name,
+                        space: space.clone(),
+                        text: said.text,
+                        said_ms: said.said_ms,
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => forged = true,
+            }
+        }
+        if forged {
+            self.reject(Some(peer), RejectReason::BadSignature, self.now_ms());
+        }
+        if !kept.is_empty() {
+            self.earlier.told = true;
+            self.node.shared.history.said_before(&space, kept);
+        } else if let Some(next) = self
+            .room_topic
+            .neighbors
+            .iter()
+            .copied()
+            .find(|neighbour| !self.earlier.asked.contains(neighbour))
+        {
+            self.ask_earlier_chat(next);
+        }
+    }
+
     fn build_synced(&mut self, space: SpaceName, peer: PeerId, result: Result<Offered, String>) {
         let Some(build) = &mut self.build else {
             return;
@@ -1057,6 +1221,7 @@ impl Actor {
             .and_then(|mut roster| roster.remove(&peer));
         self.events.forget(&peer);
         self.node.dialer.forget(peer);
+        self.presences.remove(&peer);
         if let Some(build) = &mut self.build {
             build.asked.remove(&peer);
         }

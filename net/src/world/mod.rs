@@ -14,11 +14,13 @@
 //!
 //! - [`topics`]: topic ids and subscriptions, whose readers apply the gossip budgets.
 //! - [`events`]: the events queue, its backlog and pose coalescing.
+//! - [`history`]: the chat kept of the room, told to newcomers (earlier chat).
 //! - [`poses`]: which peers get our pose at full rate.
 //! - [`actor`]: the task.
 
 pub(crate) mod actor;
 pub(crate) mod events;
+pub(crate) mod history;
 pub(crate) mod poses;
 pub mod topics;
 
@@ -178,6 +180,21 @@ pub enum WorldEvent {
         space: SpaceName,
         /// What was said.
         text: ChatText,
+    },
+    /// A line said in the room of our space before we came, told by a peer that was
+    /// there and checked against its author's signature. Comes soon after we enter a
+    /// space, oldest first.
+    EarlierChat {
+        /// The author.
+        peer: PeerId,
+        /// The author's name, from their signed presence, if the teller had it.
+        name: Option<DisplayName>,
+        /// The space it was said in.
+        space: SpaceName,
+        /// What was said.
+        text: ChatText,
+        /// When the author says they said it, Unix milliseconds.
+        said_ms: u64,
     },
     /// A private message to us.
     Direct {

@@ -4,7 +4,7 @@
 //!   and then say something; the load generator for the benchmarks.
 //! - `watch --join TICKET --json [--space NAME]`: a silent observer (others don't list it)
 //!   that prints one JSON object per line for each event (`nearby`, `joined`, `left`,
-//!   `chat`, `pose`, `full`, `rejected`), and building as plain `build:` and
+//!   `chat`, `earlier-chat`, `pose`, `full`, `rejected`), and building as plain `build:` and
 //!   `build-hash:` lines (it keeps each space's document, synced from the peers).
 //!
 //! Both take `--lan` instead of `--join TICKET`: they then join the first world announced

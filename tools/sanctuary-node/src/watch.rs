@@ -6,6 +6,9 @@
 //! It also keeps each space's building document in memory, fetched from the peers like
 //! anyone's, and reports building in plain lines (not JSON: they start with `build`, so a
 //! reader of the JSON skips every line that does not start with `{`):
+//! Earlier chat told by a peer that was in the space before the watcher came is printed
+//! as `earlier-chat` (with the author's name when it came, and when they said it).
+//!
 //! - `build: <space> <n> pieces changed` when edits or a sync changed pieces;
 //! - `build-hash: <space> <64 hex> <pieces shown> <records>` every `--hash-every` seconds
 //!   and whenever a line `hash` is read on stdin, so that anyone can check from outside
@@ -167,6 +170,15 @@ pub async fn run(watch: Watch) -> anyhow::Result<()> {
                 }
                 WorldEvent::Chat { peer, space, text } => {
                     json!({"event": "chat", "peer": peer.to_string(), "space": space.as_str(), "text": text.as_str()})
+                }
+                WorldEvent::EarlierChat {
+                    peer,
+                    name,
+                    space,
+                    text,
+                    said_ms,
+                } => {
+                    json!({"event": "earlier-chat", "peer": peer.to_string(), "name": name.map(|name| name.as_str().to_owned()), "space": space.as_str(), "text": text.as_str(), "said_ms": said_ms})
                 }
                 WorldEvent::Direct { peer, text } => {
                     json!({"event": "direct", "peer": peer.to_string(), "text": text.as_str()})
