@@ -168,7 +168,44 @@ async fn hostile_callers_are_refused_counted_and_store_nothing() {
         refusal(as_bob.ask(&Request::Deliver(comment)).await.unwrap()),
         Refusal::NotFound
     );
+    // A post dated an hour ahead, which would stay on top of every wall.
+    let hour_ahead = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 3_600_000;
+    let ahead = SignedItem::sign(
+        &bob_key,
+        7,
+        hour_ahead,
+        ItemBody::Post {
+            text: "first forever".into(),
+            pictures: Vec::new(),
+            audience: Audience::Friends,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(as_bob.ask(&Request::Deliver(ahead)).await.unwrap()),
+        Refusal::Malformed
+    );
     assert!(wall(&ada_device).await.is_empty(), "a refused item was stored");
+
+    // A post taken back does not come back when it is delivered again.
+    let taken_back = post(&bob_key, 8, "never mind");
+    let deletion = SignedItem::sign(
+        &bob_key,
+        9,
+        1_700_000_000_100,
+        ItemBody::Delete {
+            item: taken_back.id(),
+        },
+    )
+    .unwrap();
+    for item in [taken_back.clone(), deletion, taken_back] {
+        assert_eq!(as_bob.ask(&Request::Deliver(item)).await.unwrap(), Response::Done);
+    }
+    assert!(wall(&ada_device).await.is_empty(), "a deleted post came back");
 
     // A flood of friend requests: the first ones wait for Ada, the rest are refused.
     let mut callers = Vec::new();
@@ -222,7 +259,25 @@ async fn hostile_callers_are_refused_counted_and_store_nothing() {
     assert_eq!(count(Refusal::TooLarge), 1);
     assert_eq!(count(Refusal::BadCode), 1);
     assert_eq!(count(Refusal::NotAllowed), 2);
+    assert_eq!(count(Refusal::Malformed), 1);
     assert_eq!(status.friends_items, 0);
+
+    // One stranger asking as fast as it can gets its own share, not the node's: it is
+    // refused after a burst, while a friend's node still gets through.
+    let mut answered = 0;
+    for _ in 0..60 {
+        if matches!(
+            mallory.ask(&Request::Hello).await.unwrap(),
+            Response::Hello { .. }
+        ) {
+            answered += 1;
+        }
+    }
+    assert!((20..60).contains(&answered), "{answered} of 60 answered");
+    assert!(matches!(
+        as_bob.ask(&Request::Hello).await.unwrap(),
+        Response::Hello { .. }
+    ));
     for (node, _) in callers {
         node.shutdown().await;
     }

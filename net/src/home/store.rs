@@ -25,6 +25,9 @@ const POSTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("posts");
 const REPLIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("replies");
 /// Items waiting to reach a friend's node, by the friend then the item.
 const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
+/// Items taken back (by id, with nothing): one that arrives after its deletion (a
+/// delivery sent again, a comment passed on late) is not kept again. At most [`GONE_MAX`].
+const GONE: TableDefinition<&[u8], ()> = TableDefinition::new("gone");
 const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("inbox");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 
@@ -32,6 +35,8 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 pub const INBOX_MAX: u64 = 1000;
 /// Most access-log entries kept (the oldest go).
 pub const LOG_MAX: u64 = 1000;
+/// Most deletions remembered; past it, deletions still delete but are not remembered.
+pub const GONE_MAX: u64 = 100_000;
 
 /// The key of an item: its author's 32 bytes, then its number, big-endian (so one author's
 /// items sort by number).
@@ -75,6 +80,7 @@ impl HomeStore {
             for table in [DEVICES, FRIENDS, GRANTS, POSTS, REPLIES, OUTBOX] {
                 tx.open_table(table).map_err(db)?;
             }
+            tx.open_table(GONE).map_err(db)?;
             tx.open_table(INBOX).map_err(db)?;
             tx.open_table(LOG).map_err(db)?;
             Ok(())
@@ -256,6 +262,18 @@ impl HomeStore {
         let bytes = to_bytes(item)?;
         let key = item_key(item.id());
         self.write(|tx| {
+            let gone_already = match &item.item.body {
+                ItemBody::Delete { .. } => false,
+                _ => tx
+                    .open_table(GONE)
+                    .map_err(db)?
+                    .get(key.as_slice())
+                    .map_err(db)?
+                    .is_some(),
+            };
+            if gone_already {
+                return Ok(false);
+            }
             let changed = match &item.item.body {
                 ItemBody::Post { .. } => tx
                     .open_table(POSTS)
@@ -273,6 +291,11 @@ impl HomeStore {
                 }
                 ItemBody::Delete { item: gone } => {
                     let gone = item_key(*gone);
+                    let mut remembered = tx.open_table(GONE).map_err(db)?;
+                    if remembered.len().map_err(db)? < GONE_MAX {
+                        remembered.insert(gone.as_slice(), ()).map_err(db)?;
+                    }
+                    drop(remembered);
                     let post = tx
                         .open_table(POSTS)
                         .map_err(db)?
@@ -343,9 +366,17 @@ impl HomeStore {
         Ok(out)
     }
 
-    /// Whether an item is held here (a post, or a comment or like under its post).
+    /// Whether an item is held here (a post, or a comment or like under its post), or
+    /// was taken back.
     pub fn holds(&self, item: &SignedItem) -> Result<bool, HomeError> {
         let key = item_key(item.id());
+        if !matches!(item.item.body, ItemBody::Delete { .. }) {
+            let tx = self.db.begin_read().map_err(db)?;
+            let gone = tx.open_table(GONE).map_err(db)?;
+            if gone.get(key.as_slice()).map_err(db)?.is_some() {
+                return Ok(true);
+            }
+        }
         let found = match &item.item.body {
             ItemBody::Post { .. } => self.get::<SignedItem>(POSTS, &key)?,
             ItemBody::Comment { post, .. } | ItemBody::Like { post } => {
@@ -455,6 +486,10 @@ impl HomeStore {
                 .retain(|_, _| false)
                 .map_err(db)?;
             tx.open_table(LOG).map_err(db)?.retain(|_, _| false).map_err(db)?;
+            tx.open_table(GONE)
+                .map_err(db)?
+                .retain(|_, _| false)
+                .map_err(db)?;
             Ok(())
         })
     }

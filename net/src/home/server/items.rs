@@ -108,6 +108,11 @@ impl Home {
     /// An item a friend's node delivers.
     pub(super) fn take_delivery(&self, from: PeerId, item: SignedItem) -> Result<Response, Refused> {
         item.verify()?;
+        if item.item.created_ms > unix_ms().saturating_add(sanctuary_protocols::limits::TIMESTAMP_SKEW_MAX_MS)
+        {
+            // It would stay on top of every wall.
+            return refuse(Refusal::Malformed, "an item dated in the future");
+        }
         let store = &self.inner.store;
         let me = self.id();
         let author = item.item.id.author;

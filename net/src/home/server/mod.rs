@@ -55,6 +55,12 @@ const RETRY_MAX: Duration = Duration::from_secs(300);
 const PAGE_MAX: u32 = 500;
 /// Requests a second from callers who are not the owner's devices, all of them together.
 const OTHERS_RATE: u32 = 200;
+/// Requests a second from one stranger or one app, so that one caller cannot spend what
+/// friends' nodes need.
+const CALLER_RATE: u32 = 20;
+/// Most strangers and apps whose rate is kept; past it, those with a full budget (quiet
+/// lately) are forgotten first.
+const CALLERS_MAX: usize = 1024;
 /// Longest payment address in a profile.
 const PAY_ADDRESS_MAX: usize = 128;
 
@@ -287,6 +293,8 @@ struct Inner {
     pairing: Mutex<Option<PairingCode>>,
     refused: Mutex<BTreeMap<Refusal, u64>>,
     others: Mutex<RateLimiter>,
+    /// Each stranger's and app's own budget (at most [`CALLERS_MAX`]).
+    callers: Mutex<HashMap<PeerId, RateLimiter>>,
     retry: Mutex<HashMap<PeerId, (Instant, Duration)>>,
     /// Counts attachments, so that only the newest delivery loop runs.
     generation: AtomicU64,
@@ -310,6 +318,7 @@ impl Home {
                 pairing: Mutex::new(None),
                 refused: Mutex::new(BTreeMap::new()),
                 others: Mutex::new(RateLimiter::new(OTHERS_RATE, OTHERS_RATE)),
+                callers: Mutex::new(HashMap::new()),
                 retry: Mutex::new(HashMap::new()),
                 generation: AtomicU64::new(0),
                 events,
@@ -359,6 +368,11 @@ impl Home {
             });
         }
         Ok((code, until_ms))
+    }
+
+    /// The person's profile as the node keeps it.
+    pub fn profile(&self) -> Result<sanctuary_protocols::home::Profile, HomeError> {
+        self.inner.store.profile()
     }
 
     /// Sets the person's name, if they have none yet (a new node).
@@ -483,14 +497,34 @@ impl Home {
         Ok(Role::Stranger)
     }
 
+    /// Whether a stranger or an app may make one more request now, by its own budget.
+    fn caller_within_rate(&self, caller: PeerId) -> bool {
+        let now = unix_ms();
+        let Ok(mut callers) = self.inner.callers.lock() else {
+            return false;
+        };
+        if callers.len() >= CALLERS_MAX && !callers.contains_key(&caller) {
+            callers.retain(|_, limiter| limiter.available(now) < u64::from(CALLER_RATE));
+            if callers.len() >= CALLERS_MAX {
+                return false;
+            }
+        }
+        callers
+            .entry(caller)
+            .or_insert_with(|| RateLimiter::new(CALLER_RATE, CALLER_RATE))
+            .try_acquire(now)
+    }
+
     /// Answers one request from `caller`, whose role is `role`.
     async fn handle(&self, caller: PeerId, role: Role, request: Request) -> Response {
+        let within_own = || matches!(role, Role::Owner | Role::Friend) || self.caller_within_rate(caller);
         if role != Role::Owner
-            && !self
-                .inner
-                .others
-                .lock()
-                .is_ok_and(|mut limiter| limiter.try_acquire(unix_ms()))
+            && (!within_own()
+                || !self
+                    .inner
+                    .others
+                    .lock()
+                    .is_ok_and(|mut limiter| limiter.try_acquire(unix_ms())))
         {
             return self.refused(
                 caller,
