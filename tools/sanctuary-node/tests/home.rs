@@ -2,7 +2,7 @@
 //! devices and an app talking to them with `sanctuary-node home` and `now-playing`.
 //! Pairing, a friendship between two nodes, a post with a picture reaching the friend's
 //! wall and a comment coming back, grants and revocations, export and import, and a node
-//! killed mid-write.
+//! killed mid-write; a world the node keeps open.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -37,10 +37,16 @@ struct Served {
 
 impl Served {
     fn start(dir: &Path, name: &str, bind: &str) -> Self {
+        Self::start_with(dir, name, bind, &[])
+    }
+
+    /// Like [`Served::start`], with more options for `serve`.
+    fn start_with(dir: &Path, name: &str, bind: &str, more: &[&str]) -> Self {
         let mut child = node_tool()
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--bind", bind, "--name", name])
+            .args(more)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -428,4 +434,128 @@ fn a_node_killed_mid_write_keeps_every_acknowledged_post() {
         );
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+fn assets() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets")
+        .display()
+        .to_string()
+}
+
+/// Runs `sanctuary-node ARGS` to the end and returns what it printed.
+fn run_tool(args: &[&str]) -> String {
+    let output = node_tool().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The hash in a `build-hash: lobby <hash> <shown> <records>…` line, if it shows pieces.
+fn lobby_hash(line: &str) -> Option<(String, u64)> {
+    let mut words = line.strip_prefix("build-hash: lobby ")?.split_whitespace();
+    let hash = words.next()?.to_owned();
+    let shown: u64 = words.next()?.parse().ok()?;
+    Some((hash, shown))
+}
+
+/// What a watcher that joins for a few seconds sees of the lobby: the hashes it held, and
+/// the earlier chat it was told.
+fn watch_lobby(ticket: &str) -> (Vec<(String, u64)>, Vec<serde_json::Value>) {
+    let assets = assets();
+    let out = run_tool(&[
+        "watch",
+        "--join",
+        ticket,
+        "--json",
+        "--space",
+        "lobby",
+        "--hash-every",
+        "1",
+        "--seconds",
+        "8",
+        "--bind",
+        "127.0.0.1:0",
+        "--assets",
+        &assets,
+    ]);
+    let hashes = out.lines().filter_map(lobby_hash).collect();
+    let earlier = out
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "earlier-chat")
+        .collect();
+    (hashes, earlier)
+}
+
+#[test]
+fn a_world_kept_by_the_node_holds_what_was_built_and_said_after_everyone_left() {
+    let dir = folder("world");
+    let assets = assets();
+    let served = Served::start_with(&dir, "Ana", "127.0.0.1:0", &["--host-world", "--assets", &assets]);
+    let ticket = served
+        .wait_for("world: ")
+        .trim_start_matches("world: ")
+        .to_owned();
+    let world = |ticket: &str| ticket.parse::<sanctuary_protocols::WorldTicket>().unwrap().world;
+
+    // A bot builds in the lobby for two seconds, says something (its first line comes
+    // within eight seconds), and goes.
+    let bot = run_tool(&[
+        "bots",
+        "--join",
+        &ticket,
+        "--count",
+        "1",
+        "--space",
+        "lobby",
+        "--build",
+        "--build-seconds",
+        "2",
+        "--seconds",
+        "10",
+        "--bind",
+        "127.0.0.1:0",
+        "--assets",
+        &assets,
+    ]);
+    let (built, shown) = bot
+        .lines()
+        .filter(|line| line.ends_with(" bot-0"))
+        .find_map(lobby_hash)
+        .unwrap_or_else(|| panic!("the bot said what it holds: {bot}"));
+    assert!(shown > 0, "the bot built nothing: {bot}");
+
+    // Someone who comes later gets the lobby as the bot left it, and what it said, from
+    // the node alone.
+    let (held, earlier) = watch_lobby(&ticket);
+    assert!(
+        held.iter().any(|(hash, _)| *hash == built),
+        "the watcher never held the bot's document {built}: {held:?}"
+    );
+    assert!(
+        earlier
+            .iter()
+            .any(|line| line["name"] == "bot-0" && line["space"] == "lobby"),
+        "no earlier chat of the bot's: {earlier:?}"
+    );
+
+    // The node starts again: the same world, and what was built is still there.
+    drop(served);
+    let again = Served::start_with(&dir, "Ana", "127.0.0.1:0", &["--host-world", "--assets", &assets]);
+    let ticket_again = again.wait_for("world: ").trim_start_matches("world: ").to_owned();
+    assert_eq!(world(&ticket_again), world(&ticket));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("world/ticket")).unwrap().trim(),
+        ticket_again
+    );
+    let (held, _) = watch_lobby(&ticket_again);
+    assert!(
+        held.iter().any(|(hash, _)| *hash == built),
+        "after a restart the watcher never held {built}: {held:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

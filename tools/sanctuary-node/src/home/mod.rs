@@ -3,13 +3,15 @@
 //! - `serve`: runs a home node (its own key, database and files in its data folder),
 //!   printing `home: <ADDRESS>`, `node: <KEY>` and a `pair: <CODE>` line, then one line
 //!   per event (`paired:`, `friend-request:`, `friends:`, `received:`, `delivered:`,
-//!   `refused:`).
+//!   `refused:`). With `--host-world` it also keeps the person's world open (see
+//!   [`keeper`]) and prints `world: <TICKET>`.
 //! - `home <ACTION>`: a device talking to its node (pair first): everything the Home panel
 //!   does, one command each (see [`HomeAction`]).
 //! - `now-playing`: an example third-party app with its own key, which posts what the
 //!   person listens to and needs only a wall-append grant.
 
 mod archive;
+mod keeper;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,18 @@ pub struct ServeOptions {
     /// Stop after this many seconds (run until Ctrl-C if not given).
     #[arg(long, value_name = "SECONDS")]
     seconds: Option<u64>,
+    /// Also keep the person's world open while their client is off: one keeper per space
+    /// holds what was built there and tells newcomers what was said; prints
+    /// `world: <TICKET>`.
+    #[arg(long)]
+    host_world: bool,
+    /// The UDP address the world's ticket leads to (the first keeper's); any port of the
+    /// `--bind` address if not given.
+    #[arg(long, value_name = "ADDR", requires = "host_world")]
+    world_bind: Option<SocketAddr>,
+    /// The assets folder, for the world's spaces, spawn points and building rules.
+    #[arg(long, value_name = "DIR", requires = "host_world")]
+    assets: Option<PathBuf>,
 }
 
 /// The default data folder of a home node.
@@ -84,6 +98,18 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         "pair: {code} (for {} minutes)",
         sanctuary_net::home::PAIRING_CODE_LIFETIME.as_secs() / 60
     );
+    let keepers = match options.host_world {
+        true => {
+            let assets = crate::spaces::folder(options.assets);
+            let bind = options
+                .world_bind
+                .or(options.bind.map(|bind| SocketAddr::new(bind.ip(), 0)));
+            let keepers = keeper::start(&dir, &home.profile()?.name, &assets, bind).await?;
+            println!("world: {}", keepers.ticket);
+            Some(keepers)
+        }
+        false => None,
+    };
     let stop = async {
         match options.seconds {
             Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
@@ -102,6 +128,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 Err(_) => break,
             },
         }
+    }
+    if let Some(keepers) = keepers {
+        keepers.stop().await;
     }
     node.shutdown().await;
     storage.shutdown().await;
