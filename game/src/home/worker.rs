@@ -1,8 +1,12 @@
 //! The home thread: a small tokio runtime with an endpoint of this device's key, which
 //! pairs with a home node and carries the apps' requests to it one at a time, so a slow
-//! node never holds a frame.
+//! node never holds a frame. While the node does not answer, reads are answered from the
+//! device's offline copy and changes wait there ([`super::offline`]); they go to the node,
+//! in order, as soon as it answers again (tried every [`RETRY_WAITING`]).
 
 use std::path::PathBuf;
+
+use std::time::Duration;
 
 use sanctuary_net::home::pairing_check;
 use sanctuary_net::{HomeConnection, Node, NodeConfig, RelayChoice, data_dir};
@@ -11,8 +15,13 @@ use sanctuary_protocols::Keypair;
 use sanctuary_protocols::home::{HomeAddress, Request, Response};
 use tokio::sync::mpsc;
 
+use super::offline::{Kind, Offline, kind};
+
 /// Calls waiting for the thread, at most.
 const CALLS_WAITING_MAX: usize = 64;
+
+/// How often changes made offline are tried again.
+pub(crate) const RETRY_WAITING: Duration = Duration::from_secs(3);
 
 /// What the thread sends to the frame loop.
 #[derive(Debug)]
@@ -91,6 +100,11 @@ struct Device {
     node: Option<Node>,
     connection: Option<(HomeAddress, HomeConnection)>,
     link: HomeLink,
+    offline: Offline,
+    out: std::sync::mpsc::Sender<FromWorker>,
+    /// After the node could not be reached: calls are answered offline at once until
+    /// then, rather than each waiting for a connection to time out; and why.
+    quiet: Option<(std::time::Instant, String)>,
 }
 
 async fn run(
@@ -103,14 +117,37 @@ async fn run(
         Ok(node) => link.node = node,
         Err(problem) => link.problem = Some(format!("the pairing file is damaged ({problem}); pair again")),
     }
+    let (offline, problems) = Offline::open(&data_dir);
+    if let Some(problem) = problems.into_iter().next() {
+        link.problem.get_or_insert(problem);
+    }
+    link.waiting = offline.waiting();
     out.send(FromWorker::Link(link.clone())).ok();
     let mut device = Device {
         data_dir,
         node: None,
         connection: None,
         link,
+        offline,
+        out: out.clone(),
+        quiet: None,
     };
-    while let Some((app, call)) = calls.recv().await {
+    let mut retry = tokio::time::interval(RETRY_WAITING);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let (app, call) = tokio::select! {
+            call = calls.recv() => match call {
+                Some(call) => call,
+                None => break,
+            },
+            _ = retry.tick(), if device.offline.waiting() > 0 && device.link.node.is_some() => {
+                if let Err(error) = device.send_waiting().await {
+                    tracing::debug!("the changes made offline still wait: {error}");
+                }
+                out.send(FromWorker::Link(device.link.clone())).ok();
+                continue;
+            }
+        };
         let reply = match call {
             HomeCall::Pair { .. } | HomeCall::Ask(_) if app != OWNER_APP && !may_call(&call) => {
                 HomeReply::Failed(format!("only the Home app may do that (asked by {app})"))
@@ -120,7 +157,7 @@ async fn run(
                 code,
                 device_name,
             } => device.pair(&address, code, device_name).await,
-            HomeCall::Ask(request) => device.ask(request).await,
+            HomeCall::Ask(request) => device.ask(&app, request).await,
         };
         if out.send(FromWorker::Reply(app, reply)).is_err() {
             break;
@@ -208,10 +245,15 @@ impl Device {
                 if let Err(error) = data_dir::remember_home(&self.data_dir, address) {
                     return HomeReply::Failed(format!("paired, but it could not be remembered: {error}"));
                 }
+                if self.link.node.as_ref().is_some_and(|before| before.node != node) {
+                    // What was kept is another node's.
+                    self.offline.clear();
+                }
                 self.link = HomeLink {
                     node: Some(address.clone()),
                     online: true,
                     problem: None,
+                    waiting: self.offline.waiting(),
                 };
                 let me = self.node.as_ref().map(Node::peer_id);
                 HomeReply::Paired {
@@ -225,38 +267,112 @@ impl Device {
         }
     }
 
-    async fn ask(&mut self, request: Request) -> HomeReply {
-        let Some(address) = self.link.node.clone() else {
+    /// Asks the node for app `app`; while it does not answer, reads come from the offline
+    /// copy and changes wait on the device. Changes that wait already go first, so that
+    /// nothing overtakes them.
+    async fn ask(&mut self, app: &str, request: Request) -> HomeReply {
+        if self.link.node.is_none() {
             return HomeReply::Failed("pair this device with your home node first".into());
+        }
+        let sent = match self.send_waiting().await {
+            Ok(()) => self.send(&request).await,
+            Err(error) => Err(error),
         };
-        // A dropped connection is made again once before the call fails.
-        for attempt in 0..2 {
+        let reply = match sent {
+            Ok(response) => {
+                self.offline.answered(&request, &response, now_ms());
+                HomeReply::Answer {
+                    request: Box::new(request),
+                    response: Box::new(response),
+                }
+            }
+            Err(error) => self.offline_reply(app, request, error),
+        };
+        self.link.waiting = self.offline.waiting();
+        reply
+    }
+
+    /// What to answer for `request` while the node does not answer (`error` says why).
+    fn offline_reply(&mut self, app: &str, request: Request, error: String) -> HomeReply {
+        let not_answering = format!("your home node does not answer: {error}");
+        match kind(&request) {
+            Kind::Read => match self.offline.saved(&request) {
+                Some((response, saved_ms)) => HomeReply::Saved {
+                    request: Box::new(request),
+                    response: Box::new(response),
+                    saved_ms,
+                },
+                None => HomeReply::Failed(not_answering),
+            },
+            Kind::Change => match self.offline.keep(app, &request, now_ms()) {
+                Ok(waiting) => HomeReply::Kept {
+                    request: Box::new(request),
+                    waiting,
+                },
+                Err(kept) => HomeReply::Failed(format!("{not_answering}, and {kept}")),
+            },
+            Kind::Live => HomeReply::Failed(not_answering),
+        }
+    }
+
+    /// Sends the changes made offline, oldest first, handing each answer to the app that
+    /// made it; stops at the first the node does not take (it is tried again later).
+    async fn send_waiting(&mut self) -> Result<(), String> {
+        while let Some(change) = self.offline.next() {
+            let response = self.send(&change.request).await?;
+            self.offline.sent();
+            self.link.waiting = self.offline.waiting();
+            let answer = HomeReply::Answer {
+                request: Box::new(change.request),
+                response: Box::new(response),
+            };
+            self.out.send(FromWorker::Reply(change.app, answer)).ok();
+        }
+        Ok(())
+    }
+
+    /// Sends `request` to the paired node and waits for its answer. A dropped connection
+    /// is made again once before it fails.
+    async fn send(&mut self, request: &Request) -> Result<Response, String> {
+        let Some(address) = self.link.node.clone() else {
+            return Err("this device is not paired".into());
+        };
+        if let Some((until, why)) = &self.quiet
+            && std::time::Instant::now() < *until
+        {
+            return Err(why.clone());
+        }
+        let mut last = String::new();
+        for _ in 0..2 {
             let connection = match self.connect(&address).await {
                 Ok(connection) => connection,
                 Err(error) => {
-                    self.link.online = false;
-                    return HomeReply::Failed(format!("your home node does not answer: {error}"));
+                    self.quiet = Some((std::time::Instant::now() + RETRY_WAITING, error.clone()));
+                    last = error;
+                    break;
                 }
             };
-            match connection.ask(&request).await {
+            match connection.ask(request).await {
                 Ok(response) => {
                     self.link.online = true;
-                    return HomeReply::Answer {
-                        request: Box::new(request),
-                        response: Box::new(response),
-                    };
+                    self.quiet = None;
+                    return Ok(response);
                 }
                 Err(error) => {
                     self.connection = None;
-                    if attempt == 1 {
-                        self.link.online = false;
-                        return HomeReply::Failed(format!("your home node does not answer: {error}"));
-                    }
+                    last = error.to_string();
                 }
             }
         }
-        HomeReply::Failed("your home node does not answer".into())
+        self.link.online = false;
+        Err(last)
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! [`Request`](sanctuary_protocols::home::Request). The host carries them out off the
 //! frame loop, as this device (its key is the person's), and answers with [`HomeReply`]s
 //! that only the asking app reads. [`HomeLink`] says which node the device is paired
-//! with and whether it answers.
+//! with and whether it answers. While it does not, reads are answered from what the node
+//! said last ([`HomeReply::Saved`]) and changes wait on the device ([`HomeReply::Kept`]).
 
 use std::marker::PhantomData;
 
@@ -58,6 +59,23 @@ pub enum HomeReply {
         /// What the node said.
         response: Box<Response>,
     },
+    /// The node does not answer: its latest answer to this request, kept on this device.
+    Saved {
+        /// What was asked.
+        request: Box<Request>,
+        /// What the node said then.
+        response: Box<Response>,
+        /// When it said it, Unix milliseconds.
+        saved_ms: u64,
+    },
+    /// The node does not answer: the change is kept on this device and goes to the node,
+    /// in order, when it answers again (its answer then comes as [`HomeReply::Answer`]).
+    Kept {
+        /// The change.
+        request: Box<Request>,
+        /// How many changes wait now, this one included.
+        waiting: usize,
+    },
     /// The call could not be made; one line for the person.
     Failed(String),
 }
@@ -69,6 +87,8 @@ pub struct HomeLink {
     pub node: Option<HomeAddress>,
     /// Whether the node answered the last call.
     pub online: bool,
+    /// Changes made while the node did not answer, kept on this device until it does.
+    pub waiting: usize,
     /// What is wrong, if anything (a damaged pairing file, no network).
     pub problem: Option<String>,
 }

@@ -2,7 +2,8 @@
 //! API. It pairs this device with the node, then shows and changes what the node keeps:
 //! the wall (the person's posts and their friends', with comments and likes), friends and
 //! requests, the inbox, files, paired devices, and the apps let in with their grants and
-//! access log.
+//! access log. People met in the world can be befriended from its Friends page: the two
+//! Home apps tell each other their nodes (app messages), and each node asks the other.
 //!
 //! Everything goes through the home capability ([`sanctuary_plugin_api::HomeNode`]): the
 //! app never sees the network, only its calls and the node's answers.
@@ -23,7 +24,7 @@ impl SanctuaryApp for HomeApp {
         version: env!("CARGO_PKG_VERSION"),
         author: "The Sanctuary developers",
         description: "Your own server: your wall and your friends' posts, friend requests, inbox, files, devices, and the apps you let in.",
-        permissions: &[Permission::Panels, Permission::Home],
+        permissions: &[Permission::Panels, Permission::Home, Permission::Messages],
     };
 
     fn build(&self, setup: &mut AppSetup) {
@@ -33,6 +34,7 @@ impl SanctuaryApp for HomeApp {
             .add_system(panel::act)
             .add_system(panel::refresh)
             .add_system(panel::take_replies)
+            .add_system(panel::take_offers)
             .add_panel(PanelSpec::standard("home", "Home"), panel::draw);
     }
 }

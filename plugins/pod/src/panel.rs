@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use bevy::prelude::*;
 use sanctuary_plugin_api::prelude::*;
-use sanctuary_plugin_api::{HomeCall, HomeNode, HomeReply, PeerId};
+use sanctuary_plugin_api::{AppMessages, HomeCall, HomeNode, HomeReply, PeerId, WorldView};
 use sanctuary_protocols::home::{
-    Access, AccessEntry, Audience, DeviceView, FileView, FriendState, FriendView, Grant, InboxEntry,
-    ItemBody, ItemId, Request, Response, Scope, WallPost,
+    Access, AccessEntry, Audience, DeviceView, FileView, FriendOffer, FriendState, FriendView, Grant,
+    HomeAddress, InboxEntry, ItemBody, ItemId, Request, Response, Scope, WallPost,
 };
 
 use crate::HomeApp;
@@ -19,6 +19,10 @@ pub const REFRESH_EVERY: f64 = 10.0;
 const PAGE: u32 = 50;
 /// How long a grant given from the panel lasts, in days.
 const GRANT_DAYS: u64 = 30;
+/// Most people asked to be friends in the world, waiting for their answer.
+const OFFERED_MAX: usize = 64;
+/// Most offers from people in the world waiting for the person's answer.
+const OFFERS_MAX: usize = 32;
 
 /// The panel's pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,6 +90,16 @@ pub enum HomeAction {
     Ask(Request),
     /// Ask again for what the open page shows.
     Refresh,
+    /// Offer friendship to someone in the world: their Home app shows it, and if they
+    /// accept, both nodes ask each other.
+    OfferFriendship(PeerId),
+    /// Answer an offer from someone in the world.
+    AnswerOffer {
+        /// Who offered.
+        peer: PeerId,
+        /// Yes or no.
+        accept: bool,
+    },
 }
 
 /// What the panel shows: the node's latest answers and the person's drafts.
@@ -129,6 +143,10 @@ pub struct HomePanel {
     pub message: Option<(String, bool)>,
     /// When the page was last asked for (seconds of app time); `None` asks at once.
     pub refreshed_at: Option<f64>,
+    /// People in the world asked to be friends, until they answer.
+    pub offered: Vec<PeerId>,
+    /// Offers from people in the world, with their node's address, until answered.
+    pub offers: Vec<(PeerId, HomeAddress)>,
 }
 
 impl HomePanel {
@@ -155,10 +173,22 @@ impl HomePanel {
 pub fn act(
     mut actions: MessageReader<HomeAction>,
     mut home: HomeNode<HomeApp>,
+    mut messages: AppMessages<HomeApp>,
+    view: Res<WorldView>,
     mut panel: ResMut<HomePanel>,
 ) {
     for action in actions.read() {
         let calls = match action {
+            HomeAction::OfferFriendship(peer) => {
+                offer_friendship(*peer, &home, &mut messages, &view, &mut panel);
+                continue;
+            }
+            HomeAction::AnswerOffer { peer, accept } => {
+                match answer_offer(*peer, *accept, &home, &mut messages, &view, &mut panel) {
+                    Some(address) => vec![HomeCall::Ask(Request::AddFriend { address })],
+                    None => continue,
+                }
+            }
             HomeAction::Pair { address, code } => vec![HomeCall::Pair {
                 address: address.trim().to_owned(),
                 code: code.trim().to_owned(),
@@ -171,6 +201,100 @@ pub fn act(
             if let Err(error) = home.call(call) {
                 panel.complain(error.to_string());
                 break;
+            }
+        }
+    }
+}
+
+/// This device's node, to tell people met in the world.
+fn own_address(home: &HomeNode<HomeApp>) -> Option<HomeAddress> {
+    home.link().ok().and_then(|link| link.node.clone())
+}
+
+fn offer_friendship(
+    peer: PeerId,
+    home: &HomeNode<HomeApp>,
+    messages: &mut AppMessages<HomeApp>,
+    view: &WorldView,
+    panel: &mut HomePanel,
+) {
+    let Some(mine) = own_address(home) else {
+        panel.complain("pair this device with your home node first");
+        return;
+    };
+    if let Err(error) = messages.send_to(peer, FriendOffer::Offer(mine).encode()) {
+        panel.complain(error.to_string());
+        return;
+    }
+    panel.offered.retain(|asked| *asked != peer);
+    if panel.offered.len() >= OFFERED_MAX {
+        panel.offered.remove(0);
+    }
+    panel.offered.push(peer);
+    panel.say(format!(
+        "asked {}: their Home panel shows it",
+        view.name_of(&peer)
+    ));
+}
+
+/// Answers `peer`'s offer; on yes, tells them this device's node and returns theirs, to
+/// ask.
+fn answer_offer(
+    peer: PeerId,
+    accept: bool,
+    home: &HomeNode<HomeApp>,
+    messages: &mut AppMessages<HomeApp>,
+    view: &WorldView,
+    panel: &mut HomePanel,
+) -> Option<HomeAddress> {
+    let at = panel.offers.iter().position(|(from, _)| *from == peer)?;
+    let (_, address) = panel.offers.remove(at);
+    if !accept {
+        return None;
+    }
+    let Some(mine) = own_address(home) else {
+        panel.complain("pair this device with your home node first");
+        return None;
+    };
+    if let Err(error) = messages.send_to(peer, FriendOffer::Accept(mine).encode()) {
+        panel.complain(error.to_string());
+        return None;
+    }
+    panel.say(format!("you and {} ask each other's nodes", view.name_of(&peer)));
+    Some(address)
+}
+
+/// Takes offers and answers from people in the world. An answer is taken only from
+/// someone this person asked; anything that does not read is dropped.
+pub fn take_offers(
+    mut messages: AppMessages<HomeApp>,
+    mut home: HomeNode<HomeApp>,
+    view: Res<WorldView>,
+    mut panel: ResMut<HomePanel>,
+) {
+    for message in messages.read() {
+        let Ok(offer) = FriendOffer::decode(&message.bytes) else {
+            continue;
+        };
+        let name = view.name_of(&message.from);
+        match offer {
+            FriendOffer::Offer(address) => {
+                panel.offers.retain(|(from, _)| *from != message.from);
+                if panel.offers.len() >= OFFERS_MAX {
+                    panel.offers.remove(0);
+                }
+                panel.offers.push((message.from, address));
+                panel.say(format!("{name} would like to be friends (see Friends)"));
+            }
+            FriendOffer::Accept(address) => {
+                if !panel.offered.contains(&message.from) {
+                    continue;
+                }
+                panel.offered.retain(|asked| *asked != message.from);
+                match home.call(HomeCall::Ask(Request::AddFriend { address })) {
+                    Ok(()) => panel.say(format!("{name} said yes: your nodes ask each other")),
+                    Err(error) => panel.complain(error.to_string()),
+                }
             }
         }
     }
@@ -206,6 +330,31 @@ pub fn take_replies(mut home: HomeNode<HomeApp>, mut panel: ResMut<HomePanel>) {
             }
             HomeReply::Failed(error) => panel.complain(error),
             HomeReply::Answer { request, response } => take_answer(&mut panel, *request, *response),
+            HomeReply::Saved {
+                request,
+                response,
+                saved_ms,
+            } => {
+                take_answer(&mut panel, *request, *response);
+                panel.complain(format!(
+                    "your home node does not answer: this is what it said {}",
+                    how_long_ago(now_ms().saturating_sub(saved_ms))
+                ));
+            }
+            HomeReply::Kept { request, waiting } => {
+                match *request {
+                    Request::Post { .. } => panel.draft.clear(),
+                    Request::Comment { post, .. } => {
+                        panel.comments.remove(&post);
+                    }
+                    Request::AddFriend { .. } => panel.friend_address.clear(),
+                    _ => {}
+                }
+                panel.complain(format!(
+                    "your home node does not answer: kept on this device, it goes there when the node \
+                     answers ({waiting} waiting)"
+                ));
+            }
         }
     }
 }
@@ -259,6 +408,21 @@ fn take_answer(panel: &mut HomePanel, request: Request, response: Response) {
     }
 }
 
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago".
+fn how_long_ago(ms: u64) -> String {
+    let minutes = ms / 60_000;
+    match minutes {
+        0 => "just now".into(),
+        1..60 => format!("{minutes} minute{} ago", plural(minutes)),
+        60..1440 => format!("{} hour{} ago", minutes / 60, plural(minutes / 60)),
+        _ => format!("{} day{} ago", minutes / 1440, plural(minutes / 1440)),
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -270,6 +434,7 @@ pub fn draw(
     InMut(ui): InMut<egui::Ui>,
     mut panel: ResMut<HomePanel>,
     home: HomeNode<HomeApp>,
+    view: Res<WorldView>,
     mut actions: MessageWriter<HomeAction>,
 ) {
     let link = match home.link() {
@@ -293,6 +458,12 @@ pub fn draw(
             "not answering: showing what it last said"
         };
         ui.label(format!("Your home node {}: {state}", &node.node.to_string()[..8]));
+        if link.waiting > 0 {
+            ui.colored_label(
+                egui::Color32::from_rgb(240, 170, 90),
+                format!("{} change{} waiting", link.waiting, plural(link.waiting as u64)),
+            );
+        }
         if ui.button("Refresh").clicked() {
             actions.write(HomeAction::Refresh);
         }
@@ -318,7 +489,7 @@ pub fn draw(
         .max_height(380.0)
         .show(ui, |ui| match panel.tab {
             HomeTab::Wall => draw_wall(ui, &mut panel, &mut actions),
-            HomeTab::Friends => draw_friends(ui, &mut panel, &mut actions),
+            HomeTab::Friends => draw_friends(ui, &mut panel, &view, &mut actions),
             HomeTab::Inbox => {
                 for entry in &panel.inbox {
                     ui.label(&entry.text);
@@ -439,7 +610,12 @@ fn draw_wall(ui: &mut egui::Ui, panel: &mut HomePanel, actions: &mut MessageWrit
     }
 }
 
-fn draw_friends(ui: &mut egui::Ui, panel: &mut HomePanel, actions: &mut MessageWriter<HomeAction>) {
+fn draw_friends(
+    ui: &mut egui::Ui,
+    panel: &mut HomePanel,
+    view: &WorldView,
+    actions: &mut MessageWriter<HomeAction>,
+) {
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut panel.friend_address)
@@ -471,6 +647,35 @@ fn draw_friends(ui: &mut egui::Ui, panel: &mut HomePanel, actions: &mut MessageW
                 actions.write(HomeAction::Ask(Request::RemoveFriend { node: friend.node }));
             }
         });
+    }
+    if !panel.offers.is_empty() {
+        ui.separator();
+        ui.label("Asking you, here in the world:");
+        for (peer, _) in panel.offers.clone() {
+            ui.horizontal(|ui| {
+                ui.label(format!("{} would like to be friends", view.name_of(&peer)));
+                if ui.button("Accept").clicked() {
+                    actions.write(HomeAction::AnswerOffer { peer, accept: true });
+                }
+                if ui.button("No").clicked() {
+                    actions.write(HomeAction::AnswerOffer { peer, accept: false });
+                }
+            });
+        }
+    }
+    if !view.people.is_empty() {
+        ui.separator();
+        ui.label("People here:");
+        for person in &view.people {
+            ui.horizontal(|ui| {
+                ui.label(&person.name);
+                if panel.offered.contains(&person.id) {
+                    ui.weak("asked");
+                } else if ui.button("Be friends").clicked() {
+                    actions.write(HomeAction::OfferFriendship(person.id));
+                }
+            });
+        }
     }
 }
 
