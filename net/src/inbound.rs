@@ -33,6 +33,8 @@ pub(crate) enum Inbound {
     /// A room neighbour told us the earlier chat of `space` (lines not checked yet), or
     /// could not.
     History {
+        /// Which visit to the space asked.
+        round: u64,
         space: SpaceName,
         peer: PeerId,
         result: Result<sanctuary_protocols::history::HistoryAnswer, String>,

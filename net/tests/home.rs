@@ -187,7 +187,7 @@ async fn hostile_callers_are_refused_counted_and_store_nothing() {
     .unwrap();
     assert_eq!(
         refusal(as_bob.ask(&Request::Deliver(ahead)).await.unwrap()),
-        Refusal::Malformed
+        Refusal::Failed
     );
     assert!(wall(&ada_device).await.is_empty(), "a refused item was stored");
 
@@ -259,7 +259,7 @@ async fn hostile_callers_are_refused_counted_and_store_nothing() {
     assert_eq!(count(Refusal::TooLarge), 1);
     assert_eq!(count(Refusal::BadCode), 1);
     assert_eq!(count(Refusal::NotAllowed), 2);
-    assert_eq!(count(Refusal::Malformed), 1);
+    assert_eq!(count(Refusal::Failed), 1);
     assert_eq!(status.friends_items, 0);
 
     // One stranger asking as fast as it can gets its own share, not the node's: it is

@@ -34,7 +34,8 @@ pub(crate) enum Kind {
     Read,
     /// It changes the person's data: made offline, it waits for the node.
     Change,
-    /// Only the node itself can answer it, now (pairing, grants, export…).
+    /// Only the node itself can answer it, now (pairing, giving or revoking grants,
+    /// export…).
     Live,
 }
 
@@ -135,10 +136,21 @@ impl Offline {
             return;
         }
         let request = request.encode();
+        let response = response.encode();
+        if let Some(same) = self
+            .saved
+            .iter_mut()
+            .find(|saved| saved.request == request && saved.response == response)
+        {
+            // The same answer as last time: nothing new to write (the file keeps when it
+            // was first given).
+            same.saved_ms = now_ms;
+            return;
+        }
         self.saved.retain(|saved| saved.request != request);
         self.saved.push(Saved {
             request,
-            response: response.encode(),
+            response,
             saved_ms: now_ms,
         });
         let bytes = |saved: &[Saved]| {
@@ -240,13 +252,18 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path, problems: &mut Vec<String>)
     }
 }
 
-/// Writes `value` to a new file beside `path`, then renames it over `path`.
+/// Writes `value` to a new file beside `path` (readable by this user only: it holds the
+/// person's wall, inbox and files), then renames it over `path`.
 fn write<T: Serialize + ?Sized>(path: &Path, value: &T) -> std::io::Result<()> {
     let bytes = postcard::to_allocvec(value).map_err(std::io::Error::other)?;
     let new = path.with_extension("new");
     {
         use std::io::Write;
-        let mut file = std::fs::File::create(&new)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&new)?;
         file.write_all(&bytes)?;
         file.sync_all()?;
     }

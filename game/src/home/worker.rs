@@ -20,8 +20,10 @@ use super::offline::{Kind, Offline, kind};
 /// Calls waiting for the thread, at most.
 const CALLS_WAITING_MAX: usize = 64;
 
-/// How often changes made offline are tried again.
+/// How often changes made offline are tried again (each try waits out the quiet time).
 pub(crate) const RETRY_WAITING: Duration = Duration::from_secs(3);
+/// Longest the device waits before trying an unreachable node again.
+const QUIET_MAX: Duration = Duration::from_secs(60);
 
 /// What the thread sends to the frame loop.
 #[derive(Debug)]
@@ -103,8 +105,9 @@ struct Device {
     offline: Offline,
     out: std::sync::mpsc::Sender<FromWorker>,
     /// After the node could not be reached: calls are answered offline at once until
-    /// then, rather than each waiting for a connection to time out; and why.
-    quiet: Option<(std::time::Instant, String)>,
+    /// then, rather than each waiting for a connection to time out; why; and how long the
+    /// next wait is (it doubles, up to [`QUIET_MAX`], while the node stays away).
+    quiet: Option<(std::time::Instant, String, Duration)>,
 }
 
 async fn run(
@@ -140,7 +143,7 @@ async fn run(
                 Some(call) => call,
                 None => break,
             },
-            _ = retry.tick(), if device.offline.waiting() > 0 && device.link.node.is_some() => {
+            _ = retry.tick(), if device.offline.waiting() > 0 && device.link.node.is_some() && !device.is_quiet() => {
                 if let Err(error) = device.send_waiting().await {
                     tracing::debug!("the changes made offline still wait: {error}");
                 }
@@ -245,8 +248,8 @@ impl Device {
                 if let Err(error) = data_dir::remember_home(&self.data_dir, address) {
                     return HomeReply::Failed(format!("paired, but it could not be remembered: {error}"));
                 }
-                if self.link.node.as_ref().is_some_and(|before| before.node != node) {
-                    // What was kept is another node's.
+                if self.link.node.as_ref().is_none_or(|before| before.node != node) {
+                    // What was kept may be another node's.
                     self.offline.clear();
                 }
                 self.link = HomeLink {
@@ -331,13 +334,20 @@ impl Device {
         Ok(())
     }
 
+    /// Whether calls are answered offline at once for now (the node was unreachable).
+    fn is_quiet(&self) -> bool {
+        self.quiet
+            .as_ref()
+            .is_some_and(|(until, _, _)| std::time::Instant::now() < *until)
+    }
+
     /// Sends `request` to the paired node and waits for its answer. A dropped connection
     /// is made again once before it fails.
     async fn send(&mut self, request: &Request) -> Result<Response, String> {
         let Some(address) = self.link.node.clone() else {
             return Err("this device is not paired".into());
         };
-        if let Some((until, why)) = &self.quiet
+        if let Some((until, why, _)) = &self.quiet
             && std::time::Instant::now() < *until
         {
             return Err(why.clone());
@@ -347,7 +357,11 @@ impl Device {
             let connection = match self.connect(&address).await {
                 Ok(connection) => connection,
                 Err(error) => {
-                    self.quiet = Some((std::time::Instant::now() + RETRY_WAITING, error.clone()));
+                    let wait = self
+                        .quiet
+                        .as_ref()
+                        .map_or(RETRY_WAITING, |(_, _, wait)| (*wait * 2).min(QUIET_MAX));
+                    self.quiet = Some((std::time::Instant::now() + wait, error.clone(), wait));
                     last = error;
                     break;
                 }

@@ -37,6 +37,9 @@ pub const INBOX_MAX: u64 = 1000;
 pub const LOG_MAX: u64 = 1000;
 /// Most deletions remembered; past it, deletions still delete but are not remembered.
 pub const GONE_MAX: u64 = 100_000;
+/// Most deletions remembered of one author's items, so that one friend cannot use up
+/// [`GONE_MAX`] for everyone.
+pub const GONE_PER_AUTHOR_MAX: usize = 10_000;
 
 /// The key of an item: its author's 32 bytes, then its number, big-endian (so one author's
 /// items sort by number).
@@ -292,7 +295,18 @@ impl HomeStore {
                 ItemBody::Delete { item: gone } => {
                     let gone = item_key(*gone);
                     let mut remembered = tx.open_table(GONE).map_err(db)?;
-                    if remembered.len().map_err(db)? < GONE_MAX {
+                    let author = &gone[..32];
+                    let of_author = remembered
+                        .range(author..)
+                        .map_err(db)?
+                        .take(GONE_PER_AUTHOR_MAX)
+                        .take_while(|entry| {
+                            entry
+                                .as_ref()
+                                .is_ok_and(|(key, _)| key.value().starts_with(author))
+                        })
+                        .count();
+                    if of_author < GONE_PER_AUTHOR_MAX && remembered.len().map_err(db)? < GONE_MAX {
                         remembered.insert(gone.as_slice(), ()).map_err(db)?;
                     }
                     drop(remembered);

@@ -14,7 +14,7 @@ use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use sanctuary_protocols::alpn::ALPN_POSE;
 use sanctuary_protocols::build::sync::SyncRequest;
 use sanctuary_protocols::build::{BuildState, RecordBatch, SignedRecord};
-use sanctuary_protocols::history::{HistoryAnswer, HistoryLine, HistoryRequest};
+use sanctuary_protocols::history::{EarlierChat, HistoryAnswer, HistoryLine, HistoryRequest};
 use sanctuary_protocols::limits::{BUILD_BATCH_MAX, EARSHOT_M, ROSTER_MAX, VOICE_LISTENERS_MAX};
 use sanctuary_protocols::{
     Body, Chat, Context, DirectAddrs, PeerId, PoseDatagram, PoseSample, Presence, RateLimiter, SpaceName,
@@ -89,6 +89,8 @@ pub(crate) struct Actor {
     /// The latest signed presence (hello or presence) of each roster member, as it came:
     /// what names their lines in the chat we keep. Bounded by the roster.
     presences: HashMap<PeerId, Vec<u8>>,
+    /// Our own latest signed presence as it went out, for our lines in the chat we keep.
+    own_presence: Option<Vec<u8>>,
     /// Asking for the earlier chat of the room we are in.
     earlier: Earlier,
 }
@@ -102,6 +104,8 @@ const EARLIER_CHAT_WINDOW: Duration = Duration::from_secs(20);
 struct Earlier {
     /// When we entered the space.
     since: Instant,
+    /// Counts the spaces entered, so that an answer about an earlier visit is dropped.
+    round: u64,
     /// Neighbours asked so far (at most [`HISTORY_ASKS_MAX`]).
     asked: Vec<PeerId>,
     /// An answer is awaited.
@@ -111,9 +115,10 @@ struct Earlier {
 }
 
 impl Earlier {
-    fn new() -> Self {
+    fn new(round: u64) -> Self {
         Self {
             since: Instant::now(),
+            round,
             asked: Vec::new(),
             asking: false,
             told: false,
@@ -248,7 +253,8 @@ impl Actor {
                 pace: RateLimiter::new(BUILD_MESSAGES_PER_SECOND, BUILD_MESSAGES_PER_SECOND),
             }),
             presences: HashMap::new(),
-            earlier: Earlier::new(),
+            own_presence: None,
+            earlier: Earlier::new(0),
         })
     }
 
@@ -326,20 +332,18 @@ impl Actor {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
                 let envelope = self.node.sign(&self.room_context(), Body::Chat(Chat { text }));
                 let bytes = envelope.encode();
-                let presence = self
-                    .node
-                    .sign(&self.world_context(), Body::Presence(self.presence.clone()))
-                    .encode();
-                self.node.shared.history.said(
-                    envelope.author(),
-                    envelope.seq(),
-                    HistoryLine {
-                        chat: bytes.clone(),
-                        presence: Some(presence),
-                    },
-                );
                 let sender = self.room_topic.sender.clone();
-                let result = self.broadcast(&sender, bytes).await;
+                let result = self.broadcast(&sender, bytes.clone()).await;
+                if result.is_ok() {
+                    let line = HistoryLine {
+                        chat: bytes,
+                        presence: self.own_presence.clone(),
+                    };
+                    self.node
+                        .shared
+                        .history
+                        .said(envelope.author(), envelope.seq(), line);
+                }
                 let _ = reply.send(result);
             }
             Command::App(message, reply) => {
@@ -396,7 +400,7 @@ impl Actor {
         self.room_topic = topic;
         self.presence.space = space.clone();
         self.node.shared.history.enter(self.world, space.clone());
-        self.earlier = Earlier::new();
+        self.earlier = Earlier::new(self.earlier.round + 1);
         if let Ok(mut current) = self.shared.space.lock() {
             *current = space;
         }
@@ -421,9 +425,13 @@ impl Actor {
 
     async fn broadcast_world(&mut self, body: Body) {
         self.shared.sent.fetch_add(1, Ordering::Relaxed);
-        let envelope = self.node.sign(&self.world_context(), body);
+        let names_us = matches!(body, Body::Hello(_) | Body::Presence(_));
+        let bytes = self.node.sign(&self.world_context(), body).encode();
+        if names_us {
+            self.own_presence = Some(bytes.clone());
+        }
         let sender = self.world_topic.sender.clone();
-        if let Err(err) = self.broadcast(&sender, envelope.encode()).await {
+        if let Err(err) = self.broadcast(&sender, bytes).await {
             tracing::warn!(%err, "could not broadcast on the world topic");
         }
     }
@@ -636,7 +644,16 @@ impl Actor {
                 self.gossip(kind, event, now_ms).await;
             }
             Inbound::BuildSynced { space, peer, result } => self.build_synced(space, peer, result),
-            Inbound::History { space, peer, result } => self.earlier_chat(space, peer, result),
+            Inbound::History {
+                round,
+                space,
+                peer,
+                result,
+            } => {
+                if round == self.earlier.round {
+                    self.earlier_chat(space, peer, result);
+                }
+            }
             Inbound::TopicClosed { kind, generation } => {
                 let current = match kind {
                     TopicKind::World => self.world_topic.generation,
@@ -1037,6 +1054,7 @@ impl Actor {
         let node = self.node.clone();
         let inbound = self.inbound_tx.clone();
         let space = self.presence.space.clone();
+        let round = earlier.round;
         let request = HistoryRequest {
             world: self.world,
             space: space.clone(),
@@ -1047,6 +1065,7 @@ impl Actor {
                 .map_err(|error| error.to_string());
             let _ = inbound
                 .send(Inbound::History {
+                    round,
                     space,
                     peer: neighbour,
                     result,
@@ -1055,39 +1074,35 @@ impl Actor {
         });
     }
 
-    /// Shows the earlier chat `peer` told us, line by line as each checks out (a line that
-    /// does not is refused and blamed on the teller, who sent it), and keeps it to tell
-    /// others.
+    /// Shows the earlier chat `peer` told us, oldest first by when each line says it was
+    /// said, as far as each checks out (a line that does not is refused and blamed on the
+    /// teller, who sent it; one dated ahead of now is left out), and keeps it to tell
+    /// others. A teller that could not answer is followed by the next neighbour.
     fn earlier_chat(&mut self, space: SpaceName, peer: PeerId, result: Result<HistoryAnswer, String>) {
         if space != self.presence.space {
             return;
         }
         self.earlier.asking = false;
-        let answer = match result {
-            Ok(answer) => answer,
+        let lines = match result {
+            Ok(answer) => answer.lines,
             Err(error) => {
                 tracing::debug!(%peer, %error, "no earlier chat");
-                return;
+                Vec::new()
             }
         };
-        let mut kept = Vec::new();
+        let latest = unix_ms().saturating_add(sanctuary_protocols::limits::TIMESTAMP_SKEW_MAX_MS);
+        let mut told = Vec::new();
         let mut forged = false;
-        for line in answer.lines {
+        for line in lines {
             match line.check(self.world, &space) {
                 Ok(said)
-                    if !self.node.shared.history.holds(said.author, said.seq)
-                        && !kept
-                            .iter()
-                            .any(|(author, seq, _)| *author == said.author && *seq == said.seq) =>
+                    if said.said_ms <= latest
+                        && !self.node.shared.history.holds(said.author, said.seq)
+                        && !told.iter().any(|(checked, _): &(EarlierChat, _)| {
+                            checked.author == said.author && checked.seq == said.seq
+                        }) =>
                 {
-                    kept.push((said.author, said.seq, line));
-                    self.emit(WorldEvent::EarlierChat {
-                        peer: said.author,
-                        name: said.name,
-                        space: space.clone(),
-                        text: said.text,
-                        said_ms: said.said_ms,
-                    });
+                    told.push((said, line));
                 }
                 Ok(_) => {}
                 Err(_) => forged = true,
@@ -1095,6 +1110,18 @@ impl Actor {
         }
         if forged {
             self.reject(Some(peer), RejectReason::BadSignature, self.now_ms());
+        }
+        told.sort_by_key(|(said, _)| (said.said_ms, said.author, said.seq));
+        let mut kept = Vec::new();
+        for (said, line) in told {
+            kept.push((said.author, said.seq, line));
+            self.emit(WorldEvent::EarlierChat {
+                peer: said.author,
+                name: said.name,
+                space: space.clone(),
+                text: said.text,
+                said_ms: said.said_ms,
+            });
         }
         if !kept.is_empty() {
             self.earlier.told = true;

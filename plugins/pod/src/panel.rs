@@ -158,6 +158,31 @@ impl HomePanel {
         self.message = Some((text.into(), true));
     }
 
+    /// Empties the post box if it still holds `sent` (not something typed since).
+    fn clear_draft(&mut self, sent: &str) {
+        if self.draft.trim() == sent.trim() {
+            self.draft.clear();
+        }
+    }
+
+    /// Empties `post`'s comment box if it still holds `sent`.
+    fn clear_comment(&mut self, post: ItemId, sent: &str) {
+        if self
+            .comments
+            .get(&post)
+            .is_some_and(|draft| draft.trim() == sent.trim())
+        {
+            self.comments.remove(&post);
+        }
+    }
+
+    /// Empties the friend box if it still holds `sent`.
+    fn clear_friend_address(&mut self, sent: &HomeAddress) {
+        if self.friend_address.parse::<HomeAddress>().ok().as_ref() == Some(sent) {
+            self.friend_address.clear();
+        }
+    }
+
     /// A person's name, from the friends list, or the start of their key.
     pub fn name_of(&self, node: PeerId) -> String {
         self.friends
@@ -248,8 +273,8 @@ fn answer_offer(
     panel: &mut HomePanel,
 ) -> Option<HomeAddress> {
     let at = panel.offers.iter().position(|(from, _)| *from == peer)?;
-    let (_, address) = panel.offers.remove(at);
     if !accept {
+        panel.offers.remove(at);
         return None;
     }
     let Some(mine) = own_address(home) else {
@@ -260,6 +285,7 @@ fn answer_offer(
         panel.complain(error.to_string());
         return None;
     }
+    let (_, address) = panel.offers.remove(at);
     panel.say(format!("you and {} ask each other's nodes", view.name_of(&peer)));
     Some(address)
 }
@@ -343,11 +369,9 @@ pub fn take_replies(mut home: HomeNode<HomeApp>, mut panel: ResMut<HomePanel>) {
             }
             HomeReply::Kept { request, waiting } => {
                 match *request {
-                    Request::Post { .. } => panel.draft.clear(),
-                    Request::Comment { post, .. } => {
-                        panel.comments.remove(&post);
-                    }
-                    Request::AddFriend { .. } => panel.friend_address.clear(),
+                    Request::Post { text, .. } => panel.clear_draft(&text),
+                    Request::Comment { post, text } => panel.clear_comment(post, &text),
+                    Request::AddFriend { address } => panel.clear_friend_address(&address),
                     _ => {}
                 }
                 panel.complain(format!(
@@ -371,12 +395,12 @@ fn take_answer(panel: &mut HomePanel, request: Request, response: Response) {
         Response::Refused { detail, .. } => panel.complain(format!("refused: {detail}")),
         Response::Posted(id) => {
             match request {
-                Request::Post { .. } => {
-                    panel.draft.clear();
+                Request::Post { text, .. } => {
+                    panel.clear_draft(&text);
                     panel.say("posted");
                 }
-                Request::Comment { post, .. } => {
-                    panel.comments.remove(&post);
+                Request::Comment { post, text } => {
+                    panel.clear_comment(post, &text);
                     panel.say("commented");
                 }
                 Request::Like { .. } => panel.say("liked"),
@@ -386,8 +410,8 @@ fn take_answer(panel: &mut HomePanel, request: Request, response: Response) {
         }
         Response::Done => {
             let said = match request {
-                Request::AddFriend { .. } => {
-                    panel.friend_address.clear();
+                Request::AddFriend { address } => {
+                    panel.clear_friend_address(&address);
                     "asked: they see your request on their node"
                 }
                 Request::AcceptFriend { .. } => "you are friends now",

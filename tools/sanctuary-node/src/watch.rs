@@ -6,13 +6,13 @@
 //! It also keeps each space's building document in memory, fetched from the peers like
 //! anyone's, and reports building in plain lines (not JSON: they start with `build`, so a
 //! reader of the JSON skips every line that does not start with `{`):
-//! Earlier chat told by a peer that was in the space before the watcher came is printed
-//! as `earlier-chat` (with the author's name when it came, and when they said it).
-//!
 //! - `build: <space> <n> pieces changed` when edits or a sync changed pieces;
 //! - `build-hash: <space> <64 hex> <pieces shown> <records>` every `--hash-every` seconds
 //!   and whenever a line `hash` is read on stdin, so that anyone can check from outside
 //!   that peers converged (compare with what `build-doc` says of their folders).
+//!
+//! Earlier chat told by a peer that was in the space before the watcher came is printed
+//! as `earlier-chat` (with the author's name when it came, and when they said it).
 
 use sanctuary_net::{
     BuildHandle, BuildSetup, LeaveReason, NearbyWorld, WorldConfig, WorldEvent, WorldTicket,

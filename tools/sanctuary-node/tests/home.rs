@@ -476,7 +476,7 @@ fn watch_lobby(ticket: &str) -> (Vec<(String, u64)>, Vec<serde_json::Value>) {
         "--hash-every",
         "1",
         "--seconds",
-        "8",
+        "12",
         "--bind",
         "127.0.0.1:0",
         "--assets",

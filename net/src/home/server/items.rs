@@ -108,10 +108,16 @@ impl Home {
     /// An item a friend's node delivers.
     pub(super) fn take_delivery(&self, from: PeerId, item: SignedItem) -> Result<Response, Refused> {
         item.verify()?;
-        if item.item.created_ms > unix_ms().saturating_add(sanctuary_protocols::limits::TIMESTAMP_SKEW_MAX_MS)
+        if !matches!(item.item.body, ItemBody::Delete { .. })
+            && item.item.created_ms
+                > unix_ms().saturating_add(sanctuary_protocols::limits::TIMESTAMP_SKEW_MAX_MS)
         {
-            // It would stay on top of every wall.
-            return refuse(Refusal::Malformed, "an item dated in the future");
+            // It would stay on top of every wall. The sender's clock runs ahead: it tries
+            // again later, when ours has caught up.
+            return refuse(
+                Refusal::Failed,
+                "dated ahead of this node's clock; send it again later",
+            );
         }
         let store = &self.inner.store;
         let me = self.id();

@@ -55,11 +55,13 @@ const RETRY_MAX: Duration = Duration::from_secs(300);
 const PAGE_MAX: u32 = 500;
 /// Requests a second from callers who are not the owner's devices, all of them together.
 const OTHERS_RATE: u32 = 200;
-/// Requests a second from one stranger or one app, so that one caller cannot spend what
-/// friends' nodes need.
+/// Requests a second from one stranger or one app (who also share [`OTHERS_RATE`]).
 const CALLER_RATE: u32 = 20;
-/// Most strangers and apps whose rate is kept; past it, those with a full budget (quiet
-/// lately) are forgotten first.
+/// Requests a second from one friend's node, which has its own budget, outside the one
+/// strangers and apps share: they cannot spend what friends need.
+const FRIEND_RATE: u32 = 500;
+/// Most callers whose rate is kept; past it, those with a full budget (quiet lately) are
+/// forgotten first.
 const CALLERS_MAX: usize = 1024;
 /// Longest payment address in a profile.
 const PAY_ADDRESS_MAX: usize = 128;
@@ -293,8 +295,9 @@ struct Inner {
     pairing: Mutex<Option<PairingCode>>,
     refused: Mutex<BTreeMap<Refusal, u64>>,
     others: Mutex<RateLimiter>,
-    /// Each stranger's and app's own budget (at most [`CALLERS_MAX`]).
-    callers: Mutex<HashMap<PeerId, RateLimiter>>,
+    /// Each friend's, stranger's and app's own budget, with its size (at most
+    /// [`CALLERS_MAX`]).
+    callers: Mutex<HashMap<PeerId, (RateLimiter, u32)>>,
     retry: Mutex<HashMap<PeerId, (Instant, Duration)>>,
     /// Counts attachments, so that only the newest delivery loop runs.
     generation: AtomicU64,
@@ -497,35 +500,44 @@ impl Home {
         Ok(Role::Stranger)
     }
 
-    /// Whether a stranger or an app may make one more request now, by its own budget.
-    fn caller_within_rate(&self, caller: PeerId) -> bool {
+    /// Whether `caller` (not the owner) may make one more request now, by its own budget
+    /// of `rate` a second.
+    fn caller_within_rate(&self, caller: PeerId, rate: u32) -> bool {
         let now = unix_ms();
         let Ok(mut callers) = self.inner.callers.lock() else {
             return false;
         };
         if callers.len() >= CALLERS_MAX && !callers.contains_key(&caller) {
-            callers.retain(|_, limiter| limiter.available(now) < u64::from(CALLER_RATE));
+            callers.retain(|_, (limiter, burst)| limiter.available(now) < u64::from(*burst));
             if callers.len() >= CALLERS_MAX {
                 return false;
             }
         }
-        callers
+        let budget = callers
             .entry(caller)
-            .or_insert_with(|| RateLimiter::new(CALLER_RATE, CALLER_RATE))
-            .try_acquire(now)
+            .or_insert_with(|| (RateLimiter::new(rate, rate), rate));
+        if budget.1 != rate {
+            // A stranger who became a friend, or the other way round.
+            *budget = (RateLimiter::new(rate, rate), rate);
+        }
+        budget.0.try_acquire(now)
     }
 
     /// Answers one request from `caller`, whose role is `role`.
     async fn handle(&self, caller: PeerId, role: Role, request: Request) -> Response {
-        let within_own = || matches!(role, Role::Owner | Role::Friend) || self.caller_within_rate(caller);
-        if role != Role::Owner
-            && (!within_own()
-                || !self
-                    .inner
-                    .others
-                    .lock()
-                    .is_ok_and(|mut limiter| limiter.try_acquire(unix_ms())))
-        {
+        let within_rate = match role {
+            Role::Owner => true,
+            Role::Friend => self.caller_within_rate(caller, FRIEND_RATE),
+            Role::App | Role::Stranger => {
+                self.caller_within_rate(caller, CALLER_RATE)
+                    && self
+                        .inner
+                        .others
+                        .lock()
+                        .is_ok_and(|mut limiter| limiter.try_acquire(unix_ms()))
+            }
+        };
+        if !within_rate {
             return self.refused(
                 caller,
                 Refused(Refusal::TooMany, "too many requests; try again soon".into()),

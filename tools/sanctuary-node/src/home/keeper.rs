@@ -112,9 +112,7 @@ pub async fn start(
         keepers.push(tokio::spawn(stand(node, handle, spawn, stopped.clone())));
     }
     let ticket = ticket.context("the assets folder has no spaces to keep")?;
-    let ticket_file = dir.join("ticket");
-    std::fs::write(&ticket_file, format!("{ticket}\n"))
-        .with_context(|| format!("cannot write {}", ticket_file.display()))?;
+    super::write_atomically(&dir.join("ticket"), format!("{ticket}\n").as_bytes())?;
     Ok(Keepers {
         ticket,
         stop,
