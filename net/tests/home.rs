@@ -496,3 +496,45 @@ async fn five_wrong_pairing_codes_end_the_code() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_sent_again_with_its_number_is_made_once_and_answered_as_before() {
+    let root = folder("once");
+    let dir = root.join("node");
+    let keypair = Keypair::generate().unwrap();
+    let (node, home) = home_node(&dir, keypair.clone(), "127.0.0.1:0").await;
+    let (device_node, device) = paired(&home).await;
+    let post = Request::Post {
+        text: "said once".into(),
+        audience: Audience::Friends,
+        pictures: Vec::new(),
+    };
+    let first = device.ask_ok(&Request::once(41, &post)).await.unwrap();
+    assert!(matches!(first, Response::Posted(_)), "{first:?}");
+    // The device lost the answer and sends the change again: the same answer, no second post.
+    let again = device.ask_ok(&Request::once(41, &post)).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(wall(&device).await.len(), 1);
+    // Another number is another change.
+    let other = device.ask_ok(&Request::once(42, &post)).await.unwrap();
+    assert_ne!(other, first);
+    assert_eq!(wall(&device).await.len(), 2);
+    // Only changes are sent once, and a node's memory of them outlives a restart.
+    assert_eq!(
+        refusal(
+            device
+                .ask(&Request::once(43, &Request::Wall { limit: 5 }))
+                .await
+                .unwrap()
+        ),
+        Refusal::Malformed
+    );
+    node.shutdown().await;
+    home.storage().shutdown().await;
+    drop((node, home));
+    let (_node, home) = home_node(&dir, keypair, "127.0.0.1:0").await;
+    let device = device_node.connect_home(&home.address().unwrap()).await.unwrap();
+    assert_eq!(device.ask_ok(&Request::once(41, &post)).await.unwrap(), first);
+    assert_eq!(wall(&device).await.len(), 2);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -230,6 +230,11 @@ pub fn decode_home(data: &[u8]) -> Result<(), InvariantViolation> {
                 if let Request::Deliver(item) = &request {
                     let _ = item.verify();
                 }
+                if let Ok((_, change)) = request.open_once(OWNER_REQUEST_MAX)
+                    && Request::decode(&change.encode(), OWNER_REQUEST_MAX) != Ok(change)
+                {
+                    return Err(InvariantViolation::NotCanonical);
+                }
             }
         }
         1 => {

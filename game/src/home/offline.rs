@@ -41,6 +41,9 @@ pub(crate) enum Kind {
 
 /// How the offline copy treats `request`.
 pub(crate) fn kind(request: &Request) -> Kind {
+    if request.changes_data() {
+        return Kind::Change;
+    }
     match request {
         Request::GetProfile
         | Request::Wall { .. }
@@ -50,16 +53,6 @@ pub(crate) fn kind(request: &Request) -> Kind {
         | Request::Devices
         | Request::Grants
         | Request::AccessLog { .. } => Kind::Read,
-        Request::SetProfile(_)
-        | Request::Post { .. }
-        | Request::Comment { .. }
-        | Request::Like { .. }
-        | Request::Delete { .. }
-        | Request::AddFriend { .. }
-        | Request::AcceptFriend { .. }
-        | Request::RemoveFriend { .. }
-        | Request::SetGroup { .. }
-        | Request::AddFile(_) => Kind::Change,
         _ => Kind::Live,
     }
 }
@@ -76,6 +69,9 @@ struct Saved {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Waiting {
     app: String,
+    /// The device's number for the change, sent with it (`Request::once`), so that the
+    /// node makes it once however often it is sent.
+    change: u64,
     request: Vec<u8>,
     made_ms: u64,
 }
@@ -85,6 +81,8 @@ struct Waiting {
 pub(crate) struct WaitingChange {
     /// The app that made it (and gets the node's answer).
     pub app: String,
+    /// The device's number for it.
+    pub change: u64,
     /// The change.
     pub request: Request,
 }
@@ -175,8 +173,15 @@ impl Offline {
         Some((response, saved.saved_ms))
     }
 
-    /// Keeps `request` (a change app `app` made) to send when the node answers.
-    pub fn keep(&mut self, app: &str, request: &Request, now_ms: u64) -> Result<usize, KeepError> {
+    /// Keeps `request` (a change app `app` made, numbered `change`) to send when the node
+    /// answers.
+    pub fn keep(
+        &mut self,
+        app: &str,
+        change: u64,
+        request: &Request,
+        now_ms: u64,
+    ) -> Result<usize, KeepError> {
         let bytes = request.encode();
         let waiting_bytes: usize = self.waiting.iter().map(|w| w.request.len()).sum();
         if self.waiting.len() >= WAITING_MAX || waiting_bytes + bytes.len() > WAITING_BYTES_MAX {
@@ -184,6 +189,7 @@ impl Offline {
         }
         self.waiting.push_back(Waiting {
             app: app.to_owned(),
+            change,
             request: bytes,
             made_ms: now_ms,
         });
@@ -201,6 +207,7 @@ impl Offline {
                 Ok(request) => {
                     return Some(WaitingChange {
                         app: first.app.clone(),
+                        change: first.change,
                         request,
                     });
                 }
@@ -303,8 +310,8 @@ mod tests {
             &Response::refused(sanctuary_protocols::home::Refusal::NotAllowed, "no"),
             9,
         );
-        assert_eq!(offline.keep("home", &post("one"), 10), Ok(1));
-        assert_eq!(offline.keep("home", &post("two"), 11), Ok(2));
+        assert_eq!(offline.keep("home", 1, &post("one"), 10), Ok(1));
+        assert_eq!(offline.keep("home", 2, &post("two"), 11), Ok(2));
 
         let (mut again, problems) = Offline::open(&dir);
         assert!(problems.is_empty());
@@ -318,6 +325,7 @@ mod tests {
             again.next(),
             Some(WaitingChange {
                 app: "home".into(),
+                change: 2,
                 request: post("two")
             })
         );
@@ -335,10 +343,10 @@ mod tests {
         let dir = folder("bounded");
         let (mut offline, _) = Offline::open(&dir);
         for n in 0..WAITING_MAX {
-            offline.keep("home", &post(&n.to_string()), 1).unwrap();
+            offline.keep("home", n as u64, &post(&n.to_string()), 1).unwrap();
         }
         assert_eq!(
-            offline.keep("home", &post("one more"), 1),
+            offline.keep("home", 0, &post("one more"), 1),
             Err(KeepError::Full(WAITING_MAX))
         );
         let _ = std::fs::remove_dir_all(&dir);

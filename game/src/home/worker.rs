@@ -104,6 +104,9 @@ struct Device {
     link: HomeLink,
     offline: Offline,
     out: std::sync::mpsc::Sender<FromWorker>,
+    /// The number of the last change sent ([`Request::once`]): each next one is above it
+    /// and at least the time in microseconds, so that none repeats, across restarts too.
+    last_change: u64,
     /// After the node could not be reached: calls are answered offline at once until
     /// then, rather than each waiting for a connection to time out; why; and how long the
     /// next wait is (it doubles, up to [`QUIET_MAX`], while the node stays away).
@@ -133,6 +136,7 @@ async fn run(
         link,
         offline,
         out: out.clone(),
+        last_change: 0,
         quiet: None,
     };
     let mut retry = tokio::time::interval(RETRY_WAITING);
@@ -277,8 +281,14 @@ impl Device {
         if self.link.node.is_none() {
             return HomeReply::Failed("pair this device with your home node first".into());
         }
+        // A change goes with a number of its own, kept with it if it has to wait, so that
+        // the node makes it once even when an answer is lost and it is sent again.
+        let change = request.changes_data().then(|| self.next_change());
         let sent = match self.send_waiting().await {
-            Ok(()) => self.send(&request).await,
+            Ok(()) => match change {
+                Some(change) => self.send(&Request::once(change, &request)).await,
+                None => self.send(&request).await,
+            },
             Err(error) => Err(error),
         };
         let reply = match sent {
@@ -289,14 +299,22 @@ impl Device {
                     response: Box::new(response),
                 }
             }
-            Err(error) => self.offline_reply(app, request, error),
+            Err(error) => self.offline_reply(app, change.unwrap_or_default(), request, error),
         };
         self.link.waiting = self.offline.waiting();
         reply
     }
 
-    /// What to answer for `request` while the node does not answer (`error` says why).
-    fn offline_reply(&mut self, app: &str, request: Request, error: String) -> HomeReply {
+    /// A number for the next change, never given before.
+    fn next_change(&mut self) -> u64 {
+        let now_us = now_ms().saturating_mul(1000);
+        self.last_change = now_us.max(self.last_change + 1);
+        self.last_change
+    }
+
+    /// What to answer for `request` (a change is numbered `change`) while the node does
+    /// not answer (`error` says why).
+    fn offline_reply(&mut self, app: &str, change: u64, request: Request, error: String) -> HomeReply {
         let not_answering = format!("your home node does not answer: {error}");
         match kind(&request) {
             Kind::Read => match self.offline.saved(&request) {
@@ -307,7 +325,7 @@ impl Device {
                 },
                 None => HomeReply::Failed(not_answering),
             },
-            Kind::Change => match self.offline.keep(app, &request, now_ms()) {
+            Kind::Change => match self.offline.keep(app, change, &request, now_ms()) {
                 Ok(waiting) => HomeReply::Kept {
                     request: Box::new(request),
                     waiting,
@@ -322,7 +340,7 @@ impl Device {
     /// made it; stops at the first the node does not take (it is tried again later).
     async fn send_waiting(&mut self) -> Result<(), String> {
         while let Some(change) = self.offline.next() {
-            let response = self.send(&change.request).await?;
+            let response = self.send(&Request::once(change.change, &change.request)).await?;
             self.offline.sent();
             self.link.waiting = self.offline.waiting();
             let answer = HomeReply::Answer {

@@ -28,6 +28,9 @@ const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// Items taken back (by id, with nothing): one that arrives after its deletion (a
 /// delivery sent again, a comment passed on late) is not kept again. At most [`GONE_MAX`].
 const GONE: TableDefinition<&[u8], ()> = TableDefinition::new("gone");
+/// The answers to the changes each device or app sent with a number of its own
+/// (`Request::Once`), by the caller: the newest [`MADE_PER_CALLER`] of each.
+const MADE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("made");
 const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("inbox");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 
@@ -40,6 +43,9 @@ pub const GONE_MAX: u64 = 100_000;
 /// Most deletions remembered of one author's items, so that one friend cannot use up
 /// [`GONE_MAX`] for everyone.
 pub const GONE_PER_AUTHOR_MAX: usize = 10_000;
+/// Most answers to numbered changes remembered for one caller (a device keeps at most a
+/// few hundred changes waiting).
+pub const MADE_PER_CALLER: usize = 512;
 
 /// The key of an item: its author's 32 bytes, then its number, big-endian (so one author's
 /// items sort by number).
@@ -80,7 +86,7 @@ impl HomeStore {
         };
         store.write(|tx| {
             tx.open_table(META).map_err(db)?;
-            for table in [DEVICES, FRIENDS, GRANTS, POSTS, REPLIES, OUTBOX] {
+            for table in [DEVICES, FRIENDS, GRANTS, POSTS, REPLIES, OUTBOX, MADE] {
                 tx.open_table(table).map_err(db)?;
             }
             tx.open_table(GONE).map_err(db)?;
@@ -481,6 +487,36 @@ impl HomeStore {
         self.newest(LOG, limit)
     }
 
+    /// The answer (encoded) this node gave to `caller`'s change numbered `change`, if it
+    /// made that change.
+    pub fn made(&self, caller: PeerId, change: u64) -> Result<Option<Vec<u8>>, HomeError> {
+        let made: Vec<(u64, Vec<u8>)> = self.get(MADE, caller.as_bytes())?.unwrap_or_default();
+        Ok(made
+            .into_iter()
+            .find(|(number, _)| *number == change)
+            .map(|(_, response)| response))
+    }
+
+    /// Remembers `response`, the answer to `caller`'s change numbered `change` (the
+    /// oldest answers of the caller past [`MADE_PER_CALLER`] are forgotten).
+    pub fn remember_made(&self, caller: PeerId, change: u64, response: &[u8]) -> Result<(), HomeError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(MADE).map_err(db)?;
+            let mut made: Vec<(u64, Vec<u8>)> = match table.get(caller.as_bytes().as_slice()).map_err(db)? {
+                Some(value) => from_bytes(value.value())?,
+                None => Vec::new(),
+            };
+            made.retain(|(number, _)| *number != change);
+            made.push((change, response.to_vec()));
+            let over = made.len().saturating_sub(MADE_PER_CALLER);
+            made.drain(..over);
+            table
+                .insert(caller.as_bytes().as_slice(), to_bytes(&made)?.as_slice())
+                .map_err(db)?;
+            Ok(())
+        })
+    }
+
     /// Empties every table.
     pub fn wipe(&self) -> Result<(), HomeError> {
         self.write(|tx| {
@@ -489,7 +525,7 @@ impl HomeStore {
                 .map_err(db)?
                 .retain(|key, _| key == "seq")
                 .map_err(db)?;
-            for table in [DEVICES, FRIENDS, GRANTS, POSTS, REPLIES, OUTBOX] {
+            for table in [DEVICES, FRIENDS, GRANTS, POSTS, REPLIES, OUTBOX, MADE] {
                 tx.open_table(table)
                     .map_err(db)?
                     .retain(|_, _| false)

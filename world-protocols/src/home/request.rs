@@ -266,6 +266,16 @@ pub enum Request {
         /// This node's key, to confirm.
         node: PeerId,
     },
+    /// A change with the number its device picked for it ([`Request::once`]): a node that
+    /// made this caller's change with that number already answers as it did then instead
+    /// of making it again, so a device that lost an answer may send the change again.
+    /// (as the change itself)
+    Once {
+        /// The device's number for the change, never used twice by it.
+        change: u64,
+        /// The change, encoded ([`Request::encode`]): bytes, so that requests never nest.
+        request: Vec<u8>,
+    },
 }
 
 /// Why a node refused a request.
@@ -506,6 +516,46 @@ impl Request {
         encode(self)
     }
 
+    /// Whether the request changes the person's data (their profile, wall, friends or
+    /// files), as opposed to reading it or managing the node: what a device may make while
+    /// its node is away, and send [`Request::once`].
+    pub fn changes_data(&self) -> bool {
+        matches!(
+            self,
+            Self::SetProfile(_)
+                | Self::Post { .. }
+                | Self::Comment { .. }
+                | Self::Like { .. }
+                | Self::Delete { .. }
+                | Self::AddFriend { .. }
+                | Self::AcceptFriend { .. }
+                | Self::RemoveFriend { .. }
+                | Self::SetGroup { .. }
+                | Self::AddFile(_)
+        )
+    }
+
+    /// `change` sent with the device's number for it (see [`Request::Once`]).
+    pub fn once(number: u64, change: &Request) -> Self {
+        Self::Once {
+            change: number,
+            request: change.encode(),
+        }
+    }
+
+    /// The number and the change a [`Request::Once`] carries (a change of at most `max`
+    /// bytes, which is not itself sent once); any other request comes back as it is,
+    /// with no number.
+    pub fn open_once(self, max: usize) -> Result<(Option<u64>, Request), HomeDecodeError> {
+        let Self::Once { change, request } = self else {
+            return Ok((None, self));
+        };
+        match Self::decode(&request, max)? {
+            inner if inner.changes_data() => Ok((Some(change), inner)),
+            _ => Err(HomeDecodeError::Malformed),
+        }
+    }
+
     /// Reads a request of at most `max` bytes from exactly `bytes`.
     pub fn decode(bytes: &[u8], max: usize) -> Result<Self, HomeDecodeError> {
         decode(bytes, max)
@@ -562,6 +612,42 @@ mod tests {
             Err(HomeDecodeError::TooLarge { .. })
         ));
         assert!(Request::decode(&big, OWNER_REQUEST_MAX).is_ok());
+    }
+
+    #[test]
+    fn a_change_sent_once_opens_to_its_number_and_change_and_nothing_else_is_sent_once() {
+        let post = Request::Post {
+            text: "hello".into(),
+            audience: Audience::Friends,
+            pictures: Vec::new(),
+        };
+        let once = Request::once(7, &post);
+        let bytes = once.encode();
+        let read = Request::decode(&bytes, REQUEST_MAX).unwrap();
+        assert_eq!(read.open_once(REQUEST_MAX), Ok((Some(7), post.clone())));
+        assert_eq!(post.clone().open_once(REQUEST_MAX), Ok((None, post.clone())));
+        // Only changes are sent once, and never inside each other.
+        let read_once = Request::once(8, &Request::Wall { limit: 5 });
+        assert_eq!(read_once.open_once(REQUEST_MAX), Err(HomeDecodeError::Malformed));
+        let nested = Request::once(9, &once);
+        assert_eq!(nested.open_once(REQUEST_MAX), Err(HomeDecodeError::Malformed));
+        let garbage = Request::Once {
+            change: 1,
+            request: vec![HOME_VERSION, 250, 3],
+        };
+        assert_eq!(garbage.open_once(REQUEST_MAX), Err(HomeDecodeError::Malformed));
+        // The change inside counts against the same limit.
+        let big = Request::once(
+            2,
+            &Request::AddFile(Upload {
+                name: "a".into(),
+                bytes: vec![0; REQUEST_MAX],
+            }),
+        );
+        assert!(matches!(
+            big.open_once(REQUEST_MAX),
+            Err(HomeDecodeError::TooLarge { .. })
+        ));
     }
 
     #[test]

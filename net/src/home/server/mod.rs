@@ -228,6 +228,8 @@ fn need(request: &Request) -> Need {
         | Export
         | Import { .. }
         | DeleteEverything { .. } => Need::Owner,
+        // Opened before it is handled ([`Home::answer`]); never handled as it is.
+        Once { .. } => Need::Owner,
     }
 }
 
@@ -268,6 +270,7 @@ fn request_name(request: &Request) -> &'static str {
         Export => "Export",
         Import { .. } => "Import",
         DeleteEverything { .. } => "DeleteEverything",
+        Once { .. } => "Once",
     }
 }
 
@@ -419,7 +422,7 @@ impl Home {
             let max = self.request_max(caller, role);
             let response = match tokio::time::timeout(READ_TIMEOUT, recv.read_to_end(max)).await {
                 Ok(Ok(bytes)) => match Request::decode(&bytes, max) {
-                    Ok(request) => self.handle(caller, role, request).await,
+                    Ok(request) => self.answer(caller, role, request, max).await,
                     Err(err) => self.refused(caller, Refused(Refusal::Malformed, err.to_string())),
                 },
                 Ok(Err(ReadToEndError::TooLong)) => self.refused(
@@ -521,6 +524,49 @@ impl Home {
             *budget = (RateLimiter::new(rate, rate), rate);
         }
         budget.0.try_acquire(now)
+    }
+
+    /// Answers one request from `caller`, whose role is `role`: a change sent with a
+    /// number ([`Request::Once`]) that this node made already is answered as it was then.
+    async fn answer(&self, caller: PeerId, role: Role, request: Request, max: usize) -> Response {
+        let (change, request) = match request.open_once(max) {
+            Ok(opened) => opened,
+            Err(err) => {
+                let detail = format!("a change sent once: {err}");
+                return self.refused(caller, Refused(Refusal::Malformed, detail));
+            }
+        };
+        let Some(change) = change else {
+            return self.handle(caller, role, request).await;
+        };
+        if matches!(role, Role::Owner | Role::App) {
+            match self.inner.store.made(caller, change) {
+                Ok(Some(bytes)) => {
+                    if let Ok(response) = Response::decode(&bytes) {
+                        return response;
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => return self.refused(caller, err.into()),
+            }
+        }
+        let response = self.handle(caller, role, request).await;
+        // A refusal that may pass later (busy, a failure, a clock ahead) is not an answer
+        // to keep: the change is tried again when sent again.
+        let lasting = !matches!(
+            response,
+            Response::Refused {
+                reason: Refusal::TooMany | Refusal::Failed | Refusal::NotAllowed,
+                ..
+            }
+        );
+        if lasting
+            && matches!(role, Role::Owner | Role::App)
+            && let Err(err) = self.inner.store.remember_made(caller, change, &response.encode())
+        {
+            tracing::warn!(%caller, "a change's answer could not be remembered: {err}");
+        }
+        response
     }
 
     /// Answers one request from `caller`, whose role is `role`.
@@ -764,6 +810,7 @@ impl Home {
                 self.delete_everything().await?;
                 Response::Done
             }
+            Request::Once { .. } => return refuse(Refusal::Malformed, "a change sent once inside another"),
         })
     }
 
