@@ -16,7 +16,7 @@ use sanctuary_protocols::home::{Audience, FriendState, ItemBody, Request};
 use std::path::Path;
 
 mod common;
-use common::{PanelView, folder, host_and_guest, networked_client, run_until};
+use common::{PanelView, folder, host_and_guest_with, networked_client, run_until};
 
 fn allow_home(dir: &Path) {
     let mut grants = Grants::load(dir);
@@ -262,7 +262,7 @@ fn friendship(home: &Home, other: sanctuary_protocols::PeerId) -> Option<FriendS
 }
 
 #[test]
-fn two_people_in_the_world_become_friends_from_their_home_panels() {
+fn two_people_in_the_world_become_friends_from_the_people_panel() {
     let root = folder("home-befriend");
     let (runtime_a, node_a, home_a) = home_node(&root.join("node-ana"));
     let (runtime_b, node_b, home_b) = home_node(&root.join("node-bo"));
@@ -271,32 +271,47 @@ fn two_people_in_the_world_become_friends_from_their_home_panels() {
         std::fs::create_dir_all(dir).unwrap();
         allow_home(dir);
     }
-    let (mut ana, mut bo) = host_and_guest("lobby", &dir_a, &dir_b);
+    let (mut ana, mut bo) = host_and_guest_with("lobby", &dir_a, &dir_b, |app| {
+        app.add_plugins(sanctuary::people::PeoplePanelPlugin);
+    });
+    let ana_people = PanelView::client("people");
+    let bo_people = PanelView::client("people");
+    // Before pairing, the Home app has nothing to offer people.
+    let bo_name = ana.world().resource::<sanctuary_plugin_api::WorldView>().people[0]
+        .name
+        .clone();
+    run_until(&mut [&mut ana, &mut bo], "Bo in Ana's People panel", |apps| {
+        ana_people.shows(apps[0], &bo_name)
+    });
+    assert!(!ana_people.shows(&mut ana, "Be friends"));
     pair_from_the_panel(&mut ana, &home_a);
     pair_from_the_panel(&mut bo, &home_b);
     let ana_id = ana.world().resource::<sanctuary::identity::Identity>().peer_id();
 
-    // Ana finds Bo among the people here and offers friendship.
-    ana.world_mut().resource_mut::<HomePanel>().tab = HomeTab::Friends;
-    let ana_view = PanelView::app(&ana, "home");
-    run_until(&mut [&mut ana, &mut bo], "Bo among the people here", |apps| {
-        ana_view.shows(apps[0], "Be friends")
+    // Ana offers friendship with the button beside Bo in the People panel.
+    run_until(&mut [&mut ana, &mut bo], "Be friends beside Bo", |apps| {
+        ana_people.shows(apps[0], "Be friends")
     });
-    ana_view.click_text(&mut ana, "Be friends");
-    run_until(&mut [&mut ana, &mut bo], "the offer in Bo's panel", |apps| {
+    ana_people.click_text(&mut ana, "Be friends");
+    run_until(&mut [&mut ana, &mut bo], "the offer in Bo's panels", |apps| {
         panel(apps[1]).offers.iter().any(|(from, _)| *from == ana_id)
     });
-    assert!(ana_view.shows(&mut ana, "asked"));
+    run_until(&mut [&mut ana, &mut bo], "Ana's button greyed", |apps| {
+        ana_people.shows(apps[0], "Asked to be friends")
+    });
     // Nothing is asked of either node until Bo says yes.
     assert_eq!(friendship(&home_a, home_b.id()), None);
     assert_eq!(friendship(&home_b, home_a.id()), None);
-
-    // Bo accepts with his panel's button: both nodes ask each other, and each takes the
-    // other as a friend.
+    // Bo's Home panel shows the offer too, with Accept and No.
     bo.world_mut().resource_mut::<HomePanel>().tab = HomeTab::Friends;
-    let bo_view = PanelView::app(&bo, "home");
-    assert!(bo_view.shows(&mut bo, "would like to be friends"));
-    bo_view.click_text(&mut bo, "Accept");
+    assert!(PanelView::app(&bo, "home").shows(&mut bo, "would like to be friends"));
+
+    // Bo accepts beside Ana in his People panel: both nodes ask each other, and each
+    // takes the other as a friend.
+    run_until(&mut [&mut ana, &mut bo], "Accept friendship beside Ana", |apps| {
+        bo_people.shows(apps[1], "Accept friendship")
+    });
+    bo_people.click_text(&mut bo, "Accept friendship");
     run_until(&mut [&mut ana, &mut bo], "friends on both nodes", |_| {
         friendship(&home_a, home_b.id()) == Some(FriendState::Friends)
             && friendship(&home_b, home_a.id()) == Some(FriendState::Friends)

@@ -1,6 +1,7 @@
 //! The people panel: everyone in the world, where they are, a way to join them, the
-//! invitation ticket to share, voice (who speaks, Mute, Call, the voice settings), and for
-//! the owner of a building zone here, who may build in it.
+//! invitation ticket to share, voice (who speaks, Mute, Call, the voice settings), for
+//! the owner of a building zone here, who may build in it, and the buttons apps put
+//! beside people ("Be friends").
 
 use super::plugin::Roster;
 use crate::build::{BuildAction, BuildLink};
@@ -10,6 +11,7 @@ use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
 use crate::voice::{CallState, VoiceControl, VoiceLink, VoiceOptions, voice_settings};
 use bevy::prelude::*;
 use bevy_egui::egui;
+use sanctuary_plugin_api::{Grants, InstalledApps, PeopleButtons, Permission};
 use sanctuary_protocols::build::{Builders, ZoneName};
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::text::SpaceName;
@@ -43,8 +45,22 @@ fn people_ui(
         Option<ResMut<VoiceOptions>>,
     ),
     building: (Option<Res<BuildLink>>, MessageWriter<BuildAction>),
+    apps: (
+        Option<ResMut<PeopleButtons>>,
+        Option<Res<Grants>>,
+        Option<Res<InstalledApps>>,
+    ),
 ) {
     let (link, mut voice, mut voice_options) = voice;
+    let (mut app_buttons, grants, installed) = apps;
+    // Apps' buttons show while the app runs and may draw in panels.
+    let app_may_draw = |app: &str| {
+        installed.as_deref().is_some_and(|apps| apps.is_running(app))
+            && grants
+                .as_deref()
+                .is_some_and(|grants| grants.is_granted(app, &Permission::Panels))
+    };
+    let mut app_clicks = Vec::new();
     let (build_link, mut build_actions) = building;
     let owned = owned_zones(build_link.as_deref(), current.as_deref());
     if let Some(status) = &status {
@@ -111,6 +127,15 @@ fn people_ui(
                     if let Some(voice) = voice.as_deref_mut() {
                         voice_buttons(ui, voice, *peer);
                     }
+                    for button in app_buttons.iter().flat_map(|buttons| buttons.beside(*peer)) {
+                        if app_may_draw(button.app)
+                            && ui
+                                .add_enabled(button.enabled, egui::Button::new(&button.label))
+                                .clicked()
+                        {
+                            app_clicks.push((button.app, *peer));
+                        }
+                    }
                     for (zone, space, handle) in &owned {
                         let allowed = handle.may_build(space, zone, peer);
                         let label = if allowed {
@@ -139,6 +164,11 @@ fn people_ui(
             });
         }
     });
+    if let Some(buttons) = app_buttons.as_deref_mut() {
+        for (app, peer) in app_clicks {
+            buttons.click(app, peer);
+        }
+    }
 }
 
 /// The zones of the current space that we own and only invited people build in: where

@@ -249,15 +249,25 @@ pub fn invite_ticket(app: &App) -> String {
 /// joining it with its data in `guest_dir`; returned as `(host, guest)` once each is
 /// online and sees the other.
 pub fn host_and_guest(space: &str, host_dir: &std::path::Path, guest_dir: &std::path::Path) -> (App, App) {
+    host_and_guest_with(space, host_dir, guest_dir, |_| {})
+}
+
+/// [`host_and_guest`] with more plugins added to both by `extra`.
+pub fn host_and_guest_with(
+    space: &str,
+    host_dir: &std::path::Path,
+    guest_dir: &std::path::Path,
+    extra: impl Fn(&mut App),
+) -> (App, App) {
     use sanctuary::net_bridge::NetMode;
     use sanctuary::people::InviteTicket;
     use sanctuary_plugin_api::WorldView;
-    let mut host = networked_client(space, host_dir, NetMode::Host);
+    let mut host = networked_client_with(space, host_dir, NetMode::Host, &extra);
     run_until(&mut [&mut host], "the host's ticket", |apps| {
         apps[0].world().resource::<InviteTicket>().0.is_some()
     });
     let ticket = invite_ticket(&host).parse().expect("the host's ticket parses");
-    let mut guest = networked_client(space, guest_dir, NetMode::Join(ticket));
+    let mut guest = networked_client_with(space, guest_dir, NetMode::Join(ticket), &extra);
     run_until(&mut [&mut host, &mut guest], "both to see each other", |apps| {
         apps.iter().all(|app| {
             let view = app.world().resource::<WorldView>();

@@ -62,6 +62,16 @@ pub enum CapabilityError {
         /// The app.
         app: String,
     },
+    /// The app has as many of something as it may.
+    #[error("{app} has {max} {what} already, the most it may")]
+    TooMany {
+        /// The app.
+        app: String,
+        /// What, in words.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// No app of that name is installed.
     #[error("{app} is not an installed app")]
     NotInstalled {

@@ -194,6 +194,7 @@ impl Plugin for AppsHostPlugin {
             .init_resource::<crate::home::HomeMail>()
             .init_resource::<crate::home::HomeLink>()
             .init_resource::<WorldView>()
+            .init_resource::<crate::people::PeopleButtons>()
             .init_resource::<InstalledApps>()
             .init_resource::<AppPanels>()
             .add_message::<EnteredSpace>()

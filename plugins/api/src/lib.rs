@@ -18,7 +18,9 @@
 //! - act for the person on their home node, the personal server ([`HomeNode`],
 //!   [`Permission::Home`]);
 //! - keep files in its own folder of the data folder ([`AppData`], no permission needed);
-//! - read where the person is and who else is in the world ([`WorldView`]);
+//! - read where the person is and who else is in the world ([`WorldView`]), and put a
+//!   button beside each person in the People panel ([`PersonButtons`],
+//!   [`Permission::Panels`]);
 //! - show a picture from the person's files on a surface ([`decode_picture`]).
 //!
 //! A call outside the grants fails with a [`CapabilityError`] that says what is missing.
@@ -43,6 +45,7 @@ mod mailbox;
 mod manifest;
 mod messages;
 mod panels;
+mod people;
 mod pictures;
 mod setup;
 mod wallet;
@@ -59,6 +62,7 @@ pub use mailbox::Mailbox;
 pub use manifest::{Manifest, Permission};
 pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use panels::PanelSpec;
+pub use people::{PERSON_BUTTON_LABEL_MAX, PERSON_BUTTONS_MAX, PeopleButtons, PersonButton, PersonButtons};
 pub use pictures::{decode_picture, is_picture};
 pub use setup::{
     AppSetup, AppStatus, AppSystems, InstalledApp, InstalledApps, SanctuaryApp, SanctuaryAppExt,
@@ -80,7 +84,7 @@ pub use sanctuary_protocols::{AppName, BlobHash, PeerId};
 pub mod prelude {
     pub use crate::{
         AppData, AppEntity, AppMessages, AppSetup, AppSpawner, BlobHash, BlobInfo, BlobLibrary, BlobReply,
-        BlobRequest, Blobs, CapabilityError, EnteredSpace, Manifest, PanelSpec, Permission, SanctuaryApp,
-        WalletReply, WalletRequest, WalletRequests, WorldView, egui,
+        BlobRequest, Blobs, CapabilityError, EnteredSpace, Manifest, PanelSpec, Permission, PersonButtons,
+        SanctuaryApp, WalletReply, WalletRequest, WalletRequests, WorldView, egui,
     };
 }

@@ -1,6 +1,7 @@
 //! Apps as the client runs them: each permission refused until granted, revocation
 //! taking effect at once, and a failing app stopped without taking the client down.
 
+use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use sanctuary_plugin_api::host::{
     AppMail, AppPanels, AppsHostPlugin, BlobMail, Delivery, WalletMail, draw_panel,
@@ -557,4 +558,64 @@ fn a_message_to_one_peer_goes_out_addressed_and_arrives_marked_direct() {
         app.world().resource::<Whispers>().1,
         vec![(b"to you".to_vec(), true), (b"to all".to_vec(), false)]
     );
+}
+
+#[test]
+fn buttons_beside_people_need_the_panels_grant_are_bounded_and_report_their_clicks() {
+    use sanctuary_plugin_api::{PERSON_BUTTONS_MAX, PeopleButtons};
+    let mut app = client("person-buttons");
+    let person = |n: u8| PeerId::from_bytes([n; 32]);
+    let show = |app: &mut App, peer: PeerId, label: &'static str, enabled: bool| {
+        app.world_mut()
+            .run_system_once(move |mut buttons: PersonButtons<Talker>| buttons.show(peer, label, enabled))
+            .unwrap()
+    };
+    let clicked = |app: &mut App| {
+        app.world_mut()
+            .run_system_once(|mut buttons: PersonButtons<Talker>| buttons.clicked())
+            .unwrap()
+    };
+    let labels = |app: &App, peer: PeerId| -> Vec<(String, bool)> {
+        app.world()
+            .resource::<PeopleButtons>()
+            .beside(peer)
+            .map(|button| (button.label.clone(), button.enabled))
+            .collect()
+    };
+    assert!(matches!(
+        show(&mut app, person(1), "Wave", true),
+        Err(CapabilityError::NotGranted { .. })
+    ));
+    assert!(labels(&app, person(1)).is_empty());
+
+    grant(&mut app, Permission::Panels);
+    show(&mut app, person(1), "Wave", true).unwrap();
+    show(&mut app, person(2), "Waved", false).unwrap();
+    assert_eq!(labels(&app, person(1)), vec![("Wave".to_owned(), true)]);
+    assert_eq!(labels(&app, person(2)), vec![("Waved".to_owned(), false)]);
+    assert!(labels(&app, person(3)).is_empty());
+
+    // Clicks come back to the app once; a greyed button or no button takes none.
+    let mut buttons = app.world_mut().resource_mut::<PeopleButtons>();
+    buttons.click("talker", person(1));
+    buttons.click("talker", person(2));
+    buttons.click("talker", person(3));
+    assert_eq!(clicked(&mut app), vec![person(1)]);
+    assert!(clicked(&mut app).is_empty());
+
+    // One app shows at most so many, and a button taken away is gone.
+    for n in 0..PERSON_BUTTONS_MAX {
+        let mut key = [9; 32];
+        key[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        let _ = show(&mut app, PeerId::from_bytes(key), "Wave", true);
+    }
+    assert!(matches!(
+        show(&mut app, person(4), "Wave", true),
+        Err(CapabilityError::TooMany { .. })
+    ));
+    app.world_mut()
+        .run_system_once(move |mut buttons: PersonButtons<Talker>| buttons.retain(|peer| peer == person(2)))
+        .unwrap();
+    assert!(labels(&app, person(1)).is_empty());
+    assert_eq!(labels(&app, person(2)).len(), 1);
 }

@@ -2,8 +2,10 @@
 //! API. It pairs this device with the node, then shows and changes what the node keeps:
 //! the wall (the person's posts and their friends', with comments and likes), friends and
 //! requests, the inbox, files, paired devices, and the apps let in with their grants and
-//! access log. People met in the world can be befriended from its Friends page: the two
-//! Home apps tell each other their nodes (app messages), and each node asks the other.
+//! access log. People met in the world can be befriended from the People panel (the app's
+//! "Be friends" button beside each person; offers are answered there or on the Friends
+//! page): the two Home apps tell each other their nodes (app messages), and each node
+//! asks the other.
 //!
 //! Everything goes through the home capability ([`sanctuary_plugin_api::HomeNode`]): the
 //! app never sees the network, only its calls and the node's answers.
@@ -35,6 +37,7 @@ impl SanctuaryApp for HomeApp {
             .add_system(panel::refresh)
             .add_system(panel::take_replies)
             .add_system(panel::take_offers)
+            .add_system(panel::person_buttons)
             .add_panel(PanelSpec::standard("home", "Home"), panel::draw);
     }
 }

@@ -326,6 +326,43 @@ pub fn take_offers(
     }
 }
 
+/// Puts a button beside each person in the People panel while this device is paired: "Be
+/// friends", "Asked to be friends" (greyed) once asked, or "Accept friendship" when they
+/// asked; a click does what the Friends page would.
+pub fn person_buttons(
+    view: Res<WorldView>,
+    home: HomeNode<HomeApp>,
+    panel: Res<HomePanel>,
+    mut buttons: PersonButtons<HomeApp>,
+    mut actions: MessageWriter<HomeAction>,
+) {
+    for peer in buttons.clicked() {
+        if panel.offers.iter().any(|(from, _)| *from == peer) {
+            actions.write(HomeAction::AnswerOffer { peer, accept: true });
+        } else if !panel.offered.contains(&peer) {
+            actions.write(HomeAction::OfferFriendship(peer));
+        }
+    }
+    if own_address(&home).is_none() {
+        buttons.retain(|_| false);
+        return;
+    }
+    buttons.retain(|peer| view.people.iter().any(|person| person.id == peer));
+    for person in &view.people {
+        let (label, enabled) = if panel.offers.iter().any(|(from, _)| *from == person.id) {
+            ("Accept friendship", true)
+        } else if panel.offered.contains(&person.id) {
+            ("Asked to be friends", false)
+        } else {
+            ("Be friends", true)
+        };
+        if buttons.show(person.id, label, enabled).is_err() {
+            // Not allowed to draw, or as many buttons as an app may show: the rest wait.
+            break;
+        }
+    }
+}
+
 /// Asks for the open page now and then while the device is paired.
 pub fn refresh(time: Res<Time>, mut home: HomeNode<HomeApp>, mut panel: ResMut<HomePanel>) {
     let paired = home.link().is_ok_and(|link| link.node.is_some());
@@ -688,18 +725,7 @@ fn draw_friends(
         }
     }
     if !view.people.is_empty() {
-        ui.separator();
-        ui.label("People here:");
-        for person in &view.people {
-            ui.horizontal(|ui| {
-                ui.label(&person.name);
-                if panel.offered.contains(&person.id) {
-                    ui.weak("asked");
-                } else if ui.button("Be friends").clicked() {
-                    actions.write(HomeAction::OfferFriendship(person.id));
-                }
-            });
-        }
+        ui.weak("To befriend someone here, click \"Be friends\" beside them in the People panel.");
     }
 }
 
