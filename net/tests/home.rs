@@ -10,7 +10,7 @@ use sanctuary_net::home::PENDING_REQUESTS_MAX;
 use sanctuary_net::{Home, HomeConnection, Node, NodeConfig, Storage};
 use sanctuary_protocols::Keypair;
 use sanctuary_protocols::home::{
-    Audience, FriendState, HomeAddress, ItemBody, ItemId, Refusal, Request, Response, SignedItem,
+    Audience, ChangeMark, FriendState, HomeAddress, ItemBody, ItemId, Refusal, Request, Response, SignedItem,
 };
 
 fn folder(name: &str) -> PathBuf {
@@ -509,21 +509,36 @@ async fn a_change_sent_again_with_its_number_is_made_once_and_answered_as_before
         audience: Audience::Friends,
         pictures: Vec::new(),
     };
-    let first = device.ask_ok(&Request::once(41, &post)).await.unwrap();
+    // Written an hour ago, while the node was away: dated then.
+    let now_ms = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.unwrap().as_millis() as u64
+    };
+    let written_ms = now_ms() - 3_600_000;
+    let mark = |change| ChangeMark { change, written_ms };
+    let first = device.ask_ok(&Request::once(mark(41), &post)).await.unwrap();
     assert!(matches!(first, Response::Posted(_)), "{first:?}");
+    assert_eq!(wall(&device).await[0].item.created_ms, written_ms);
     // The device lost the answer and sends the change again: the same answer, no second post.
-    let again = device.ask_ok(&Request::once(41, &post)).await.unwrap();
+    let again = device.ask_ok(&Request::once(mark(41), &post)).await.unwrap();
     assert_eq!(again, first);
     assert_eq!(wall(&device).await.len(), 1);
-    // Another number is another change.
-    let other = device.ask_ok(&Request::once(42, &post)).await.unwrap();
+    // Another number is another change; one dated before any node could have been away
+    // is dated when it arrives.
+    let long_ago = ChangeMark {
+        change: 42,
+        written_ms: 1_000,
+    };
+    let other = device.ask_ok(&Request::once(long_ago, &post)).await.unwrap();
     assert_ne!(other, first);
-    assert_eq!(wall(&device).await.len(), 2);
+    let posts = wall(&device).await;
+    assert_eq!(posts.len(), 2);
+    assert!(posts.iter().any(|post| post.item.created_ms >= now_ms() - 60_000));
     // Only changes are sent once, and a node's memory of them outlives a restart.
     assert_eq!(
         refusal(
             device
-                .ask(&Request::once(43, &Request::Wall { limit: 5 }))
+                .ask(&Request::once(mark(43), &Request::Wall { limit: 5 }))
                 .await
                 .unwrap()
         ),
@@ -534,7 +549,10 @@ async fn a_change_sent_again_with_its_number_is_made_once_and_answered_as_before
     drop((node, home));
     let (_node, home) = home_node(&dir, keypair, "127.0.0.1:0").await;
     let device = device_node.connect_home(&home.address().unwrap()).await.unwrap();
-    assert_eq!(device.ask_ok(&Request::once(41, &post)).await.unwrap(), first);
+    assert_eq!(
+        device.ask_ok(&Request::once(mark(41), &post)).await.unwrap(),
+        first
+    );
     assert_eq!(wall(&device).await.len(), 2);
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use sanctuary_protocols::home::request::OWNER_REQUEST_MAX;
-use sanctuary_protocols::home::{Request, Response};
+use sanctuary_protocols::home::{ChangeMark, Request, Response};
 use serde::{Deserialize, Serialize};
 
 /// The saved answers' file in the data folder.
@@ -81,8 +81,8 @@ struct Waiting {
 pub(crate) struct WaitingChange {
     /// The app that made it (and gets the node's answer).
     pub app: String,
-    /// The device's number for it.
-    pub change: u64,
+    /// The device's number for it, and when it was made.
+    pub mark: ChangeMark,
     /// The change.
     pub request: Request,
 }
@@ -173,15 +173,9 @@ impl Offline {
         Some((response, saved.saved_ms))
     }
 
-    /// Keeps `request` (a change app `app` made, numbered `change`) to send when the node
+    /// Keeps `request` (a change app `app` made, with its mark) to send when the node
     /// answers.
-    pub fn keep(
-        &mut self,
-        app: &str,
-        change: u64,
-        request: &Request,
-        now_ms: u64,
-    ) -> Result<usize, KeepError> {
+    pub fn keep(&mut self, app: &str, mark: ChangeMark, request: &Request) -> Result<usize, KeepError> {
         let bytes = request.encode();
         let waiting_bytes: usize = self.waiting.iter().map(|w| w.request.len()).sum();
         if self.waiting.len() >= WAITING_MAX || waiting_bytes + bytes.len() > WAITING_BYTES_MAX {
@@ -189,9 +183,9 @@ impl Offline {
         }
         self.waiting.push_back(Waiting {
             app: app.to_owned(),
-            change,
+            change: mark.change,
             request: bytes,
-            made_ms: now_ms,
+            made_ms: mark.written_ms,
         });
         if let Err(error) = write(&self.dir.join(WAITING_FILE), &self.waiting) {
             self.waiting.pop_back();
@@ -207,7 +201,10 @@ impl Offline {
                 Ok(request) => {
                     return Some(WaitingChange {
                         app: first.app.clone(),
-                        change: first.change,
+                        mark: ChangeMark {
+                            change: first.change,
+                            written_ms: first.made_ms,
+                        },
                         request,
                     });
                 }
@@ -288,6 +285,10 @@ mod tests {
         dir
     }
 
+    fn mark(change: u64, written_ms: u64) -> ChangeMark {
+        ChangeMark { change, written_ms }
+    }
+
     fn post(text: &str) -> Request {
         Request::Post {
             text: text.into(),
@@ -310,8 +311,8 @@ mod tests {
             &Response::refused(sanctuary_protocols::home::Refusal::NotAllowed, "no"),
             9,
         );
-        assert_eq!(offline.keep("home", 1, &post("one"), 10), Ok(1));
-        assert_eq!(offline.keep("home", 2, &post("two"), 11), Ok(2));
+        assert_eq!(offline.keep("home", mark(1, 10), &post("one")), Ok(1));
+        assert_eq!(offline.keep("home", mark(2, 11), &post("two")), Ok(2));
 
         let (mut again, problems) = Offline::open(&dir);
         assert!(problems.is_empty());
@@ -325,7 +326,7 @@ mod tests {
             again.next(),
             Some(WaitingChange {
                 app: "home".into(),
-                change: 2,
+                mark: mark(2, 11),
                 request: post("two")
             })
         );
@@ -343,10 +344,12 @@ mod tests {
         let dir = folder("bounded");
         let (mut offline, _) = Offline::open(&dir);
         for n in 0..WAITING_MAX {
-            offline.keep("home", n as u64, &post(&n.to_string()), 1).unwrap();
+            offline
+                .keep("home", mark(n as u64, 1), &post(&n.to_string()))
+                .unwrap();
         }
         assert_eq!(
-            offline.keep("home", 0, &post("one more"), 1),
+            offline.keep("home", mark(0, 1), &post("one more")),
             Err(KeepError::Full(WAITING_MAX))
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -12,7 +12,7 @@ use sanctuary_net::home::pairing_check;
 use sanctuary_net::{HomeConnection, Node, NodeConfig, RelayChoice, data_dir};
 use sanctuary_plugin_api::{HomeCall, HomeLink, HomeReply};
 use sanctuary_protocols::Keypair;
-use sanctuary_protocols::home::{HomeAddress, Request, Response};
+use sanctuary_protocols::home::{ChangeMark, HomeAddress, Request, Response};
 use tokio::sync::mpsc;
 
 use super::offline::{Kind, Offline, kind};
@@ -283,10 +283,10 @@ impl Device {
         }
         // A change goes with a number of its own, kept with it if it has to wait, so that
         // the node makes it once even when an answer is lost and it is sent again.
-        let change = request.changes_data().then(|| self.next_change());
+        let mark = request.changes_data().then(|| self.next_mark());
         let sent = match self.send_waiting().await {
-            Ok(()) => match change {
-                Some(change) => self.send(&Request::once(change, &request)).await,
+            Ok(()) => match mark {
+                Some(mark) => self.send(&Request::once(mark, &request)).await,
                 None => self.send(&request).await,
             },
             Err(error) => Err(error),
@@ -299,22 +299,31 @@ impl Device {
                     response: Box::new(response),
                 }
             }
-            Err(error) => self.offline_reply(app, change.unwrap_or_default(), request, error),
+            Err(error) => self.offline_reply(app, mark, request, error),
         };
         self.link.waiting = self.offline.waiting();
         reply
     }
 
-    /// A number for the next change, never given before.
-    fn next_change(&mut self) -> u64 {
-        let now_us = now_ms().saturating_mul(1000);
-        self.last_change = now_us.max(self.last_change + 1);
-        self.last_change
+    /// The mark of a change made now: a number never given before, and the time.
+    fn next_mark(&mut self) -> ChangeMark {
+        let now = now_ms();
+        self.last_change = now.saturating_mul(1000).max(self.last_change + 1);
+        ChangeMark {
+            change: self.last_change,
+            written_ms: now,
+        }
     }
 
-    /// What to answer for `request` (a change is numbered `change`) while the node does
+    /// What to answer for `request` (a change comes with its `mark`) while the node does
     /// not answer (`error` says why).
-    fn offline_reply(&mut self, app: &str, change: u64, request: Request, error: String) -> HomeReply {
+    fn offline_reply(
+        &mut self,
+        app: &str,
+        mark: Option<ChangeMark>,
+        request: Request,
+        error: String,
+    ) -> HomeReply {
         let not_answering = format!("your home node does not answer: {error}");
         match kind(&request) {
             Kind::Read => match self.offline.saved(&request) {
@@ -325,13 +334,16 @@ impl Device {
                 },
                 None => HomeReply::Failed(not_answering),
             },
-            Kind::Change => match self.offline.keep(app, change, &request, now_ms()) {
-                Ok(waiting) => HomeReply::Kept {
-                    request: Box::new(request),
-                    waiting,
-                },
-                Err(kept) => HomeReply::Failed(format!("{not_answering}, and {kept}")),
-            },
+            Kind::Change => {
+                let mark = mark.unwrap_or_else(|| self.next_mark());
+                match self.offline.keep(app, mark, &request) {
+                    Ok(waiting) => HomeReply::Kept {
+                        request: Box::new(request),
+                        waiting,
+                    },
+                    Err(kept) => HomeReply::Failed(format!("{not_answering}, and {kept}")),
+                }
+            }
             Kind::Live => HomeReply::Failed(not_answering),
         }
     }
@@ -340,7 +352,7 @@ impl Device {
     /// made it; stops at the first the node does not take (it is tried again later).
     async fn send_waiting(&mut self) -> Result<(), String> {
         while let Some(change) = self.offline.next() {
-            let response = self.send(&Request::once(change.change, &change.request)).await?;
+            let response = self.send(&Request::once(change.mark, &change.request)).await?;
             self.offline.sent();
             self.link.waiting = self.offline.waiting();
             let answer = HomeReply::Answer {

@@ -30,6 +30,6 @@ pub use item::{
 };
 pub use offer::{FriendOffer, FriendOfferError};
 pub use request::{
-    Access, AccessEntry, DeviceView, FileView, FriendState, FriendView, Grant, HomeDecodeError, InboxEntry,
-    NodeStatus, Profile, Refusal, Request, Response, Role, Scope, Upload, WallPost, request_max,
+    Access, AccessEntry, ChangeMark, DeviceView, FileView, FriendState, FriendView, Grant, HomeDecodeError,
+    InboxEntry, NodeStatus, Profile, Refusal, Request, Response, Role, Scope, Upload, WallPost, request_max,
 };

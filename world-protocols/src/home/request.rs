@@ -273,9 +273,21 @@ pub enum Request {
     Once {
         /// The device's number for the change, never used twice by it.
         change: u64,
+        /// When the person made the change (Unix milliseconds): a post written while the
+        /// node was away is dated then, not when it reached the node.
+        written_ms: u64,
         /// The change, encoded ([`Request::encode`]): bytes, so that requests never nest.
         request: Vec<u8>,
     },
+}
+
+/// What a [`Request::Once`] says of its change besides the change itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeMark {
+    /// The device's number for it.
+    pub change: u64,
+    /// When the person made it (Unix milliseconds).
+    pub written_ms: u64,
 }
 
 /// Why a node refused a request.
@@ -535,23 +547,30 @@ impl Request {
         )
     }
 
-    /// `change` sent with the device's number for it (see [`Request::Once`]).
-    pub fn once(number: u64, change: &Request) -> Self {
+    /// `change` sent with its mark: the device's number for it and when it was made (see
+    /// [`Request::Once`]).
+    pub fn once(mark: ChangeMark, change: &Request) -> Self {
         Self::Once {
-            change: number,
+            change: mark.change,
+            written_ms: mark.written_ms,
             request: change.encode(),
         }
     }
 
-    /// The number and the change a [`Request::Once`] carries (a change of at most `max`
+    /// The mark and the change a [`Request::Once`] carries (a change of at most `max`
     /// bytes, which is not itself sent once); any other request comes back as it is,
-    /// with no number.
-    pub fn open_once(self, max: usize) -> Result<(Option<u64>, Request), HomeDecodeError> {
-        let Self::Once { change, request } = self else {
+    /// with no mark.
+    pub fn open_once(self, max: usize) -> Result<(Option<ChangeMark>, Request), HomeDecodeError> {
+        let Self::Once {
+            change,
+            written_ms,
+            request,
+        } = self
+        else {
             return Ok((None, self));
         };
         match Self::decode(&request, max)? {
-            inner if inner.changes_data() => Ok((Some(change), inner)),
+            inner if inner.changes_data() => Ok((Some(ChangeMark { change, written_ms }), inner)),
             _ => Err(HomeDecodeError::Malformed),
         }
     }
@@ -621,24 +640,29 @@ mod tests {
             audience: Audience::Friends,
             pictures: Vec::new(),
         };
-        let once = Request::once(7, &post);
+        let mark = |change| ChangeMark {
+            change,
+            written_ms: 1_700_000_000_000,
+        };
+        let once = Request::once(mark(7), &post);
         let bytes = once.encode();
         let read = Request::decode(&bytes, REQUEST_MAX).unwrap();
-        assert_eq!(read.open_once(REQUEST_MAX), Ok((Some(7), post.clone())));
+        assert_eq!(read.open_once(REQUEST_MAX), Ok((Some(mark(7)), post.clone())));
         assert_eq!(post.clone().open_once(REQUEST_MAX), Ok((None, post.clone())));
         // Only changes are sent once, and never inside each other.
-        let read_once = Request::once(8, &Request::Wall { limit: 5 });
+        let read_once = Request::once(mark(8), &Request::Wall { limit: 5 });
         assert_eq!(read_once.open_once(REQUEST_MAX), Err(HomeDecodeError::Malformed));
-        let nested = Request::once(9, &once);
+        let nested = Request::once(mark(9), &once);
         assert_eq!(nested.open_once(REQUEST_MAX), Err(HomeDecodeError::Malformed));
         let garbage = Request::Once {
             change: 1,
+            written_ms: 0,
             request: vec![HOME_VERSION, 250, 3],
         };
         assert_eq!(garbage.open_once(REQUEST_MAX), Err(HomeDecodeError::Malformed));
         // The change inside counts against the same limit.
         let big = Request::once(
-            2,
+            mark(2),
             &Request::AddFile(Upload {
                 name: "a".into(),
                 bytes: vec![0; REQUEST_MAX],

@@ -99,7 +99,7 @@ impl Home {
             .collect();
         let deletions: Vec<SignedItem> = own
             .into_iter()
-            .map(|item| self.sign(ItemBody::Delete { item }))
+            .map(|item| self.sign(ItemBody::Delete { item }, None))
             .collect::<Result<_, _>>()?;
         if let Some(endpoint) = self.endpoint() {
             let tasks = friends.into_iter().map(|friend| {

@@ -4,10 +4,15 @@
 use super::*;
 
 impl Home {
-    pub(super) fn sign(&self, body: ItemBody) -> Result<SignedItem, Refused> {
+    /// Signs the person's item, dated `written_ms` (when they made it, if that was in
+    /// the last [`WRITTEN_PAST_MAX`]) or now.
+    pub(super) fn sign(&self, body: ItemBody, written_ms: Option<u64>) -> Result<SignedItem, Refused> {
         let now = unix_ms();
         let seq = self.inner.store.next_seq(now)?;
-        Ok(SignedItem::sign(&self.inner.keypair, seq, now, body)?)
+        let created = written_ms
+            .filter(|written| *written <= now && now - written <= WRITTEN_PAST_MAX)
+            .unwrap_or(now);
+        Ok(SignedItem::sign(&self.inner.keypair, seq, created, body)?)
     }
 
     /// The friends (not requests) a post for `audience` goes to.
@@ -31,6 +36,7 @@ impl Home {
         text: String,
         audience: Audience,
         uploads: Vec<Upload>,
+        written_ms: Option<u64>,
     ) -> Result<Response, Refused> {
         if uploads.len() > PICTURES_MAX {
             return Err(ItemError::TooManyPictures(uploads.len()).into());
@@ -69,11 +75,14 @@ impl Home {
             });
         }
         let to = self.friends_for(&audience)?;
-        let item = self.sign(ItemBody::Post {
-            text,
-            pictures,
-            audience,
-        })?;
+        let item = self.sign(
+            ItemBody::Post {
+                text,
+                pictures,
+                audience,
+            },
+            written_ms,
+        )?;
         self.inner.store.put_item(&item, &to)?;
         self.inner.wake.notify_one();
         Ok(Response::Posted(item.id()))
@@ -81,7 +90,12 @@ impl Home {
 
     /// A comment or like by the person on `post`: kept here and sent to the post's node,
     /// or, on their own post, to the friends who have it.
-    pub(super) fn reply(&self, post: ItemId, body: ItemBody) -> Result<Response, Refused> {
+    pub(super) fn reply(
+        &self,
+        post: ItemId,
+        body: ItemBody,
+        written_ms: Option<u64>,
+    ) -> Result<Response, Refused> {
         let store = &self.inner.store;
         let Some(original) = store.post(post)? else {
             return refuse(Refusal::NotFound, "no such post here");
@@ -99,7 +113,7 @@ impl Home {
         } else {
             return refuse(Refusal::NotAllowed, "that post's author is not a friend any more");
         };
-        let item = self.sign(body)?;
+        let item = self.sign(body, written_ms)?;
         store.put_item(&item, &to)?;
         self.inner.wake.notify_one();
         Ok(Response::Posted(item.id()))

@@ -19,9 +19,9 @@ use iroh::Endpoint;
 use iroh::endpoint::{Connection, ReadToEndError};
 use sanctuary_protocols::home::request::{BIO_MAX, NAME_MAX, UPLOAD_MAX};
 use sanctuary_protocols::home::{
-    Access, AccessEntry, Audience, DeviceView, FileView, FriendState, FriendView, Grant, HomeAddress,
-    InboxEntry, Item, ItemBody, ItemError, ItemId, NodeStatus, PICTURES_MAX, Picture, Profile, Refusal,
-    Request, Response, Role, Scope, SignedItem, Upload, WallPost, request_max,
+    Access, AccessEntry, Audience, ChangeMark, DeviceView, FileView, FriendState, FriendView, Grant,
+    HomeAddress, InboxEntry, Item, ItemBody, ItemError, ItemId, NodeStatus, PICTURES_MAX, Picture, Profile,
+    Refusal, Request, Response, Role, Scope, SignedItem, Upload, WallPost, request_max,
 };
 use sanctuary_protocols::{BlobHash, Keypair, PeerId, RateLimiter};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,9 @@ const FRIEND_RATE: u32 = 500;
 /// Most callers whose rate is kept; past it, those with a full budget (quiet lately) are
 /// forgotten first.
 const CALLERS_MAX: usize = 1024;
+/// How far back a change made while the node was away may be dated; one made earlier is
+/// dated when it arrives.
+const WRITTEN_PAST_MAX: u64 = 30 * 24 * 3600 * 1000;
 /// Longest payment address in a profile.
 const PAY_ADDRESS_MAX: usize = 128;
 
@@ -529,15 +532,15 @@ impl Home {
     /// Answers one request from `caller`, whose role is `role`: a change sent with a
     /// number ([`Request::Once`]) that this node made already is answered as it was then.
     async fn answer(&self, caller: PeerId, role: Role, request: Request, max: usize) -> Response {
-        let (change, request) = match request.open_once(max) {
+        let (mark, request) = match request.open_once(max) {
             Ok(opened) => opened,
             Err(err) => {
                 let detail = format!("a change sent once: {err}");
                 return self.refused(caller, Refused(Refusal::Malformed, detail));
             }
         };
-        let Some(change) = change else {
-            return self.handle(caller, role, request).await;
+        let Some(ChangeMark { change, written_ms }) = mark else {
+            return self.handle(caller, role, request, None).await;
         };
         if matches!(role, Role::Owner | Role::App) {
             match self.inner.store.made(caller, change) {
@@ -550,7 +553,7 @@ impl Home {
                 Err(err) => return self.refused(caller, err.into()),
             }
         }
-        let response = self.handle(caller, role, request).await;
+        let response = self.handle(caller, role, request, Some(written_ms)).await;
         // A refusal that may pass later (busy, a failure, a clock ahead) is not an answer
         // to keep: the change is tried again when sent again.
         let lasting = !matches!(
@@ -569,8 +572,15 @@ impl Home {
         response
     }
 
-    /// Answers one request from `caller`, whose role is `role`.
-    async fn handle(&self, caller: PeerId, role: Role, request: Request) -> Response {
+    /// Answers one request from `caller`, whose role is `role`; a change the person made
+    /// earlier says when (`written_ms`).
+    async fn handle(
+        &self,
+        caller: PeerId,
+        role: Role,
+        request: Request,
+        written_ms: Option<u64>,
+    ) -> Response {
         let within_rate = match role {
             Role::Owner => true,
             Role::Friend => self.caller_within_rate(caller, FRIEND_RATE),
@@ -621,13 +631,19 @@ impl Home {
             };
             return self.refused(caller, Refused(Refusal::NotAllowed, detail));
         }
-        match self.act(caller, role, request).await {
+        match self.act(caller, role, request, written_ms).await {
             Ok(response) => response,
             Err(refusal) => self.refused(caller, refusal),
         }
     }
 
-    async fn act(&self, caller: PeerId, role: Role, request: Request) -> Result<Response, Refused> {
+    async fn act(
+        &self,
+        caller: PeerId,
+        role: Role,
+        request: Request,
+        written_ms: Option<u64>,
+    ) -> Result<Response, Refused> {
         let store = &self.inner.store;
         let me = self.id();
         Ok(match request {
@@ -676,15 +692,17 @@ impl Home {
                 text,
                 audience,
                 pictures,
-            } => self.post(text, audience, pictures).await?,
-            Request::Comment { post, text } => self.reply(post, ItemBody::Comment { post, text })?,
-            Request::Like { post } => self.reply(post, ItemBody::Like { post })?,
+            } => self.post(text, audience, pictures, written_ms).await?,
+            Request::Comment { post, text } => {
+                self.reply(post, ItemBody::Comment { post, text }, written_ms)?
+            }
+            Request::Like { post } => self.reply(post, ItemBody::Like { post }, written_ms)?,
             Request::Delete { item } => {
                 if item.author != me {
                     return refuse(Refusal::NotAllowed, "only the person's own items can be deleted");
                 }
                 let to = self.friends_for(&Audience::Friends)?;
-                let signed = self.sign(ItemBody::Delete { item })?;
+                let signed = self.sign(ItemBody::Delete { item }, None)?;
                 store.put_item(&signed, &to)?;
                 self.inner.wake.notify_one();
                 Response::Posted(signed.id())
