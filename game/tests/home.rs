@@ -119,12 +119,7 @@ fn the_home_panel_pairs_posts_and_shows_the_wall() {
     // Not paired: the panel asks for the node's address and code.
     let view = PanelView::app(&app, "home");
     assert!(view.shows(&mut app, "Pair"));
-    let (code, _) = home.pairing_code().unwrap();
-    app.world_mut().write_message(HomeAction::Pair {
-        address: home.address().unwrap().to_string(),
-        code,
-    });
-    run_until(&mut [&mut app], "paired", |apps| panel(apps[0]).check.is_some());
+    pair_from_the_panel(&mut app, &home);
     assert_eq!(
         panel(&app).check.as_deref(),
         Some(pairing_check(home.id(), me).as_str())

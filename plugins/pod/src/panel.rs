@@ -692,7 +692,7 @@ fn draw_friends(
             }
         }
     });
-    for friend in panel.friends.clone() {
+    for friend in &panel.friends {
         ui.horizontal(|ui| {
             let state = match friend.state {
                 FriendState::Friends => "friends",
@@ -712,7 +712,8 @@ fn draw_friends(
     if !panel.offers.is_empty() {
         ui.separator();
         ui.label("Asking you, here in the world:");
-        for (peer, _) in panel.offers.clone() {
+        for (peer, _) in &panel.offers {
+            let peer = *peer;
             ui.horizontal(|ui| {
                 ui.label(format!("{} would like to be friends", view.name_of(&peer)));
                 if ui.button("Accept").clicked() {
