@@ -268,6 +268,7 @@ impl Actor {
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let events_tx = self.events.sender();
+        self.restore_chat();
         loop {
             let waiting = self.events.waiting();
             let retry_at = self
@@ -290,7 +291,10 @@ impl Actor {
                     self.say_build_state().await;
                 }
                 Some((space, records)) = next_edits(&mut self.build) => self.send_edits(space, records).await,
-                _ = sweep.tick() => self.sweep(),
+                _ = sweep.tick() => {
+                    self.sweep();
+                    self.save_chat();
+                }
                 _ = sleep_until(retry_at), if retry_at.is_some() => {
                     if let Some((kind, _, wait)) = self.resubscribe.take() {
                         self.renew(kind, wait).await;
@@ -306,6 +310,7 @@ impl Actor {
                 },
             }
         }
+        self.save_chat();
         self.node.clear_inbound();
         self.node.shared.build.set(None);
         self.node.shared.history.clear();
@@ -399,8 +404,10 @@ impl Actor {
         .await?;
         self.room_topic = topic;
         self.presence.space = space.clone();
+        self.save_chat();
         self.node.shared.history.enter(self.world, space.clone());
         self.earlier = Earlier::new(self.earlier.round + 1);
+        self.restore_chat();
         if let Ok(mut current) = self.shared.space.lock() {
             *current = space;
         }
@@ -1090,17 +1097,41 @@ impl Actor {
                 Vec::new()
             }
         };
+        let (told, forged) = self.check_earlier(&space, lines);
+        if forged {
+            self.reject(Some(peer), RejectReason::BadSignature, self.now_ms());
+        }
+        if self.show_earlier(&space, told) {
+            self.earlier.told = true;
+        } else if let Some(next) = self
+            .room_topic
+            .neighbors
+            .iter()
+            .copied()
+            .find(|neighbour| !self.earlier.asked.contains(neighbour))
+        {
+            self.ask_earlier_chat(next);
+        }
+    }
+
+    /// The lines of `lines` that check out as said in `space` of this world, are not dated
+    /// ahead and are not kept already, oldest first; and whether any did not check out.
+    fn check_earlier(
+        &self,
+        space: &SpaceName,
+        lines: Vec<HistoryLine>,
+    ) -> (Vec<(EarlierChat, HistoryLine)>, bool) {
         let latest = unix_ms().saturating_add(sanctuary_protocols::limits::TIMESTAMP_SKEW_MAX_MS);
-        let mut told = Vec::new();
+        let mut told: Vec<(EarlierChat, HistoryLine)> = Vec::new();
         let mut forged = false;
         for line in lines {
-            match line.check(self.world, &space) {
+            match line.check(self.world, space) {
                 Ok(said)
                     if said.said_ms <= latest
                         && !self.node.shared.history.holds(said.author, said.seq)
-                        && !told.iter().any(|(checked, _): &(EarlierChat, _)| {
-                            checked.author == said.author && checked.seq == said.seq
-                        }) =>
+                        && !told
+                            .iter()
+                            .any(|(checked, _)| checked.author == said.author && checked.seq == said.seq) =>
                 {
                     told.push((said, line));
                 }
@@ -1108,10 +1139,13 @@ impl Actor {
                 Err(_) => forged = true,
             }
         }
-        if forged {
-            self.reject(Some(peer), RejectReason::BadSignature, self.now_ms());
-        }
         told.sort_by_key(|(said, _)| (said.said_ms, said.author, said.seq));
+        (told, forged)
+    }
+
+    /// Shows checked earlier lines of `space` and keeps them to tell others; whether there
+    /// were any.
+    fn show_earlier(&mut self, space: &SpaceName, told: Vec<(EarlierChat, HistoryLine)>) -> bool {
         let mut kept = Vec::new();
         for (said, line) in told {
             kept.push((said.author, said.seq, line));
@@ -1123,17 +1157,76 @@ impl Actor {
                 said_ms: said.said_ms,
             });
         }
-        if !kept.is_empty() {
-            self.earlier.told = true;
-            self.node.shared.history.said_before(&space, kept);
-        } else if let Some(next) = self
-            .room_topic
-            .neighbors
-            .iter()
-            .copied()
-            .find(|neighbour| !self.earlier.asked.contains(neighbour))
-        {
-            self.ask_earlier_chat(next);
+        let any = !kept.is_empty();
+        if any {
+            self.node.shared.history.said_before(space, kept);
+        }
+        any
+    }
+
+    /// Where the earlier chat of `space` is kept on disk, if it is.
+    fn chat_file(&self, space: &SpaceName) -> Option<std::path::PathBuf> {
+        self.config
+            .chat_folder
+            .as_ref()
+            .map(|folder| folder.join(space.as_str()))
+    }
+
+    /// Reads back the earlier chat kept on disk for the space we are in, checking every
+    /// line as if a neighbour had told it (a file that does not read is left for the next
+    /// save to replace).
+    fn restore_chat(&mut self) {
+        let space = self.presence.space.clone();
+        let Some(path) = self.chat_file(&space) else {
+            return;
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "the earlier chat kept here does not read");
+                return;
+            }
+        };
+        match HistoryAnswer::decode(&bytes) {
+            Ok(answer) => {
+                let (told, forged) = self.check_earlier(&space, answer.lines);
+                if forged {
+                    tracing::warn!(path = %path.display(), "lines of the earlier chat kept here do not check out: left out");
+                }
+                self.show_earlier(&space, told);
+                // Read back, nothing new to write.
+                self.node.shared.history.take_changed();
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "the earlier chat kept here does not read");
+            }
+        }
+    }
+
+    /// Writes the earlier chat of the space we are in to disk, if it changed since the
+    /// last time (whole, to a new file renamed over the old one).
+    fn save_chat(&mut self) {
+        let space = self.presence.space.clone();
+        let Some(path) = self.chat_file(&space) else {
+            return;
+        };
+        if !self.node.shared.history.take_changed() {
+            return;
+        }
+        let Some(answer) = self.node.shared.history.kept(self.world, &space) else {
+            return;
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
+            let new = path.with_extension("new");
+            std::fs::write(&new, answer.encode())?;
+            std::fs::rename(&new, &path)
+        };
+        if let Err(error) = write() {
+            tracing::warn!(path = %path.display(), %error, "the earlier chat could not be kept on disk");
         }
     }
 

@@ -8,6 +8,7 @@
 //! within [`HISTORY_TIMEOUT`].
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +48,8 @@ struct RoomLines {
 #[derive(Debug, Default)]
 pub(crate) struct ChatHistory {
     room: Mutex<Option<RoomLines>>,
+    /// Lines were kept since the last [`ChatHistory::take_changed`].
+    changed: AtomicBool,
 }
 
 impl ChatHistory {
@@ -89,6 +92,7 @@ impl ChatHistory {
             while room.lines.len() > HISTORY_LINES_MAX {
                 room.lines.pop_front();
             }
+            self.changed.store(true, Ordering::Relaxed);
         }
     }
 
@@ -105,9 +109,24 @@ impl ChatHistory {
                 }
                 if fits(&line.2) {
                     room.lines.push_front(line);
+                    self.changed.store(true, Ordering::Relaxed);
                 }
             }
         }
+    }
+
+    /// Whether lines were kept since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.changed.swap(false, Ordering::Relaxed)
+    }
+
+    /// The lines kept of the room of `space` in `world`, oldest first, as an answer would
+    /// carry them (`None` if that room is not the one kept).
+    pub fn kept(&self, world: WorldId, space: &SpaceName) -> Option<HistoryAnswer> {
+        self.answer(&HistoryRequest {
+            world,
+            space: space.clone(),
+        })
     }
 
     /// The answer to `request`: the kept lines, if it asks about the room we keep.

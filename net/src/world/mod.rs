@@ -24,6 +24,7 @@ pub(crate) mod history;
 pub(crate) mod poses;
 pub mod topics;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -111,6 +112,10 @@ pub struct WorldConfig {
     /// Building: each space's rules and where the documents are kept. Without it, nobody
     /// builds in this world here (edits from others are not kept either).
     pub build: Option<BuildSetup>,
+    /// Where the earlier chat of each space is kept on disk (a file per space, named
+    /// after it), so that what was said outlives a restart: read back, and checked line
+    /// by line, on arriving in the space. Without it, earlier chat is kept in memory only.
+    pub chat_folder: Option<PathBuf>,
 }
 
 impl Default for WorldConfig {
@@ -127,6 +132,7 @@ impl Default for WorldConfig {
             hello_responders: sanctuary_protocols::limits::HELLO_RESPONDERS,
             observer: false,
             build: None,
+            chat_folder: None,
         }
     }
 }

@@ -543,7 +543,7 @@ fn a_world_kept_by_the_node_holds_what_was_built_and_said_after_everyone_left() 
         "no earlier chat of the bot's: {earlier:?}"
     );
 
-    // The node starts again: the same world, and what was built is still there.
+    // The node starts again: the same world, and what was built and said is still there.
     drop(served);
     let again = Served::start_with(&dir, "Ana", "127.0.0.1:0", &["--host-world", "--assets", &assets]);
     let ticket_again = again.wait_for("world: ").trim_start_matches("world: ").to_owned();
@@ -552,10 +552,16 @@ fn a_world_kept_by_the_node_holds_what_was_built_and_said_after_everyone_left() 
         std::fs::read_to_string(dir.join("world/ticket")).unwrap().trim(),
         ticket_again
     );
-    let (held, _) = watch_lobby(&ticket_again);
+    let (held, earlier) = watch_lobby(&ticket_again);
     assert!(
         held.iter().any(|(hash, _)| *hash == built),
         "after a restart the watcher never held {built}: {held:?}"
+    );
+    assert!(
+        earlier
+            .iter()
+            .any(|line| line["name"] == "bot-0" && line["space"] == "lobby"),
+        "after a restart, no earlier chat of the bot's: {earlier:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

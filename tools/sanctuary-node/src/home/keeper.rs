@@ -91,6 +91,8 @@ pub async fn start(
                 folder: Some(data_dir::build_dir(&folder)),
                 state_every: None,
             }),
+            // What was said here outlives the node's restarts.
+            chat_folder: Some(folder.join("chat")),
             ..WorldConfig::default()
         };
         let handle = match &ticket {
