@@ -297,9 +297,28 @@ fn two_people_in_the_world_become_friends_from_the_people_panel() {
     // Nothing is asked of either node until Bo says yes.
     assert_eq!(friendship(&home_a, home_b.id()), None);
     assert_eq!(friendship(&home_b, home_a.id()), None);
-    // Bo's Home panel shows the offer too, with Accept and No.
+    // Bo's Home panel shows the offer too, with Accept and No. He says no first: Ana is
+    // told, and may ask again.
     bo.world_mut().resource_mut::<HomePanel>().tab = HomeTab::Friends;
-    assert!(PanelView::app(&bo, "home").shows(&mut bo, "would like to be friends"));
+    let bo_home = PanelView::app(&bo, "home");
+    assert!(bo_home.shows(&mut bo, "would like to be friends"));
+    bo_home.click_text(&mut bo, "No");
+    run_until(&mut [&mut ana, &mut bo], "Ana told of the no", |apps| {
+        panel(apps[0]).offered.is_empty() && ana_people.shows(apps[0], "Be friends")
+    });
+    assert!(
+        panel(&ana)
+            .message
+            .as_ref()
+            .is_some_and(|(text, _)| text.contains("said no")),
+        "{:?}",
+        panel(&ana).message
+    );
+    assert_eq!(friendship(&home_a, home_b.id()), None);
+    ana_people.click_text(&mut ana, "Be friends");
+    run_until(&mut [&mut ana, &mut bo], "the second offer", |apps| {
+        panel(apps[1]).offers.iter().any(|(from, _)| *from == ana_id)
+    });
 
     // Bo accepts beside Ana in his People panel: both nodes ask each other, and each
     // takes the other as a friend.

@@ -275,6 +275,10 @@ fn answer_offer(
     let at = panel.offers.iter().position(|(from, _)| *from == peer)?;
     if !accept {
         panel.offers.remove(at);
+        // Telling them is a courtesy: if it does not go, their offer simply stays unanswered.
+        if let Err(error) = messages.send_to(peer, FriendOffer::Decline.encode()) {
+            debug!("a declined offer was not told: {error}");
+        }
         return None;
     }
     let Some(mine) = own_address(home) else {
@@ -320,6 +324,12 @@ pub fn take_offers(
                 match home.call(HomeCall::Ask(Request::AddFriend { address })) {
                     Ok(()) => panel.say(format!("{name} said yes: your nodes ask each other")),
                     Err(error) => panel.complain(error.to_string()),
+                }
+            }
+            FriendOffer::Decline => {
+                if panel.offered.contains(&message.from) {
+                    panel.offered.retain(|asked| *asked != message.from);
+                    panel.say(format!("{name} said no, thank you"));
                 }
             }
         }

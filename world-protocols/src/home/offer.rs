@@ -1,8 +1,9 @@
 //! Befriending someone met in the world: the Home app on one person's client tells the
 //! Home app on the other's which node to ask, as an app message ([`FriendOffer`]).
 //!
-//! The message is text: `offer ADDRESS` ("let us be friends; this is my node") or
-//! `accept ADDRESS` ("yes; this is mine"). It only says where to send a friend request:
+//! The message is text: `offer ADDRESS` ("let us be friends; this is my node"),
+//! `accept ADDRESS` ("yes; this is mine") or `decline` ("no, thank you"). It only says
+//! where to send a friend request:
 //! each person's node still asks the other, and a node takes a friend only when its own
 //! person asked for them too.
 
@@ -16,6 +17,8 @@ pub enum FriendOffer {
     Offer(HomeAddress),
     /// "Yes: my node is at this address."
     Accept(HomeAddress),
+    /// "No, thank you."
+    Decline,
 }
 
 /// Why bytes are not a [`FriendOffer`].
@@ -24,7 +27,7 @@ pub enum FriendOfferError {
     /// Longer than an app message.
     #[error("{0} bytes, longer than an app message")]
     TooLong(usize),
-    /// Not `offer ADDRESS` or `accept ADDRESS`.
+    /// Not `offer ADDRESS`, `accept ADDRESS` or `decline`.
     #[error("not a friend offer")]
     Unknown,
     /// The address is not one.
@@ -38,6 +41,7 @@ impl FriendOffer {
         match self {
             Self::Offer(address) => format!("offer {address}"),
             Self::Accept(address) => format!("accept {address}"),
+            Self::Decline => "decline".to_owned(),
         }
         .into_bytes()
     }
@@ -48,6 +52,9 @@ impl FriendOffer {
             return Err(FriendOfferError::TooLong(bytes.len()));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| FriendOfferError::Unknown)?;
+        if text == "decline" {
+            return Ok(Self::Decline);
+        }
         let (word, address) = text.split_once(' ').ok_or(FriendOfferError::Unknown)?;
         if address.trim() != address || address.starts_with("home:") {
             return Err(FriendOfferError::Unknown);
@@ -59,10 +66,11 @@ impl FriendOffer {
         }
     }
 
-    /// The address it carries.
-    pub fn address(&self) -> &HomeAddress {
+    /// The address it carries, if any.
+    pub fn address(&self) -> Option<&HomeAddress> {
         match self {
-            Self::Offer(address) | Self::Accept(address) => address,
+            Self::Offer(address) | Self::Accept(address) => Some(address),
+            Self::Decline => None,
         }
     }
 }
@@ -83,8 +91,11 @@ mod tests {
             FriendOffer::Accept(address.clone()),
         ] {
             assert_eq!(FriendOffer::decode(&offer.encode()), Ok(offer.clone()));
-            assert_eq!(offer.address(), &address);
+            assert_eq!(offer.address(), Some(&address));
         }
+        assert_eq!(FriendOffer::decode(b"decline"), Ok(FriendOffer::Decline));
+        assert_eq!(FriendOffer::Decline.address(), None);
+        assert_eq!(FriendOffer::decode(b"decline "), Err(FriendOfferError::Unknown));
         assert_eq!(
             FriendOffer::decode(format!("hug {address}").as_bytes()),
             Err(FriendOfferError::Unknown)
