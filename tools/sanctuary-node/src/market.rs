@@ -216,7 +216,17 @@ pub async fn run(command: MarketCommand, options: WalletOptions) -> anyhow::Resu
         }
         MarketCommand::Serve { world, confirmations } => {
             let (chain, local) = connect(&options, &data_dir).await?;
-            let result = serve(&data_dir, &mut records, &chain, &world, confirmations).await;
+            let done = crate::until_done(world.seconds);
+            let result = serve(
+                &data_dir,
+                &mut records,
+                &chain,
+                &world,
+                confirmations,
+                "stall",
+                done,
+            )
+            .await;
             if let Some(local) = local {
                 local.stop().await;
             }
@@ -425,16 +435,49 @@ fn app_message(message: &MarketMessage) -> anyhow::Result<AppMessage> {
     })
 }
 
-/// The stall: publish, take orders, check payments, deliver; until the time is up.
+/// Keeps the stall of the data folder `data_dir` (its key, wallet, storage and listings,
+/// made with `market sell --data-dir DIR`) open in the world of `ticket` under `name`,
+/// checking payments on the chain `wallet` names, until `done`: how a home node keeps
+/// its person's listings in their world while their client is off.
+pub async fn keep_stall(
+    data_dir: PathBuf,
+    ticket: String,
+    bind: Option<std::net::SocketAddr>,
+    wallet: WalletOptions,
+    name: String,
+    done: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (mut records, note) = MarketRecords::load(&market_dir(&data_dir))?;
+    if let Some(note) = note {
+        eprintln!("stall: {note}");
+    }
+    let (chain, local) = connect(&wallet, &data_dir).await?;
+    let world = WorldOptions {
+        join: Some(ticket),
+        host: false,
+        seconds: None,
+        bind,
+    };
+    let result = serve(&data_dir, &mut records, &chain, &world, 1, &name, done).await;
+    if let Some(local) = local {
+        local.stop().await;
+    }
+    result
+}
+
+/// The stall, standing in the market as `name`: publish, take orders, check payments,
+/// deliver; until `done`.
 async fn serve(
     data_dir: &Path,
     records: &mut MarketRecords,
     chain: &Chain,
     options: &WorldOptions,
     confirmations: u64,
+    name: &str,
+    done: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let dir = market_dir(data_dir);
-    let (online, mut events) = Online::start(data_dir, options, "stall").await?;
+    let (online, mut events) = Online::start(data_dir, options, name).await?;
     let live = records.shop.live(now_ms()).count();
     println!(
         "stall open: {live} listings, payments checked on {}",
@@ -444,7 +487,6 @@ async fn serve(
     let mut republish = tokio::time::interval(REPUBLISH);
     let mut check = tokio::time::interval(CHECK_PAYMENTS);
     let mut due = records.shop.deliveries_due();
-    let done = crate::until_done(options.seconds);
     tokio::pin!(done);
     loop {
         for step in due.drain(..) {

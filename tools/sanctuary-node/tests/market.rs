@@ -79,6 +79,31 @@ impl Stall {
     }
 }
 
+impl Stall {
+    /// Starts `command`, its output lines arriving on a channel.
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+}
+
 impl Drop for Stall {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -140,7 +165,7 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
         .unwrap_or_else(|| panic!("no picture: {listed}"))
         .to_owned();
 
-    let mut child = node(
+    let mut stall = Stall::spawn(node(
         &seller,
         &[
             "market",
@@ -153,25 +178,7 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
             "--rpc",
             &rpc,
         ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .spawn()
-    .unwrap();
-    let (sender, lines) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut stall = Stall {
-        child,
-        lines,
-        seen: Vec::new(),
-    };
+    ));
     let ticket = stall
         .wait_for("ticket: ")
         .trim_start_matches("ticket: ")
@@ -271,4 +278,112 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
     );
     drop(stall);
     runtime.block_on(local.stop());
+}
+
+#[test]
+fn a_home_node_keeps_its_persons_stall_open_in_their_world_and_sells_from_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = runtime.block_on(LocalChain::start(None)).unwrap();
+    let chain = runtime.block_on(Chain::connect(local.network())).unwrap();
+    let rpc = local.network().rpc_url.clone();
+    let (home, stall_dir, buyer) = (folder("home-node"), folder("home-stall"), folder("home-buyer"));
+    let paid_to = new_wallet(&stall_dir);
+    let buyer_address = new_wallet(&buyer);
+    assert!(
+        runtime
+            .block_on(LocalChain::fund_if_empty(&chain, buyer_address))
+            .unwrap()
+    );
+    let file = stall_dir.join("map.txt");
+    std::fs::write(&file, b"the way to the top of the lobby").unwrap();
+    stdout(&run(
+        &stall_dir,
+        &[
+            "market",
+            "sell",
+            file.to_str().unwrap(),
+            "--title",
+            "Lobby map",
+            "--price",
+            "0.1",
+            "--rpc",
+            &rpc,
+        ],
+    ));
+
+    // The node keeps the world, and the stall in its market; the person's client is off.
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets");
+    let mut served = Stall::spawn(node(
+        &home,
+        &[
+            "serve",
+            "--name",
+            "Ana",
+            "--bind",
+            "127.0.0.1:0",
+            "--host-world",
+            "--assets",
+            assets.to_str().unwrap(),
+            "--stall",
+            stall_dir.to_str().unwrap(),
+            "--rpc",
+            &rpc,
+            "--seconds",
+            "120",
+        ],
+    ));
+    let ticket = served
+        .wait_for("world: ")
+        .trim_start_matches("world: ")
+        .to_owned();
+    served.wait_for("stall open: 1 listings");
+
+    // Someone in the world finds the listing and buys it from the node.
+    let world = [
+        "--join",
+        ticket.as_str(),
+        "--bind",
+        "127.0.0.1:0",
+        "--rpc",
+        rpc.as_str(),
+    ];
+    let mut args = vec!["market", "list", "--search", "map", "--seconds", "6"];
+    args.extend(world);
+    let listing = stdout(&run(&buyer, &args));
+    let line = listing
+        .lines()
+        .find(|line| line.contains("Lobby map"))
+        .unwrap_or_else(|| panic!("the node's stall was not found: {listing}"));
+    let reference = line.split_whitespace().next().unwrap().to_owned();
+    let received = buyer.join("map.txt");
+    let mut args = vec![
+        "market",
+        "buy",
+        reference.as_str(),
+        "--yes",
+        "--out",
+        received.to_str().unwrap(),
+        "--seconds",
+        "90",
+    ];
+    args.extend(world);
+    let bought = stdout(&run(&buyer, &args));
+    assert!(
+        bought.contains(&paid_to.to_string()),
+        "paid to the stall's wallet: {bought}"
+    );
+    assert_eq!(
+        std::fs::read(&received).unwrap(),
+        b"the way to the top of the lobby",
+        "the very bytes listed"
+    );
+    served.wait_for("delivered order");
+    drop(served);
+    runtime.block_on(local.stop());
+    for dir in [home, stall_dir, buyer] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -57,7 +57,7 @@ pub async fn start(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let world = crate::building::hosted_world(Some(&dir))?;
     let rules = spaces::all_build_rules(assets)?;
-    let name = keeper_name(person)?;
+    let name = owned_name(person, "home")?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut keepers = Vec::new();
     let mut ticket: Option<WorldTicket> = None;
@@ -132,20 +132,21 @@ impl Keepers {
     }
 }
 
-/// "Ana's home", cut to what a name may hold.
-fn keeper_name(person: &str) -> anyhow::Result<DisplayName> {
+/// "Ana's home" (for `thing` "home"), cut to what a name may hold.
+pub(crate) fn owned_name(person: &str, thing: &str) -> anyhow::Result<DisplayName> {
     let person = if person.trim().is_empty() {
         "Someone"
     } else {
         person.trim()
     };
-    let mut name = format!("{person}'s home");
+    let suffix = format!("'s {thing}");
+    let mut name = format!("{person}{suffix}");
     if name.len() > NAME_MAX {
-        let mut cut = NAME_MAX - "'s home".len();
+        let mut cut = NAME_MAX.saturating_sub(suffix.len()).min(person.len());
         while !person.is_char_boundary(cut) {
             cut -= 1;
         }
-        name = format!("{}'s home", &person[..cut]);
+        name = format!("{}{suffix}", &person[..cut]);
     }
     Ok(DisplayName::new(name)?)
 }
@@ -189,10 +190,10 @@ mod tests {
 
     #[test]
     fn a_keeper_is_named_after_the_person_within_the_name_limit() {
-        assert_eq!(keeper_name("Ana").unwrap().as_str(), "Ana's home");
-        assert_eq!(keeper_name("  ").unwrap().as_str(), "Someone's home");
+        assert_eq!(owned_name("Ana", "home").unwrap().as_str(), "Ana's home");
+        assert_eq!(owned_name("  ", "stall").unwrap().as_str(), "Someone's stall");
         let long = "é".repeat(NAME_MAX);
-        let name = keeper_name(&long).unwrap();
+        let name = owned_name(&long, "home").unwrap();
         assert!(name.as_str().len() <= NAME_MAX && name.as_str().ends_with("'s home"));
     }
 }

@@ -59,6 +59,15 @@ pub struct ServeOptions {
     /// The assets folder, for the world's spaces, spawn points and building rules.
     #[arg(long, value_name = "DIR", requires = "host_world")]
     assets: Option<PathBuf>,
+    /// Also keep open, in the kept world's market, the stall of this data folder (its own
+    /// key, wallet and listings, made with `market sell --data-dir DIR`): the person's
+    /// listings can be found and bought while their client is off.
+    #[arg(long, value_name = "DIR", requires = "host_world")]
+    stall: Option<PathBuf>,
+    /// The chain the stall checks payments on, as a JSON-RPC address (else the stall's
+    /// configured network, else the local test chain).
+    #[arg(long, value_name = "URL", requires = "stall")]
+    rpc: Option<String>,
 }
 
 /// The default data folder of a home node.
@@ -110,6 +119,31 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         }
         false => None,
     };
+    let (stop_stall, stall_stopped) = tokio::sync::watch::channel(false);
+    let stall = match (&keepers, options.stall) {
+        (Some(keepers), Some(stall_dir)) => {
+            let wallet = crate::wallet::WalletOptions {
+                data_dir: Some(stall_dir.clone()),
+                rpc: options.rpc,
+                network: None,
+            };
+            let name = keeper::owned_name(&home.profile()?.name, "stall")?.to_string();
+            let bind = options.bind.map(|bind| SocketAddr::new(bind.ip(), 0));
+            let mut stopped = stall_stopped.clone();
+            let done = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            let ticket = keepers.ticket.to_string();
+            Some(tokio::spawn(async move {
+                if let Err(error) =
+                    crate::market::keep_stall(stall_dir, ticket, bind, wallet, name, done).await
+                {
+                    eprintln!("the stall stopped: {error:#}");
+                }
+            }))
+        }
+        _ => None,
+    };
     let stop = async {
         match options.seconds {
             Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
@@ -128,6 +162,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 Err(_) => break,
             },
         }
+    }
+    stop_stall.send_replace(true);
+    if let Some(stall) = stall {
+        stall.await.ok();
     }
     if let Some(keepers) = keepers {
         keepers.stop().await;
