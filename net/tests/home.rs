@@ -534,6 +534,21 @@ async fn a_change_sent_again_with_its_number_is_made_once_and_answered_as_before
     let posts = wall(&device).await;
     assert_eq!(posts.len(), 2);
     assert!(posts.iter().any(|post| post.item.created_ms >= now_ms() - 60_000));
+    // A number is the caller's own: another device's 41 is another change; and a number
+    // sent again with another change is refused, not taken for the first.
+    let (_tablet_node, tablet) = paired(&home).await;
+    let tablets = tablet.ask_ok(&Request::once(mark(41), &post)).await.unwrap();
+    assert_ne!(tablets, first);
+    assert_eq!(wall(&device).await.len(), 3);
+    let reused = Request::Post {
+        text: "something else".into(),
+        audience: Audience::Friends,
+        pictures: Vec::new(),
+    };
+    assert_eq!(
+        refusal(device.ask(&Request::once(mark(41), &reused)).await.unwrap()),
+        Refusal::Malformed
+    );
     // Only changes are sent once, and a node's memory of them outlives a restart.
     assert_eq!(
         refusal(
@@ -553,6 +568,6 @@ async fn a_change_sent_again_with_its_number_is_made_once_and_answered_as_before
         device.ask_ok(&Request::once(mark(41), &post)).await.unwrap(),
         first
     );
-    assert_eq!(wall(&device).await.len(), 2);
+    assert_eq!(wall(&device).await.len(), 3);
     let _ = std::fs::remove_dir_all(&root);
 }

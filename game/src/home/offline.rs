@@ -2,7 +2,7 @@
 //! to each thing it reads (shown, with when it was said, while the node is away) and the
 //! changes the person makes meanwhile (sent, in order, when the node answers again).
 //!
-//! Both live in the device's data folder (`home-saved` and `home-waiting`), written whole
+//! Both live in the device's data folder (`home-saved` and `home-changes`), written whole
 //! to a new file and renamed over the old one, so a crash leaves one or the other. A file
 //! that does not read is set aside (`.damaged`) and the device starts without it.
 
@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// The saved answers' file in the data folder.
 pub(crate) const SAVED_FILE: &str = "home-saved";
 /// The waiting changes' file in the data folder.
-pub(crate) const WAITING_FILE: &str = "home-waiting";
+pub(crate) const WAITING_FILE: &str = "home-changes";
+/// Where changes waited before they carried a number (read once, then replaced).
+const WAITING_FILE_BEFORE: &str = "home-waiting";
 
 /// Most answers kept (one per distinct read).
 const SAVED_MAX: usize = 32;
@@ -76,6 +78,14 @@ struct Waiting {
     made_ms: u64,
 }
 
+/// A waiting change as versions before numbered changes kept it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WaitingBefore {
+    app: String,
+    request: Vec<u8>,
+    made_ms: u64,
+}
+
 /// A change waiting for the node, read back.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WaitingChange {
@@ -112,7 +122,27 @@ impl Offline {
     pub fn open(dir: &Path) -> (Self, Vec<String>) {
         let mut problems = Vec::new();
         let saved: Vec<Saved> = read(&dir.join(SAVED_FILE), &mut problems).unwrap_or_default();
-        let waiting: VecDeque<Waiting> = read(&dir.join(WAITING_FILE), &mut problems).unwrap_or_default();
+        let mut waiting: VecDeque<Waiting> = read(&dir.join(WAITING_FILE), &mut problems).unwrap_or_default();
+        if let Some(before) = read::<VecDeque<WaitingBefore>>(&dir.join(WAITING_FILE_BEFORE), &mut problems) {
+            // Changes kept by an earlier version: each gets its number now.
+            for change in before {
+                match ChangeMark::random(change.made_ms) {
+                    Ok(mark) => waiting.push_back(Waiting {
+                        app: change.app,
+                        change: mark.change,
+                        request: change.request,
+                        made_ms: change.made_ms,
+                    }),
+                    Err(error) => problems.push(format!("a waiting change got no number ({error})")),
+                }
+            }
+            match write(&dir.join(WAITING_FILE), &waiting) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(dir.join(WAITING_FILE_BEFORE));
+                }
+                Err(error) => problems.push(format!("the waiting changes could not be written: {error}")),
+            }
+        }
         (
             Self {
                 dir: dir.to_path_buf(),
@@ -232,7 +262,7 @@ impl Offline {
     pub fn clear(&mut self) {
         self.saved.clear();
         self.waiting.clear();
-        for file in [SAVED_FILE, WAITING_FILE] {
+        for file in [SAVED_FILE, WAITING_FILE, WAITING_FILE_BEFORE] {
             let _ = std::fs::remove_file(self.dir.join(file));
         }
     }
@@ -241,8 +271,18 @@ impl Offline {
 /// Reads `path`, if it is there; a file that does not read is renamed `.damaged`.
 fn read<T: serde::de::DeserializeOwned>(path: &Path, problems: &mut Vec<String>) -> Option<T> {
     let bytes = std::fs::read(path).ok()?;
-    match postcard::from_bytes(&bytes) {
-        Ok(value) => Some(value),
+    match postcard::take_from_bytes(&bytes) {
+        Ok((value, [])) => Some(value),
+        Ok(_) => {
+            let aside = path.with_extension("damaged");
+            let _ = std::fs::rename(path, &aside);
+            problems.push(format!(
+                "{} has bytes past its end; it was set aside as {}",
+                path.display(),
+                aside.display()
+            ));
+            None
+        }
         Err(error) => {
             let aside = path.with_extension("damaged");
             let _ = std::fs::rename(path, &aside);
@@ -335,7 +375,28 @@ mod tests {
         let (damaged, problems) = Offline::open(&dir);
         assert_eq!(damaged.waiting(), 0);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(dir.join("home-waiting.damaged").exists());
+        assert!(dir.join("home-changes.damaged").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn changes_kept_before_they_were_numbered_are_read_and_numbered() {
+        let dir = folder("before");
+        let before = VecDeque::from([WaitingBefore {
+            app: "home".into(),
+            request: post("kept long ago").encode(),
+            made_ms: 5,
+        }]);
+        write(&dir.join(WAITING_FILE_BEFORE), &before).unwrap();
+        let (mut offline, problems) = Offline::open(&dir);
+        assert!(problems.is_empty(), "{problems:?}");
+        let change = offline.next().expect("the old change");
+        assert_eq!(change.request, post("kept long ago"));
+        assert_eq!(change.mark.written_ms, 5);
+        assert!(!dir.join(WAITING_FILE_BEFORE).exists());
+        // The number it got is kept with it.
+        let (mut again, _) = Offline::open(&dir);
+        assert_eq!(again.next().unwrap().mark, change.mark);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

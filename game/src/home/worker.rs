@@ -104,9 +104,6 @@ struct Device {
     link: HomeLink,
     offline: Offline,
     out: std::sync::mpsc::Sender<FromWorker>,
-    /// The number of the last change sent ([`Request::once`]): each next one is above it
-    /// and at least the time in microseconds, so that none repeats, across restarts too.
-    last_change: u64,
     /// After the node could not be reached: calls are answered offline at once until
     /// then, rather than each waiting for a connection to time out; why; and how long the
     /// next wait is (it doubles, up to [`QUIET_MAX`], while the node stays away).
@@ -136,7 +133,6 @@ async fn run(
         link,
         offline,
         out: out.clone(),
-        last_change: 0,
         quiet: None,
     };
     let mut retry = tokio::time::interval(RETRY_WAITING);
@@ -283,7 +279,19 @@ impl Device {
         }
         // A change goes with a number of its own, kept with it if it has to wait, so that
         // the node makes it once even when an answer is lost and it is sent again.
-        let mark = request.changes_data().then(|| self.next_mark());
+        if matches!(request, Request::Once { .. }) {
+            // Numbering changes is this thread's business, not an app's.
+            return HomeReply::Failed("send the change itself; changes are numbered here".into());
+        }
+        let mark = match request.changes_data() {
+            true => match ChangeMark::random(now_ms()) {
+                Ok(mark) => Some(mark),
+                Err(error) => {
+                    return HomeReply::Failed(format!("no randomness for the change's number: {error}"));
+                }
+            },
+            false => None,
+        };
         let sent = match self.send_waiting().await {
             Ok(()) => match mark {
                 Some(mark) => self.send(&Request::once(mark, &request)).await,
@@ -303,16 +311,6 @@ impl Device {
         };
         self.link.waiting = self.offline.waiting();
         reply
-    }
-
-    /// The mark of a change made now: a number never given before, and the time.
-    fn next_mark(&mut self) -> ChangeMark {
-        let now = now_ms();
-        self.last_change = now.saturating_mul(1000).max(self.last_change + 1);
-        ChangeMark {
-            change: self.last_change,
-            written_ms: now,
-        }
     }
 
     /// What to answer for `request` (a change comes with its `mark`) while the node does
@@ -335,7 +333,9 @@ impl Device {
                 None => HomeReply::Failed(not_answering),
             },
             Kind::Change => {
-                let mark = mark.unwrap_or_else(|| self.next_mark());
+                let Some(mark) = mark else {
+                    return HomeReply::Failed(not_answering);
+                };
                 match self.offline.keep(app, mark, &request) {
                     Ok(waiting) => HomeReply::Kept {
                         request: Box::new(request),

@@ -11,7 +11,8 @@ use crate::spaces::{CurrentSpace, SpaceCatalog, TravelRequest};
 use crate::voice::{CallState, VoiceControl, VoiceLink, VoiceOptions, voice_settings};
 use bevy::prelude::*;
 use bevy_egui::egui;
-use sanctuary_plugin_api::{Grants, InstalledApps, PeopleButtons, Permission};
+use sanctuary_plugin_api::host::PeopleButtons;
+use sanctuary_plugin_api::{Grants, InstalledApps, Permission};
 use sanctuary_protocols::build::{Builders, ZoneName};
 use sanctuary_protocols::identity::PeerId;
 use sanctuary_protocols::text::SpaceName;
@@ -131,6 +132,7 @@ fn people_ui(
                         if app_may_draw(button.app)
                             && ui
                                 .add_enabled(button.enabled, egui::Button::new(&button.label))
+                                .on_hover_text(format!("from the {} app", button.app))
                                 .clicked()
                         {
                             app_clicks.push((button.app, *peer));

@@ -72,6 +72,16 @@ fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HomeError> {
     postcard::from_bytes(bytes).map_err(db)
 }
 
+/// A numbered change this node made, as [`MADE`] keeps it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Made {
+    change: u64,
+    /// The hash of the change's bytes: a number sent again with another change is not
+    /// taken for the first.
+    request_hash: [u8; 32],
+    response: Vec<u8>,
+}
+
 /// The database.
 #[derive(Debug)]
 pub(crate) struct HomeStore {
@@ -487,27 +497,38 @@ impl HomeStore {
         self.newest(LOG, limit)
     }
 
-    /// The answer (encoded) this node gave to `caller`'s change numbered `change`, if it
-    /// made that change.
-    pub fn made(&self, caller: PeerId, change: u64) -> Result<Option<Vec<u8>>, HomeError> {
-        let made: Vec<(u64, Vec<u8>)> = self.get(MADE, caller.as_bytes())?.unwrap_or_default();
+    /// What this node made of `caller`'s change numbered `change`, if it made one: the
+    /// hash of that change's bytes and the answer it gave (encoded).
+    pub fn made(&self, caller: PeerId, change: u64) -> Result<Option<([u8; 32], Vec<u8>)>, HomeError> {
+        let made: Vec<Made> = self.get(MADE, caller.as_bytes())?.unwrap_or_default();
         Ok(made
             .into_iter()
-            .find(|(number, _)| *number == change)
-            .map(|(_, response)| response))
+            .find(|made| made.change == change)
+            .map(|made| (made.request_hash, made.response)))
     }
 
-    /// Remembers `response`, the answer to `caller`'s change numbered `change` (the
-    /// oldest answers of the caller past [`MADE_PER_CALLER`] are forgotten).
-    pub fn remember_made(&self, caller: PeerId, change: u64, response: &[u8]) -> Result<(), HomeError> {
+    /// Remembers `response`, the answer to `caller`'s change numbered `change` whose bytes
+    /// hash to `request_hash` (the oldest answers of the caller past [`MADE_PER_CALLER`]
+    /// are forgotten).
+    pub fn remember_made(
+        &self,
+        caller: PeerId,
+        change: u64,
+        request_hash: [u8; 32],
+        response: &[u8],
+    ) -> Result<(), HomeError> {
         self.write(|tx| {
             let mut table = tx.open_table(MADE).map_err(db)?;
-            let mut made: Vec<(u64, Vec<u8>)> = match table.get(caller.as_bytes().as_slice()).map_err(db)? {
+            let mut made: Vec<Made> = match table.get(caller.as_bytes().as_slice()).map_err(db)? {
                 Some(value) => from_bytes(value.value())?,
                 None => Vec::new(),
             };
-            made.retain(|(number, _)| *number != change);
-            made.push((change, response.to_vec()));
+            made.retain(|made| made.change != change);
+            made.push(Made {
+                change,
+                request_hash,
+                response: response.to_vec(),
+            });
             let over = made.len().saturating_sub(MADE_PER_CALLER);
             made.drain(..over);
             table
@@ -515,6 +536,11 @@ impl HomeStore {
                 .map_err(db)?;
             Ok(())
         })
+    }
+
+    /// Forgets the answers to `caller`'s numbered changes (a device or app let go).
+    pub fn forget_made(&self, caller: PeerId) -> Result<(), HomeError> {
+        self.remove(MADE, caller.as_bytes()).map(|_| ())
     }
 
     /// Empties every table.

@@ -93,6 +93,8 @@ pub(crate) struct Actor {
     own_presence: Option<Vec<u8>>,
     /// Asking for the earlier chat of the room we are in.
     earlier: Earlier,
+    /// The earlier chat being written to disk, if a write is under way.
+    chat_writing: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How long after entering a space we ask room neighbours for its earlier chat: those
@@ -255,6 +257,7 @@ impl Actor {
             presences: HashMap::new(),
             own_presence: None,
             earlier: Earlier::new(0),
+            chat_writing: None,
         })
     }
 
@@ -310,7 +313,7 @@ impl Actor {
                 },
             }
         }
-        self.save_chat();
+        self.flush_chat().await;
         self.node.clear_inbound();
         self.node.shared.build.set(None);
         self.node.shared.history.clear();
@@ -403,8 +406,9 @@ impl Actor {
         )
         .await?;
         self.room_topic = topic;
+        // What was said in the space we leave is written before it is forgotten.
+        self.flush_chat().await;
         self.presence.space = space.clone();
-        self.save_chat();
         self.node.shared.history.enter(self.world, space.clone());
         self.earlier = Earlier::new(self.earlier.round + 1);
         self.restore_chat();
@@ -1204,29 +1208,54 @@ impl Actor {
         }
     }
 
-    /// Writes the earlier chat of the space we are in to disk, if it changed since the
-    /// last time (whole, to a new file renamed over the old one).
+    /// Writes the earlier chat of the space we are in to disk if it changed since the last
+    /// time: off the world's task (which carries poses), one write at a time (the next
+    /// sweep writes what changed meanwhile), whole, synced and renamed over the old file.
     fn save_chat(&mut self) {
+        if self
+            .chat_writing
+            .as_ref()
+            .is_some_and(|writing| !writing.is_finished())
+        {
+            return;
+        }
         let space = self.presence.space.clone();
         let Some(path) = self.chat_file(&space) else {
+            return;
+        };
+        let Some(answer) = self.node.shared.history.kept(self.world, &space) else {
             return;
         };
         if !self.node.shared.history.take_changed() {
             return;
         }
-        let Some(answer) = self.node.shared.history.kept(self.world, &space) else {
-            return;
-        };
-        let write = || -> std::io::Result<()> {
-            if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder)?;
+        let bytes = answer.encode();
+        self.chat_writing = Some(tokio::task::spawn_blocking(move || {
+            let write = || -> std::io::Result<()> {
+                if let Some(folder) = path.parent() {
+                    std::fs::create_dir_all(folder)?;
+                }
+                let new = path.with_extension("new");
+                let mut file = std::fs::File::create(&new)?;
+                std::io::Write::write_all(&mut file, &bytes)?;
+                file.sync_all()?;
+                std::fs::rename(&new, &path)
+            };
+            if let Err(error) = write() {
+                tracing::warn!(path = %path.display(), %error, "the earlier chat could not be kept on disk");
             }
-            let new = path.with_extension("new");
-            std::fs::write(&new, answer.encode())?;
-            std::fs::rename(&new, &path)
-        };
-        if let Err(error) = write() {
-            tracing::warn!(path = %path.display(), %error, "the earlier chat could not be kept on disk");
+        }));
+    }
+
+    /// Waits for the chat being written, then writes what changed since: on leaving a
+    /// space or the world.
+    async fn flush_chat(&mut self) {
+        if let Some(writing) = self.chat_writing.take() {
+            let _ = writing.await;
+        }
+        self.save_chat();
+        if let Some(writing) = self.chat_writing.take() {
+            let _ = writing.await;
         }
     }
 

@@ -20,6 +20,7 @@ pub use crate::home::{HomeLink, HomeMail};
 use crate::manifest::Permission;
 use crate::messages::{IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use crate::panels::{AppPanel, AppPanels, PanelDraw};
+pub use crate::people::{PeopleButtons, PersonButton};
 use crate::setup::{AppSystems, InstalledApps, run_guarded};
 pub use crate::wallet::WalletMail;
 use crate::world::{AppEntity, EnteredSpace, WorldView};

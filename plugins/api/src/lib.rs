@@ -62,7 +62,7 @@ pub use mailbox::Mailbox;
 pub use manifest::{Manifest, Permission};
 pub use messages::{AppMessages, IncomingAppMessage, SEND_BURST, SEND_RATE_PER_SEC};
 pub use panels::PanelSpec;
-pub use people::{PERSON_BUTTON_LABEL_MAX, PERSON_BUTTONS_MAX, PeopleButtons, PersonButton, PersonButtons};
+pub use people::{PERSON_BUTTON_LABEL_MAX, PERSON_BUTTONS_MAX, PersonButtons};
 pub use pictures::{decode_picture, is_picture};
 pub use setup::{
     AppSetup, AppStatus, AppSystems, InstalledApp, InstalledApps, SanctuaryApp, SanctuaryAppExt,

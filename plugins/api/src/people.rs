@@ -30,9 +30,10 @@ pub struct PersonButton {
     pub enabled: bool,
 }
 
-/// Every app's buttons beside people, and the clicks the apps have not taken yet. Apps use
-/// [`PersonButtons`]; the client's People panel draws [`PeopleButtons::beside`] each
-/// person and reports clicks with [`PeopleButtons::click`].
+/// Every app's buttons beside people, and the clicks the apps have not taken yet: the
+/// host's side (in [`host`](crate::host)). Apps use [`PersonButtons`]; the client's People
+/// panel draws [`PeopleButtons::beside`] each person, says whose button each is, and
+/// reports clicks with [`PeopleButtons::click`].
 #[derive(Resource, Debug, Default)]
 pub struct PeopleButtons {
     buttons: BTreeMap<(PeerId, &'static str), PersonButton>,
@@ -77,7 +78,12 @@ impl<A: SanctuaryApp> PersonButtons<'_, A> {
         let app = A::MANIFEST.name;
         self.grants.check(app, &Permission::Panels)?;
         let key = (peer, app);
-        let label: String = label.chars().take(PERSON_BUTTON_LABEL_MAX).collect();
+        // One line of plain text: no control characters (new lines, bidi overrides).
+        let label: String = label
+            .chars()
+            .filter(|c| !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+            .take(PERSON_BUTTON_LABEL_MAX)
+            .collect();
         if let Some(button) = self.buttons.buttons.get(&key) {
             if button.label == label && button.enabled == enabled {
                 // Unchanged: no write, so that the panel is not told of a change.

@@ -562,7 +562,8 @@ fn a_message_to_one_peer_goes_out_addressed_and_arrives_marked_direct() {
 
 #[test]
 fn buttons_beside_people_need_the_panels_grant_are_bounded_and_report_their_clicks() {
-    use sanctuary_plugin_api::{PERSON_BUTTONS_MAX, PeopleButtons};
+    use sanctuary_plugin_api::PERSON_BUTTONS_MAX;
+    use sanctuary_plugin_api::host::PeopleButtons;
     let mut app = client("person-buttons");
     let person = |n: u8| PeerId::from_bytes([n; 32]);
     let show = |app: &mut App, peer: PeerId, label: &'static str, enabled: bool| {
@@ -594,12 +595,15 @@ fn buttons_beside_people_need_the_panels_grant_are_bounded_and_report_their_clic
     assert_eq!(labels(&app, person(1)), vec![("Wave".to_owned(), true)]);
     assert_eq!(labels(&app, person(2)), vec![("Waved".to_owned(), false)]);
     assert!(labels(&app, person(3)).is_empty());
+    // A label is one line of plain text.
+    show(&mut app, person(3), "Wave\n\u{202E}back", true).unwrap();
+    assert_eq!(labels(&app, person(3)), vec![("Waveback".to_owned(), true)]);
 
     // Clicks come back to the app once; a greyed button or no button takes none.
     let mut buttons = app.world_mut().resource_mut::<PeopleButtons>();
     buttons.click("talker", person(1));
     buttons.click("talker", person(2));
-    buttons.click("talker", person(3));
+    buttons.click("talker", person(4));
     assert_eq!(clicked(&mut app), vec![person(1)]);
     assert!(clicked(&mut app).is_empty());
 
@@ -607,7 +611,9 @@ fn buttons_beside_people_need_the_panels_grant_are_bounded_and_report_their_clic
     for n in 0..PERSON_BUTTONS_MAX {
         let mut key = [9; 32];
         key[..8].copy_from_slice(&(n as u64).to_le_bytes());
-        let _ = show(&mut app, PeerId::from_bytes(key), "Wave", true);
+        let shown = show(&mut app, PeerId::from_bytes(key), "Wave", true);
+        // Three are shown already: the room runs out three early.
+        assert_eq!(shown.is_ok(), n < PERSON_BUTTONS_MAX - 3, "button {n}: {shown:?}");
     }
     assert!(matches!(
         show(&mut app, person(4), "Wave", true),

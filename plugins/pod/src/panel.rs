@@ -147,6 +147,9 @@ pub struct HomePanel {
     pub offered: Vec<PeerId>,
     /// Offers from people in the world, with their node's address, until answered.
     pub offers: Vec<(PeerId, HomeAddress)>,
+    /// People whose offer the person declined: their offers are not shown again this
+    /// session (at most [`OFFERS_MAX`]).
+    pub declined: Vec<PeerId>,
 }
 
 impl HomePanel {
@@ -275,6 +278,10 @@ fn answer_offer(
     let at = panel.offers.iter().position(|(from, _)| *from == peer)?;
     if !accept {
         panel.offers.remove(at);
+        if panel.declined.len() >= OFFERS_MAX {
+            panel.declined.remove(0);
+        }
+        panel.declined.push(peer);
         // Telling them is a courtesy: if it does not go, their offer simply stays unanswered.
         if let Err(error) = messages.send_to(peer, FriendOffer::Decline.encode()) {
             debug!("a declined offer was not told: {error}");
@@ -308,6 +315,9 @@ pub fn take_offers(
         };
         let name = view.name_of(&message.from);
         match offer {
+            FriendOffer::Offer(_) if panel.declined.contains(&message.from) => {
+                // Said no to already: not asked again this session.
+            }
             FriendOffer::Offer(address) => {
                 panel.offers.retain(|(from, _)| *from != message.from);
                 if panel.offers.len() >= OFFERS_MAX {

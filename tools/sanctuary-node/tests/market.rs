@@ -57,6 +57,42 @@ fn new_wallet(data: &Path) -> Address {
     line.parse().unwrap()
 }
 
+/// The arguments that put a command in the world of `ticket`, on loopback, paying on
+/// `rpc`.
+fn in_world<'a>(ticket: &'a str, rpc: &'a str) -> [&'a str; 6] {
+    ["--join", ticket, "--bind", "127.0.0.1:0", "--rpc", rpc]
+}
+
+/// The line `buyer` lists for the listing titled `title`, found by `search`.
+fn find_listing(buyer: &Path, world: [&str; 6], search: &str, title: &str) -> String {
+    let mut args = vec!["market", "list", "--search", search, "--seconds", "6"];
+    args.extend(world);
+    let listing = stdout(&run(buyer, &args));
+    listing
+        .lines()
+        .find(|line| line.contains(title))
+        .unwrap_or_else(|| panic!("{title} not listed: {listing}"))
+        .to_owned()
+}
+
+/// `buyer` buys the listing of `line` (as `find_listing` gave it), saving the goods to `out`;
+/// what it printed.
+fn buy(buyer: &Path, world: [&str; 6], line: &str, out: &Path) -> String {
+    let reference = line.split_whitespace().next().unwrap();
+    let mut args = vec![
+        "market",
+        "buy",
+        reference,
+        "--yes",
+        "--out",
+        out.to_str().unwrap(),
+        "--seconds",
+        "90",
+    ];
+    args.extend(world);
+    stdout(&run(buyer, &args))
+}
+
 /// The seller's stall as a child process, with its output lines arriving on a channel.
 struct Stall {
     child: Child,
@@ -186,39 +222,15 @@ fn a_listed_file_is_ordered_paid_on_chain_and_delivered_to_the_buyer() {
     stall.wait_for("stall open");
 
     // The buyer finds it by a word of its description.
-    let world = [
-        "--join",
-        ticket.as_str(),
-        "--bind",
-        "127.0.0.1:0",
-        "--rpc",
-        rpc.as_str(),
-    ];
-    let mut args = vec!["market", "list", "--search", "tall", "--seconds", "4"];
-    args.extend(world);
-    let listing = stdout(&run(&buyer, &args));
-    let line = listing
-        .lines()
-        .find(|line| line.contains("Lobby soundtrack"))
-        .unwrap_or_else(|| panic!("not listed: {listing}"));
+    let world = in_world(&ticket, &rpc);
+    let line = find_listing(&buyer, world, "tall", "Lobby soundtrack");
     assert!(line.contains("0.25 ETH") && line.contains("1 left"), "{line}");
     assert!(line.contains(&format!("(picture {picture})")), "{line}");
     let reference = line.split_whitespace().next().unwrap().to_owned();
 
     let before = runtime.block_on(chain.balance(paid_to)).unwrap();
     let received = buyer.join("bought.ogg");
-    let mut args = vec![
-        "market",
-        "buy",
-        reference.as_str(),
-        "--yes",
-        "--out",
-        received.to_str().unwrap(),
-        "--seconds",
-        "90",
-    ];
-    args.extend(world);
-    let bought = stdout(&run(&buyer, &args));
+    let bought = buy(&buyer, world, &line, &received);
     let plan = bought
         .lines()
         .find_map(|line| line.strip_prefix("to sign: "))
@@ -342,35 +354,10 @@ fn a_home_node_keeps_its_persons_stall_open_in_their_world_and_sells_from_it() {
     served.wait_for("stall open: 1 listings");
 
     // Someone in the world finds the listing and buys it from the node.
-    let world = [
-        "--join",
-        ticket.as_str(),
-        "--bind",
-        "127.0.0.1:0",
-        "--rpc",
-        rpc.as_str(),
-    ];
-    let mut args = vec!["market", "list", "--search", "map", "--seconds", "6"];
-    args.extend(world);
-    let listing = stdout(&run(&buyer, &args));
-    let line = listing
-        .lines()
-        .find(|line| line.contains("Lobby map"))
-        .unwrap_or_else(|| panic!("the node's stall was not found: {listing}"));
-    let reference = line.split_whitespace().next().unwrap().to_owned();
+    let world = in_world(&ticket, &rpc);
+    let line = find_listing(&buyer, world, "map", "Lobby map");
     let received = buyer.join("map.txt");
-    let mut args = vec![
-        "market",
-        "buy",
-        reference.as_str(),
-        "--yes",
-        "--out",
-        received.to_str().unwrap(),
-        "--seconds",
-        "90",
-    ];
-    args.extend(world);
-    let bought = stdout(&run(&buyer, &args));
+    let bought = buy(&buyer, world, &line, &received);
     assert!(
         bought.contains(&paid_to.to_string()),
         "paid to the stall's wallet: {bought}"

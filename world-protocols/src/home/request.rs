@@ -290,6 +290,19 @@ pub struct ChangeMark {
     pub written_ms: u64,
 }
 
+impl ChangeMark {
+    /// The mark of a change made at `written_ms`, with a random number (64 random bits:
+    /// no two of a device's changes share one, whatever its clock does).
+    pub fn random(written_ms: u64) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self {
+            change: u64::from_le_bytes(bytes),
+            written_ms,
+        })
+    }
+}
+
 /// Why a node refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Refusal {

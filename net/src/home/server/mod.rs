@@ -8,7 +8,7 @@ mod delivery;
 mod items;
 mod people;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,6 +169,29 @@ struct PairingCode {
     tries: u32,
 }
 
+/// A numbered change being made: while it lives, the same caller's change with the same
+/// number is not made again (it was sent again before the first answer came).
+struct Making<'a> {
+    set: &'a Mutex<HashSet<(PeerId, u64)>>,
+    key: (PeerId, u64),
+}
+
+impl<'a> Making<'a> {
+    /// Marks `caller`'s change `change` as being made; `None` if it is already.
+    fn start(set: &'a Mutex<HashSet<(PeerId, u64)>>, caller: PeerId, change: u64) -> Option<Self> {
+        let key = (caller, change);
+        set.lock().ok()?.insert(key).then_some(Self { set, key })
+    }
+}
+
+impl Drop for Making<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.key);
+        }
+    }
+}
+
 /// A refusal on its way out of a request's handling.
 struct Refused(Refusal, String);
 
@@ -305,6 +328,8 @@ struct Inner {
     /// [`CALLERS_MAX`]).
     callers: Mutex<HashMap<PeerId, (RateLimiter, u32)>>,
     retry: Mutex<HashMap<PeerId, (Instant, Duration)>>,
+    /// Numbered changes being made now, by caller and number (see [`Making`]).
+    making: Mutex<HashSet<(PeerId, u64)>>,
     /// Counts attachments, so that only the newest delivery loop runs.
     generation: AtomicU64,
     events: broadcast::Sender<HomeEvent>,
@@ -329,6 +354,7 @@ impl Home {
                 others: Mutex::new(RateLimiter::new(OTHERS_RATE, OTHERS_RATE)),
                 callers: Mutex::new(HashMap::new()),
                 retry: Mutex::new(HashMap::new()),
+                making: Mutex::new(HashSet::new()),
                 generation: AtomicU64::new(0),
                 events,
                 wake: Notify::new(),
@@ -530,7 +556,8 @@ impl Home {
     }
 
     /// Answers one request from `caller`, whose role is `role`: a change sent with a
-    /// number ([`Request::Once`]) that this node made already is answered as it was then.
+    /// number ([`Request::Once`]) that this node made already is answered as it was then,
+    /// and one still being made is answered "busy" rather than made a second time.
     async fn answer(&self, caller: PeerId, role: Role, request: Request, max: usize) -> Response {
         let (mark, request) = match request.open_once(max) {
             Ok(opened) => opened,
@@ -542,20 +569,34 @@ impl Home {
         let Some(ChangeMark { change, written_ms }) = mark else {
             return self.handle(caller, role, request, None).await;
         };
-        if matches!(role, Role::Owner | Role::App) {
-            match self.inner.store.made(caller, change) {
-                Ok(Some(bytes)) => {
-                    if let Ok(response) = Response::decode(&bytes) {
-                        return response;
-                    }
-                }
-                Ok(None) => {}
-                Err(err) => return self.refused(caller, err.into()),
-            }
+        if !matches!(role, Role::Owner | Role::App) {
+            // Nobody else may change the person's data: refused as usual, nothing kept.
+            return self.handle(caller, role, request, None).await;
         }
-        let response = self.handle(caller, role, request, Some(written_ms)).await;
-        // A refusal that may pass later (busy, a failure, a clock ahead) is not an answer
-        // to keep: the change is tried again when sent again.
+        let request_hash = *blake3::hash(&request.encode()).as_bytes();
+        match self.inner.store.made(caller, change) {
+            Ok(Some((hash, bytes))) if hash == request_hash => {
+                if let Ok(response) = Response::decode(&bytes) {
+                    return response;
+                }
+            }
+            Ok(Some(_)) => {
+                let detail = format!("change number {change} was used for another change");
+                return self.refused(caller, Refused(Refusal::Malformed, detail));
+            }
+            Ok(None) => {}
+            Err(err) => return self.refused(caller, err.into()),
+        }
+        let Some(_making) = Making::start(&self.inner.making, caller, change) else {
+            let detail = "this change is being made; ask again soon";
+            return self.refused(caller, Refused(Refusal::TooMany, detail.into()));
+        };
+        // Only the person's own devices date what they made; an app's changes are dated
+        // when they arrive.
+        let written_ms = (role == Role::Owner).then_some(written_ms);
+        let response = self.handle(caller, role, request, written_ms).await;
+        // A refusal that may pass later (busy, a failure, a clock ahead, a grant given
+        // since) is not an answer to keep: the change is tried again when sent again.
         let lasting = !matches!(
             response,
             Response::Refused {
@@ -564,8 +605,10 @@ impl Home {
             }
         );
         if lasting
-            && matches!(role, Role::Owner | Role::App)
-            && let Err(err) = self.inner.store.remember_made(caller, change, &response.encode())
+            && let Err(err) = self
+                .inner
+                .store
+                .remember_made(caller, change, request_hash, &response.encode())
         {
             tracing::warn!(%caller, "a change's answer could not be remembered: {err}");
         }
@@ -782,6 +825,7 @@ impl Home {
                 };
                 entry.revoked_ms.get_or_insert(unix_ms());
                 store.put_device(&entry)?;
+                store.forget_made(device)?;
                 Response::Done
             }
             Request::NewPairingCode => {
@@ -801,7 +845,10 @@ impl Home {
                 Response::Done
             }
             Request::Revoke { app } => match store.remove_grant(app)? {
-                true => Response::Done,
+                true => {
+                    store.forget_made(app)?;
+                    Response::Done
+                }
                 false => return refuse(Refusal::NotFound, "no grant for that app"),
             },
             Request::AccessLog { limit } => {

@@ -60,8 +60,9 @@ pub struct ServeOptions {
     #[arg(long, value_name = "DIR", requires = "host_world")]
     assets: Option<PathBuf>,
     /// Also keep open, in the kept world's market, the stall of this data folder (its own
-    /// key, wallet and listings, made with `market sell --data-dir DIR`): the person's
-    /// listings can be found and bought while their client is off.
+    /// key, wallet and listings, made with `market sell --data-dir DIR` while the node is
+    /// stopped: the stall reads them when it starts): the person's listings can be found
+    /// and bought while their client is off.
     #[arg(long, value_name = "DIR", requires = "host_world")]
     stall: Option<PathBuf>,
     /// The chain the stall checks payments on, as a JSON-RPC address (else the stall's
@@ -121,6 +122,13 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     };
     let (stop_stall, stall_stopped) = tokio::sync::watch::channel(false);
     let stall = match (&keepers, options.stall) {
+        (Some(_), Some(stall_dir)) if stall_dir.starts_with(&dir) || dir.starts_with(&stall_dir) => {
+            anyhow::bail!(
+                "the stall's folder {} must be apart from the node's {}: it has a key, wallet and files of its own",
+                stall_dir.display(),
+                dir.display()
+            );
+        }
         (Some(keepers), Some(stall_dir)) => {
             let wallet = crate::wallet::WalletOptions {
                 data_dir: Some(stall_dir.clone()),
