@@ -271,29 +271,19 @@ impl Offline {
 /// Reads `path`, if it is there; a file that does not read is renamed `.damaged`.
 fn read<T: serde::de::DeserializeOwned>(path: &Path, problems: &mut Vec<String>) -> Option<T> {
     let bytes = std::fs::read(path).ok()?;
-    match postcard::take_from_bytes(&bytes) {
-        Ok((value, [])) => Some(value),
-        Ok(_) => {
-            let aside = path.with_extension("damaged");
-            let _ = std::fs::rename(path, &aside);
-            problems.push(format!(
-                "{} has bytes past its end; it was set aside as {}",
-                path.display(),
-                aside.display()
-            ));
-            None
-        }
-        Err(error) => {
-            let aside = path.with_extension("damaged");
-            let _ = std::fs::rename(path, &aside);
-            problems.push(format!(
-                "{} did not read ({error}); it was set aside as {}",
-                path.display(),
-                aside.display()
-            ));
-            None
-        }
-    }
+    let why = match postcard::take_from_bytes(&bytes) {
+        Ok((value, [])) => return Some(value),
+        Ok(_) => "it has bytes past its end".to_owned(),
+        Err(error) => format!("it did not read ({error})"),
+    };
+    let aside = path.with_extension("damaged");
+    let _ = std::fs::rename(path, &aside);
+    problems.push(format!(
+        "{}: {why}; it was set aside as {}",
+        path.display(),
+        aside.display()
+    ));
+    None
 }
 
 /// Writes `value` to a new file beside `path` (readable by this user only: it holds the
