@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs them all: formatting, the whole test suite
-# (unit, headless world, real processes and real-window screenshots), then clippy.
+# (unit, headless world, real processes, real-window screenshots, and the client in
+# Monado's simulated headset), then clippy.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/common.sh
 
 ensure_packages "${CLIENT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_anvil
+ensure_xr_runtime
 start_test_sound
 trap stop_test_sound EXIT
 

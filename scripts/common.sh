@@ -85,3 +85,6 @@ ensure_anvil() {
   fi
   export SANCTUARY_ANVIL="$dir/anvil"
 }
+
+# Monado in a Debian trixie chroot, for the XR tests (ensure_xr_runtime).
+source "$(dirname "${BASH_SOURCE[0]}")/xr-runtime.sh"

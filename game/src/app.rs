@@ -9,11 +9,16 @@ use crate::hud::HudPlugin;
 use crate::identity::ProfilePanelPlugin;
 use crate::panels::{DirectoryPanelPlugin, PanelsPlugin};
 use crate::people::{NameTagsPlugin, PeoplePanelPlugin, PeoplePlugin};
+use crate::quality::{Quality, QualityPlugin};
 use crate::run_limits::RunLimitsPlugin;
 use crate::spaces::{SpaceCatalog, SpacesPlugin, StartSpace};
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
+use bevy_mod_openxr::add_xr_plugins;
+use bevy_mod_openxr::init::OxrInitPlugin;
+use bevy_mod_openxr::resources::OxrSessionConfig;
+use bevy_mod_openxr::types::AppInfo;
 use bevy_rapier3d::prelude::{NoUserData, RapierPhysicsPlugin};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -79,25 +84,58 @@ pub fn headless_app(plan: &LaunchPlan) -> App {
     app
 }
 
-/// The world in a 1280x720 window with controls, HUD and panels.
-pub fn windowed_app(plan: &LaunchPlan) -> App {
+/// How a window shows the world.
+#[derive(Debug, Clone, Default)]
+pub struct DisplayOptions {
+    /// The headset to step in with, if any (see [`crate::xr::probe`]).
+    pub xr: Option<crate::xr::XrRuntime>,
+    /// How much rendering work to spend.
+    pub quality: Quality,
+}
+
+/// The world in a 1280x720 window with controls, HUD and panels, and in a headset when
+/// `display` has one.
+pub fn windowed_app(plan: &LaunchPlan, display: &DisplayOptions) -> App {
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title: "Sanctuary".into(),
-                    resolution: WindowResolution::new(1280, 720),
-                    ..default()
-                }),
-                ..default()
-            })
-            .set(AssetPlugin {
-                file_path: plan.assets.display().to_string(),
+    let plugins = DefaultPlugins
+        .set(WindowPlugin {
+            primary_window: Some(Window {
+                title: "Sanctuary".into(),
+                resolution: WindowResolution::new(1280, 720),
                 ..default()
             }),
-    )
-    .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()));
+            ..default()
+        })
+        .set(AssetPlugin {
+            file_path: plan.assets.display().to_string(),
+            ..default()
+        });
+    match &display.xr {
+        Some(runtime) => {
+            app.insert_resource(OxrSessionConfig {
+                resolutions: Some(vec![crate::xr::scaled_eye_pixels(
+                    runtime.eye_pixels,
+                    display.quality.render_scale(),
+                )]),
+                ..default()
+            });
+            app.add_plugins(add_xr_plugins(plugins).set(OxrInitPlugin {
+                app_info: AppInfo {
+                    name: "Sanctuary".into(),
+                    ..AppInfo::BEVY
+                },
+                ..default()
+            }));
+        }
+        None => {
+            app.add_plugins(plugins);
+        }
+    }
+    app.add_plugins((
+        MeshPickingPlugin,
+        bevy_egui::EguiPlugin::default(),
+        QualityPlugin(display.quality),
+    ));
     add_simulation(&mut app, plan);
     app.add_plugins((
         DesktopPlugin,
@@ -112,6 +150,11 @@ pub fn windowed_app(plan: &LaunchPlan) -> App {
         crate::voice::VoiceRingPlugin,
         crate::build::BuildModePlugin,
     ));
+    if display.xr.is_some() {
+        app.add_plugins(crate::xr::XrPlugin {
+            settings_dir: plan.data_dir.clone(),
+        });
+    }
     // Apps come last: their panels join the client's, after the client's own.
     app.add_plugins(AppsPlugin);
     app

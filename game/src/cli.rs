@@ -1,4 +1,4 @@
-//! The command line: `sanctuary [--space NAME] [--data-dir DIR] [--headless] [--frames N] [--screenshot FILE]`.
+//! The command line: `sanctuary [--space NAME] [--data-dir DIR] [--headless] [--frames N] [--screenshot FILE] [--xr] …`.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -83,12 +83,36 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["open_mic", "microphone", "speaker", "voice_in", "voice_out", "short_frames"])]
     pub no_voice: bool,
 
+    /// Step in with a VR headset through OpenXR; without a runtime or headset, say why and
+    /// start on the desktop.
+    #[arg(long, conflicts_with = "headless")]
+    pub xr: bool,
+
+    /// With --xr: exit with an error, rather than start on the desktop, when there is no headset.
+    #[arg(long, requires = "xr")]
+    pub require_xr: bool,
+
+    /// Rendering quality: high, or low for weak machines (no point lights; in a headset,
+    /// half the recommended pixels each way).
+    #[arg(long, value_enum, default_value = "high", conflicts_with = "headless")]
+    pub quality: crate::quality::Quality,
+
     /// The assets folder (defaults to $SANCTUARY_ASSETS, then the source tree's assets/).
     #[arg(long, value_name = "DIR")]
     pub assets: Option<PathBuf>,
 }
 
 impl Cli {
+    /// Whether to start in a headset.
+    pub fn xr_mode(&self) -> crate::xr::XrMode {
+        use crate::xr::XrMode;
+        match (self.xr, self.require_xr) {
+            (false, _) => XrMode::Off,
+            (true, false) => XrMode::Preferred,
+            (true, true) => XrMode::Required,
+        }
+    }
+
     /// Where voice comes from and goes, or `None` with `--no-voice`.
     pub fn voice(&self) -> Option<crate::voice::VoiceOptions> {
         use crate::voice::{InputChoice, OutputChoice, VoiceOptions};
@@ -164,6 +188,27 @@ mod tests {
             "no voice and a voice flag conflict"
         );
         assert!(parse(&["--voice-in", "a.wav", "--microphone", "x"]).is_err());
+    }
+
+    #[test]
+    fn a_headset_is_asked_for_with_xr_and_required_only_with_it() {
+        use crate::xr::XrMode;
+        assert_eq!(parse(&[]).unwrap().xr_mode(), XrMode::Off);
+        assert_eq!(parse(&["--xr"]).unwrap().xr_mode(), XrMode::Preferred);
+        assert_eq!(
+            parse(&["--xr", "--require-xr"]).unwrap().xr_mode(),
+            XrMode::Required
+        );
+        assert!(parse(&["--require-xr"]).is_err(), "--require-xr needs --xr");
+        assert!(
+            parse(&["--xr", "--headless"]).is_err(),
+            "a headset needs rendering"
+        );
+        assert_eq!(
+            parse(&["--quality", "low"]).unwrap().quality,
+            crate::quality::Quality::Low
+        );
+        assert!(parse(&["--quality", "ultra"]).is_err());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! From command line to running app: check the arguments and the machine, then run
 //! the world in a window or headless. Errors here are for people, one line each.
 
-use crate::app::{LaunchPlan, headless_app, windowed_app};
+use crate::app::{DisplayOptions, LaunchPlan, headless_app, windowed_app};
 use crate::cli::Cli;
 use crate::identity::Identity;
 use crate::net_bridge::{NetBridgePlugin, NetMode, NetOptions};
 use crate::spaces::SpaceCatalog;
 use crate::spaces::catalog::{CatalogError, default_assets_folder};
+use crate::xr::{XrMode, XrRuntime};
 use bevy::app::AppExit;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -40,6 +41,9 @@ pub enum LaunchError {
     /// The key or profile in the data folder is unusable.
     #[error("{0}")]
     Identity(#[from] crate::identity::IdentityError),
+    /// `--xr --require-xr` and there is no headset.
+    #[error("no headset: {0}")]
+    NoHeadset(#[from] crate::xr::XrUnavailable),
     /// A window was wanted but there is no display to open it on.
     #[error(
         "no display to open a window on (DISPLAY is not set); run with --headless to run without a window"
@@ -139,6 +143,28 @@ pub fn plan(cli: &Cli, launched: Instant) -> Result<NetworkedPlan, LaunchError> 
     ))
 }
 
+/// Asks the OpenXR runtime for a headset when one is wanted. Without one, `--xr` says
+/// why in one line and goes on with the desktop; `--require-xr` stops.
+fn find_headset(mode: XrMode) -> Result<Option<XrRuntime>, LaunchError> {
+    if mode == XrMode::Off {
+        return Ok(None);
+    }
+    match crate::xr::probe() {
+        Ok(runtime) => {
+            println!(
+                "xr: {} in {}, {}x{} pixels per eye recommended",
+                runtime.headset, runtime.runtime, runtime.eye_pixels.x, runtime.eye_pixels.y
+            );
+            Ok(Some(runtime))
+        }
+        Err(why) if mode == XrMode::Required => Err(LaunchError::NoHeadset(why)),
+        Err(why) => {
+            println!("xr: {why}; starting on the desktop");
+            Ok(None)
+        }
+    }
+}
+
 fn has_display() -> bool {
     std::env::var_os("DISPLAY").is_some_and(|display| !display.is_empty())
 }
@@ -156,8 +182,21 @@ pub fn run(cli: Cli) -> ExitCode {
     let mut app = if cli.headless {
         headless_app(&plan)
     } else {
+        let xr = match find_headset(cli.xr_mode()) {
+            Ok(xr) => xr,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(error.exit_code());
+            }
+        };
         explain_missing_gpu();
-        windowed_app(&plan)
+        windowed_app(
+            &plan,
+            &DisplayOptions {
+                xr,
+                quality: cli.quality,
+            },
+        )
     };
     app.insert_resource(identity);
     if let Some(options) = net {

@@ -33,10 +33,15 @@ impl Plugin for RunLimitsPlugin {
                 screenshot: self.screenshot.clone(),
                 requested: false,
             })
-            .add_systems(Last, stop_at_limit.after(count_frames).before(report_on_exit));
+            .add_systems(Last, stop_at_limit.after(count_frames).before(ExitReports));
         }
-        app.add_systems(First, start_tick)
-            .add_systems(Last, (count_frames, report_on_exit.after(count_frames)));
+        app.add_systems(First, start_tick).add_systems(
+            Last,
+            (
+                count_frames,
+                report_on_exit.after(count_frames).in_set(ExitReports),
+            ),
+        );
     }
 }
 
@@ -140,6 +145,10 @@ fn save_png(image: &Image, path: &PathBuf) -> AppExit {
         }
     }
 }
+
+/// Where reports printed at exit run: after the frame limit asked for the exit.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExitReports;
 
 fn report_on_exit(mut exits: MessageReader<AppExit>, stats: Res<FrameStats>) {
     if exits.read().next().is_some() {

@@ -48,7 +48,8 @@ const _: () = assert!(POSE_DATAGRAM_LEN <= POSE_DATAGRAM_MAX);
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackedPoint {
     /// Offset in metres, in the avatar's frame (after the root's yaw). The head's offset
-    /// is from the root; a hand's is from the head.
+    /// is from the root; a hand's is from the head. A hand with no offset at all is not
+    /// tracked (a desktop person has none) and is not shown.
     pub offset: [f32; 3],
     /// Orientation as a unit quaternion `[x, y, z, w]`, in the same frame as `offset`.
     pub rotation: [f32; 4],

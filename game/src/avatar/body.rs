@@ -1,4 +1,5 @@
-//! How an avatar looks: a rounded body, a head and a visor, in the avatar's colour.
+//! How an avatar looks: a rounded body, a head with a visor, and hands while they are
+//! tracked, in the avatar's colour.
 
 use bevy::prelude::*;
 use sanctuary_protocols::message::AvatarShape;
@@ -12,6 +13,7 @@ pub struct AvatarMeshes {
     cone: Handle<Mesh>,
     head: Handle<Mesh>,
     visor: Handle<Mesh>,
+    hand: Handle<Mesh>,
     visor_material: Handle<StandardMaterial>,
 }
 
@@ -31,6 +33,7 @@ pub fn make_avatar_meshes(
         cone: meshes.add(Cone::new(0.45, 1.2)),
         head: meshes.add(Sphere::new(0.22).mesh().uv(24, 16)),
         visor: meshes.add(Cuboid::new(0.3, 0.09, 0.08)),
+        hand: meshes.add(Cuboid::new(0.08, 0.05, 0.14)),
         visor_material: materials.add(StandardMaterial {
             base_color: Color::srgb(0.05, 0.06, 0.08),
             emissive: LinearRgba::rgb(0.6, 0.9, 1.2),
@@ -38,6 +41,14 @@ pub fn make_avatar_meshes(
         }),
     });
 }
+
+/// Marks an avatar's head, which turns as the person's head does.
+#[derive(Component, Debug, Default, Clone, Copy)]
+pub struct AvatarHead;
+
+/// Marks an avatar's hand (`true` for the right), shown while the person's hand is tracked.
+#[derive(Component, Debug, Default, Clone, Copy)]
+pub struct AvatarHand(pub bool);
 
 /// Adds the visible parts of an avatar as children of `entity`, whose origin is the
 /// middle of the body. Does nothing without [`AvatarMeshes`] (headless).
@@ -66,15 +77,26 @@ pub fn dress_avatar(
             AvatarShape::Cone => meshes.cone.clone(),
         };
         parent.spawn((Mesh3d(body), MeshMaterial3d(skin.clone()), Transform::default()));
-        parent.spawn((
-            Mesh3d(meshes.head.clone()),
-            MeshMaterial3d(skin),
-            Transform::from_xyz(0.0, 0.78, 0.0),
-        ));
-        parent.spawn((
-            Mesh3d(meshes.visor.clone()),
-            MeshMaterial3d(meshes.visor_material.clone()),
-            Transform::from_xyz(0.0, 0.8, -0.18),
-        ));
+        parent
+            .spawn((
+                AvatarHead,
+                Mesh3d(meshes.head.clone()),
+                MeshMaterial3d(skin.clone()),
+                Transform::from_xyz(0.0, 0.78, 0.0),
+            ))
+            .with_child((
+                Mesh3d(meshes.visor.clone()),
+                MeshMaterial3d(meshes.visor_material.clone()),
+                Transform::from_xyz(0.0, 0.02, -0.18),
+            ));
+        for right in [false, true] {
+            parent.spawn((
+                AvatarHand(right),
+                Mesh3d(meshes.hand.clone()),
+                MeshMaterial3d(skin.clone()),
+                Transform::default(),
+                Visibility::Hidden,
+            ));
+        }
     });
 }

@@ -46,6 +46,21 @@ pub struct MoveIntent {
     pub run: bool,
     /// Switch flying on or off this frame.
     pub toggle_flying: bool,
+    /// A displacement to make this frame besides walking, in world metres: a person
+    /// stepping around their room in a headset. Walls stop it as they stop walking.
+    pub step: Vec3,
+}
+
+/// Where a tracked head and hands are, relative to the body: filled in by a headset,
+/// absent on the desktop. Offsets and rotations are in the body's frame (its facing
+/// turned away); the head is measured from the feet, each hand from the head.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
+pub struct TrackedBody {
+    /// The head's offset from the feet, and its rotation.
+    pub head: (Vec3, Quat),
+    /// Each hand's offset from the head and rotation, left then right; `None` while the
+    /// hand is not tracked.
+    pub hands: [Option<(Vec3, Quat)>; 2],
 }
 
 /// How a body is moving: what persists between frames.
@@ -127,6 +142,7 @@ pub fn read_keyboard(
             jump: keys.just_pressed(KeyCode::Space),
             run: keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]),
             toggle_flying: keys.just_pressed(KeyCode::KeyF),
+            step: Vec3::ZERO,
         };
     }
 }
@@ -178,7 +194,7 @@ pub fn move_bodies(
             motion.vertical_speed = (motion.vertical_speed - GRAVITY * dt).max(-TERMINAL_SPEED);
         }
         velocity.y = motion.vertical_speed;
-        controller.translation = Some(velocity * dt);
+        controller.translation = Some(velocity * dt + intent.step);
     }
 }
 

@@ -6,5 +6,5 @@ pub mod controller;
 pub mod floating;
 mod plugin;
 
-pub use controller::{ControlsBlocked, Motion, MoveIntent, Player};
+pub use controller::{ControlsBlocked, Motion, MoveIntent, Player, TrackedBody};
 pub use plugin::AvatarPlugin;

@@ -1,7 +1,7 @@
 //! [`NetBridgePlugin`]: starts the network session and moves messages both ways.
 
 use crate::avatar::controller::{CENTER_ABOVE_FEET, EYES_ABOVE_CENTER};
-use crate::avatar::{Motion, Player};
+use crate::avatar::{Motion, Player, TrackedBody};
 use crate::chat::{ChatLine, ChatLog, ChatTarget, OutgoingChat};
 use crate::identity::{Identity, ProfileChanged};
 use crate::people::{InviteTicket, PeerUpdate, Roster};
@@ -536,22 +536,40 @@ fn send_profile(
     }
 }
 
-fn send_pose(bridge: Option<Res<Bridge>>, player: Query<(&Transform, &Motion), With<Player>>) {
+fn send_pose(
+    bridge: Option<Res<Bridge>>,
+    player: Query<(&Transform, &Motion), With<Player>>,
+    tracked: Option<Res<TrackedBody>>,
+) {
     let (Some(bridge), Ok((transform, motion))) = (bridge, player.single()) else {
         return;
     };
     let feet = transform.translation - Vec3::Y * CENTER_ABOVE_FEET;
-    let head = Quat::from_rotation_x(motion.pitch);
+    let point = |(offset, rotation): (Vec3, Quat)| TrackedPoint {
+        offset: offset.to_array(),
+        rotation: rotation.to_array(),
+    };
+    // A headset tracks the head and hands; on the desktop the head sits at eye height
+    // and tilts with the view, and the hands are not shown.
+    let (head, hands) = match tracked.as_deref() {
+        Some(tracked) => (tracked.head, tracked.hands),
+        None => (
+            (
+                Vec3::Y * (CENTER_ABOVE_FEET + EYES_ABOVE_CENTER),
+                Quat::from_rotation_x(motion.pitch),
+            ),
+            [None, None],
+        ),
+    };
+    let [left_hand, right_hand] = hands.map(|hand| hand.map(point).unwrap_or_default());
     let sample = PoseSample {
         position: feet.to_array(),
         yaw: motion.yaw,
-        head: TrackedPoint {
-            offset: [0.0, CENTER_ABOVE_FEET + EYES_ABOVE_CENTER, 0.0],
-            rotation: head.to_array(),
-        },
+        head: point(head),
+        left_hand,
+        right_hand,
         flying: motion.flying,
         grounded: motion.grounded,
-        ..PoseSample::default()
     };
     if let Ok(handle) = bridge.handle.lock() {
         // Coalesces: the network thread sends the newest at its own pace.

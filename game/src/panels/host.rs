@@ -58,7 +58,8 @@ pub struct PanelsPlugin;
 
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<PanelRegistry>()
+        app.add_plugins(super::laser::LaserPlugin)
+            .init_resource::<PanelRegistry>()
             .init_resource::<PanelOverlay>()
             .init_resource::<PanelPointer>()
             .add_systems(Startup, create_contexts)
@@ -142,14 +143,54 @@ struct Panel {
     image: Option<Handle<Image>>,
 }
 
+/// Every panel of the client and its apps: what it is, its egui context and picture.
 #[derive(Resource, Debug, Default)]
-struct PanelRegistry {
+pub struct PanelRegistry {
     panels: Vec<Panel>,
 }
 
 impl PanelRegistry {
     fn get(&self, id: &str) -> Option<&Panel> {
         self.panels.iter().find(|panel| panel.spec.id == id)
+    }
+
+    /// The panels, in the order they were added.
+    pub fn specs(&self) -> impl Iterator<Item = &PanelSpec> {
+        self.panels.iter().map(|panel| &panel.spec)
+    }
+
+    /// Spawns a quad showing the panel `id` at `transform`, `width` metres wide (the
+    /// panel's own width if `None`), that pointers click like the panel's other quads.
+    /// `None` before the panel's picture exists, or for an unknown id.
+    pub fn spawn_quad(
+        &self,
+        commands: &mut Commands,
+        id: &str,
+        width: Option<f32>,
+        transform: Transform,
+        meshes: &mut Assets<Mesh>,
+        materials: &mut Assets<StandardMaterial>,
+    ) -> Option<Entity> {
+        let panel = self.get(id)?;
+        let (context, image) = (panel.context?, panel.image.clone()?);
+        let width = width.unwrap_or(panel.spec.width);
+        let height = width * panel.spec.pixels.y as f32 / panel.spec.pixels.x as f32;
+        let quad = commands
+            .spawn((
+                Name::new(format!("panel quad {}", panel.spec.id)),
+                PanelQuad { id: panel.spec.id },
+                Mesh3d(meshes.add(Plane3d::new(Vec3::Z, Vec2::new(width / 2.0, height / 2.0)).mesh())),
+                MeshMaterial3d(materials.add(StandardMaterial {
+                    base_color_texture: Some(image),
+                    alpha_mode: AlphaMode::Blend,
+                    unlit: true,
+                    ..default()
+                })),
+                transform,
+            ))
+            .add_picking_observers_for_context(context)
+            .id();
+        Some(quad)
     }
 }
 
@@ -358,32 +399,24 @@ fn place_quads(
         return;
     };
     for panel in &registry.panels {
-        let (Some(anchor), Some(context), Some(image)) = (
-            space.anchor(panel.spec.anchor),
-            panel.context,
-            panel.image.clone(),
+        let Some(anchor) = space.anchor(panel.spec.anchor) else {
+            continue;
+        };
+        let transform = Transform::from_translation(Vec3::from_array(anchor.position))
+            .with_rotation(Quat::from_rotation_y(anchor.yaw_degrees.to_radians()));
+        let Some(quad) = registry.spawn_quad(
+            &mut commands,
+            panel.spec.id,
+            None,
+            transform,
+            &mut meshes,
+            &mut materials,
         ) else {
             continue;
         };
+        commands.entity(quad).insert(SpaceEntity);
         let width = panel.spec.width;
         let height = width * panel.spec.pixels.y as f32 / panel.spec.pixels.x as f32;
-        let transform = Transform::from_translation(Vec3::from_array(anchor.position))
-            .with_rotation(Quat::from_rotation_y(anchor.yaw_degrees.to_radians()));
-        commands
-            .spawn((
-                SpaceEntity,
-                Name::new(format!("panel quad {}", panel.spec.id)),
-                PanelQuad { id: panel.spec.id },
-                Mesh3d(meshes.add(Plane3d::new(Vec3::Z, Vec2::new(width / 2.0, height / 2.0)).mesh())),
-                MeshMaterial3d(materials.add(StandardMaterial {
-                    base_color_texture: Some(image),
-                    alpha_mode: AlphaMode::Blend,
-                    unlit: true,
-                    ..default()
-                })),
-                transform,
-            ))
-            .add_picking_observers_for_context(context);
         // A thin backing slab so the panel reads as an object from the side and behind.
         commands.spawn((
             SpaceEntity,

@@ -5,8 +5,10 @@
 
 mod directory;
 mod host;
+pub mod laser;
 
 pub use directory::DirectoryPanelPlugin;
 pub use host::{
-    PanelAppExt, PanelOverlay, PanelPointer, PanelQuad, PanelSpec, PanelsPlugin, draw_panel_contents,
+    PanelAppExt, PanelOverlay, PanelPointer, PanelQuad, PanelRegistry, PanelSpec, PanelsPlugin,
+    draw_panel_contents,
 };

@@ -23,6 +23,18 @@ pub struct Snapshot {
     pub position: [f32; 3],
     /// Facing, radians.
     pub yaw: f32,
+    /// The head and hands, shown as they are in the newest pose.
+    pub limbs: Limbs,
+}
+
+/// A pose's head and hands: offsets and rotations in the body's frame, the head's
+/// from the feet and each hand's from the head (see [`sanctuary_protocols::pose::TrackedPoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Limbs {
+    /// The head.
+    pub head: sanctuary_protocols::pose::TrackedPoint,
+    /// The left and right hands; a hand with no offset is not tracked.
+    pub hands: [sanctuary_protocols::pose::TrackedPoint; 2],
 }
 
 /// The poses received from one peer, and the delay they are shown with.
@@ -108,6 +120,7 @@ mod tests {
             seq,
             position: [seq as f32 * 0.1, 0.0, 0.0],
             yaw: 0.0,
+            limbs: Limbs::default(),
         }
     }
 
@@ -183,6 +196,7 @@ mod tests {
             seq,
             position: [0.0; 3],
             yaw,
+            limbs: Limbs::default(),
         };
         buffer.push(turn(0, 0.0, 3.0));
         buffer.push(turn(1, 1.0, -3.0));

@@ -7,6 +7,7 @@ mod name_tags;
 mod panel;
 mod plugin;
 
+pub use interpolation::{Limbs, Snapshot};
 pub use name_tags::NameTagsPlugin;
 pub use panel::{InviteTicket, PeoplePanelPlugin};
-pub use plugin::{PeerUpdate, PeoplePlugin, RemoteAvatar, Roster, RosterEntry};
+pub use plugin::{PeerUpdate, PeoplePlugin, PoseBuffers, RemoteAvatar, Roster, RosterEntry};

@@ -1,8 +1,8 @@
 //! [`PeoplePlugin`]: the roster, remote avatars that appear, move smoothly and fade,
 //! and name tags in each person's colour.
 
-use super::interpolation::{PoseBuffer, Snapshot};
-use crate::avatar::body::{AvatarMeshes, dress_avatar};
+use super::interpolation::{Limbs, PoseBuffer, Snapshot};
+use crate::avatar::body::{AvatarHand, AvatarHead, AvatarMeshes, dress_avatar};
 use crate::avatar::controller::CENTER_ABOVE_FEET;
 use crate::sets::GameSystems;
 use crate::spaces::{CurrentSpace, SpaceEntity};
@@ -112,8 +112,16 @@ impl Roster {
     }
 }
 
+/// The poses received from each person in the roster (dropped when they leave).
 #[derive(Resource, Debug, Default)]
-struct PoseBuffers(HashMap<PeerId, PoseBuffer>);
+pub struct PoseBuffers(HashMap<PeerId, PoseBuffer>);
+
+impl PoseBuffers {
+    /// The newest pose received from `peer`.
+    pub fn newest(&self, peer: &PeerId) -> Option<&Snapshot> {
+        self.0.get(peer).and_then(PoseBuffer::newest)
+    }
+}
 
 /// Another person's avatar in this space.
 #[derive(Component, Debug, Clone, PartialEq)]
@@ -169,6 +177,10 @@ fn apply_updates(
                     seq: *seq,
                     position: sample.position,
                     yaw: sample.yaw,
+                    limbs: Limbs {
+                        head: sample.head,
+                        hands: [sample.left_hand, sample.right_hand],
+                    },
                 });
             }
         }
@@ -252,13 +264,58 @@ fn show_people_here(
 fn move_avatars(
     time: Res<Time<Real>>,
     buffers: Res<PoseBuffers>,
-    mut avatars: Query<(&RemoteAvatar, &mut Transform)>,
+    mut avatars: Query<(&RemoteAvatar, &mut Transform, Option<&Children>)>,
+    mut limbs: Query<
+        (&mut Transform, &mut Visibility, Option<&AvatarHand>),
+        (Or<(With<AvatarHead>, With<AvatarHand>)>, Without<RemoteAvatar>),
+    >,
 ) {
     let now = time.elapsed_secs_f64();
-    for (avatar, mut transform) in &mut avatars {
-        if let Some((position, yaw)) = buffers.0.get(&avatar.peer).and_then(|buffer| buffer.sample(now)) {
+    for (avatar, mut transform, children) in &mut avatars {
+        let Some(buffer) = buffers.0.get(&avatar.peer) else {
+            continue;
+        };
+        if let Some((position, yaw)) = buffer.sample(now) {
             transform.translation = Vec3::from_array(position) + Vec3::Y * CENTER_ABOVE_FEET;
             transform.rotation = Quat::from_rotation_y(yaw);
+        }
+        if let (Some(newest), Some(children)) = (buffer.newest(), children) {
+            pose_limbs(&newest.limbs, children, &mut limbs);
+        }
+    }
+}
+
+/// Turns the head and places the hands of an avatar (whose origin is the body's middle)
+/// as the pose says; hands that are not tracked are hidden.
+fn pose_limbs(
+    pose: &Limbs,
+    children: &Children,
+    limbs: &mut Query<
+        (&mut Transform, &mut Visibility, Option<&AvatarHand>),
+        (Or<(With<AvatarHead>, With<AvatarHand>)>, Without<RemoteAvatar>),
+    >,
+) {
+    let head = Vec3::from_array(pose.head.offset) - Vec3::Y * CENTER_ABOVE_FEET;
+    for child in children.iter() {
+        let Ok((mut transform, mut visibility, hand)) = limbs.get_mut(child) else {
+            continue;
+        };
+        match hand {
+            None => {
+                transform.translation = head;
+                transform.rotation = Quat::from_array(pose.head.rotation);
+            }
+            Some(AvatarHand(side)) => {
+                let point = &pose.hands[usize::from(*side)];
+                let tracked = point.offset != [0.0; 3];
+                visibility.set_if_neq(if tracked {
+                    Visibility::Inherited
+                } else {
+                    Visibility::Hidden
+                });
+                transform.translation = head + Vec3::from_array(point.offset);
+                transform.rotation = Quat::from_array(point.rotation);
+            }
         }
     }
 }

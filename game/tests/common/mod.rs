@@ -29,6 +29,11 @@ pub fn scratch_data_dir() -> std::path::PathBuf {
 
 /// The headless world started in `space`, on a fixed 60 Hz clock, not yet updated.
 pub fn world_in(space: &str) -> App {
+    world_in_with(space, |_| {})
+}
+
+/// [`world_in`] with more plugins added by `extra` before the app is finished.
+pub fn world_in_with(space: &str, extra: impl FnOnce(&mut App)) -> App {
     let plan = LaunchPlan {
         catalog: catalog(),
         start_space: space.to_owned(),
@@ -40,6 +45,7 @@ pub fn world_in(space: &str) -> App {
     };
     let mut app = headless_app(&plan);
     app.insert_resource(TimeUpdateStrategy::ManualDuration(FRAME));
+    extra(&mut app);
     app.finish();
     app.cleanup();
     app

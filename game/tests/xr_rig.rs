@@ -1,0 +1,170 @@
+//! The body in a headset without a headset: the rig and the sticks' movement driven in
+//! the headless world by setting what the headset and controllers would report.
+
+mod common;
+
+use bevy::prelude::*;
+use bevy_mod_xr::session::XrTrackingRoot;
+use bevy_mod_xr::spaces::XrSpaceLocationFlags;
+use sanctuary::avatar::{Motion, Player, TrackedBody};
+use sanctuary::xr::XrBodyPlugin;
+use sanctuary::xr::actions::{Hand, HandAim, HandGrip, XrControls};
+use sanctuary::xr::locomotion::{SNAP_TURN, StickState};
+use sanctuary::xr::rig::{XrHead, XrRig};
+
+/// The lobby with the body plugin, a headset 1.6 m up in the middle of the room, and a
+/// tracking root, settled on the floor.
+fn lobby_in_a_headset() -> App {
+    let mut app = common::world_in_with("lobby", |app| {
+        app.add_plugins(XrBodyPlugin {
+            settings_dir: common::scratch_data_dir(),
+        });
+    });
+    app.world_mut().spawn((XrTrackingRoot, Transform::default()));
+    app.world_mut()
+        .spawn((XrHead, Transform::from_xyz(0.0, 1.6, 0.0)));
+    for _ in 0..60 {
+        app.update();
+    }
+    app
+}
+
+fn body(app: &mut App) -> (Vec3, f32) {
+    let world = app.world_mut();
+    let (transform, motion) = world
+        .query_filtered::<(&Transform, &Motion), With<Player>>()
+        .single(world)
+        .expect("the body");
+    (transform.translation, motion.yaw)
+}
+
+/// Where the headset is in the world: the tracking root applied to its place in the room.
+fn head_in_world(app: &mut App) -> Vec3 {
+    let world = app.world_mut();
+    let root = *world
+        .query_filtered::<&Transform, With<XrTrackingRoot>>()
+        .single(world)
+        .expect("the root");
+    let head = *world
+        .query_filtered::<&Transform, With<XrHead>>()
+        .single(world)
+        .expect("the head");
+    root.transform_point(head.translation)
+}
+
+fn set_head(app: &mut App, head: Transform) {
+    let world = app.world_mut();
+    *world
+        .query_filtered::<&mut Transform, With<XrHead>>()
+        .single_mut(world)
+        .expect("the head") = head;
+}
+
+#[test]
+fn stepping_in_the_room_moves_the_body_and_the_head_stays_on_it() {
+    let mut app = lobby_in_a_headset();
+    let (start, yaw) = body(&mut app);
+    let head = head_in_world(&mut app);
+    assert!(
+        (head.x - start.x).abs() < 1e-3 && (head.z - start.z).abs() < 1e-3,
+        "head {head} over body {start}"
+    );
+    // The person steps 40 cm to the right of where the space faces them, over 20 frames.
+    for frame in 1..=20 {
+        set_head(&mut app, Transform::from_xyz(0.02 * frame as f32, 1.6, 0.0));
+        app.update();
+    }
+    app.update();
+    let (moved, _) = body(&mut app);
+    let right = Quat::from_rotation_y(yaw) * Vec3::X;
+    assert!(
+        ((moved - start).dot(right) - 0.4).abs() < 0.02,
+        "moved {}",
+        moved - start
+    );
+    let head = head_in_world(&mut app);
+    assert!(
+        (head.x - moved.x).abs() < 1e-3 && (head.z - moved.z).abs() < 1e-3,
+        "the head stays on the body"
+    );
+}
+
+#[test]
+fn a_snap_turn_turns_about_the_head_once_per_push_and_the_hands_are_told() {
+    let mut app = lobby_in_a_headset();
+    app.world_mut().spawn((
+        HandGrip(Hand::Right),
+        Transform::from_xyz(0.3, 1.4, -0.35),
+        XrSpaceLocationFlags {
+            position_tracked: true,
+            rotation_tracked: true,
+        },
+    ));
+    let (_, yaw) = body(&mut app);
+    let head = head_in_world(&mut app);
+    let rig = *app.world().resource::<XrRig>();
+    app.world_mut().resource_mut::<XrControls>().turn.x = 1.0;
+    for _ in 0..5 {
+        app.update();
+    }
+    let (_, turned) = body(&mut app);
+    assert!(
+        (turned - (yaw - SNAP_TURN)).abs() < 1e-4,
+        "one snap while the stick stays pushed"
+    );
+    assert!((app.world().resource::<XrRig>().yaw - (rig.yaw - SNAP_TURN)).abs() < 1e-4);
+    assert!(
+        head_in_world(&mut app).distance(head) < 0.02,
+        "turned about the head"
+    );
+    app.world_mut().resource_mut::<XrControls>().turn.x = 0.0;
+    app.update();
+    app.world_mut().resource_mut::<XrControls>().turn.x = -1.0;
+    app.update();
+    app.update();
+    let (_, back) = body(&mut app);
+    assert!((back - yaw).abs() < 1e-4, "a push the other way turns back");
+    // Others are told where the hand is, from the head, in the body's frame.
+    let tracked = *app.world().resource::<TrackedBody>();
+    let (offset, _) = tracked.hands[1].expect("the right hand is tracked");
+    assert!(offset.distance(Vec3::new(0.3, -0.2, -0.35)) < 1e-3, "{offset}");
+    assert!(tracked.hands[0].is_none());
+    assert!((tracked.head.0.y - 1.6).abs() < 1e-3);
+}
+
+#[test]
+fn the_teleport_arc_lands_on_the_floor_and_letting_go_moves_the_body_there() {
+    let mut app = lobby_in_a_headset();
+    let (start, yaw) = body(&mut app);
+    let ahead = Quat::from_rotation_y(yaw) * Vec3::NEG_Z;
+    // The right hand at the chest, pointing ahead and a little down.
+    let hand = start + Vec3::Y * 0.5 + ahead * 0.3;
+    app.world_mut().spawn((
+        HandAim(Hand::Right),
+        Transform::from_translation(hand).looking_to(ahead - Vec3::Y * 0.3, Vec3::Y),
+    ));
+    app.update();
+    app.world_mut().resource_mut::<XrControls>().turn.y = 1.0;
+    app.update();
+    app.update();
+    let spot = app
+        .world()
+        .resource::<StickState>()
+        .aiming
+        .expect("the arc is out")
+        .expect("it lands on the floor");
+    assert!(spot.y.abs() < 0.05, "on the lobby floor: {spot}");
+    let distance = (spot - start).dot(ahead);
+    assert!(distance > 2.0, "ahead of the body: {distance}");
+    let (still, _) = body(&mut app);
+    assert!(still.distance(start) < 0.05, "nothing moves while aiming");
+    app.world_mut().resource_mut::<XrControls>().turn.y = 0.0;
+    for _ in 0..3 {
+        app.update();
+    }
+    let (there, _) = body(&mut app);
+    assert!(
+        Vec2::new(there.x - spot.x, there.z - spot.z).length() < 0.1,
+        "teleported to {spot}: {there}"
+    );
+}
