@@ -9,6 +9,7 @@
 mod common;
 
 use bevy::math::{Quat, Vec3};
+use bevy::transform::components::Transform;
 use common::VirtualDisplay;
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
@@ -135,6 +136,7 @@ struct Puppet {
     head: Pose,
     hands: [Pose; 2],
     trigger: [bool; 2],
+    buttons_b: [bool; 2],
 }
 
 impl Puppet {
@@ -147,6 +149,7 @@ impl Puppet {
             head: at(Vec3::new(0.0, 1.6, 0.0)),
             hands: [at(Vec3::new(-0.25, 1.0, -0.1)), at(Vec3::new(0.3, 1.4, -0.35))],
             trigger: [false; 2],
+            buttons_b: [false; 2],
         }
     }
 
@@ -176,6 +179,7 @@ impl Puppet {
             bytes[at + 105] = 1; // active
             bytes[at + 112] = u8::from(self.trigger[hand]); // trigger click
             bytes[at + 113] = u8::from(self.trigger[hand]); // trigger touch
+            bytes[at + 110] = u8::from(self.buttons_b[hand]); // b click
         }
         bytes
     }
@@ -318,7 +322,7 @@ fn turned(a: f32, b: f32) -> f32 {
 }
 
 #[test]
-fn in_monado_head_and_hands_reach_a_desktop_peer_and_the_laser_clicks_go_there() {
+fn in_monado_head_and_hands_reach_a_desktop_peer_and_the_laser_clicks_go_there_and_the_wrist_menu() {
     use sanctuary::net_bridge::NetMode;
     let Some((root, _one_at_a_time)) = monado() else {
         return;
@@ -435,7 +439,6 @@ fn in_monado_head_and_hands_reach_a_desktop_peer_and_the_laser_clicks_go_there()
             }
         }
     }
-    drop(client);
     let to = travelled.unwrap_or_else(|| {
         panic!(
             "the laser never clicked \"Go there\"; the client said:\n{}",
@@ -446,4 +449,54 @@ fn in_monado_head_and_hands_reach_a_desktop_peer_and_the_laser_clicks_go_there()
         catalog.get(to.trim()).is_some() && to.trim() != "lobby",
         "travelled to {to:?}"
     );
+
+    // B shows the wrist menu on the left wrist; the right laser, swept down its list,
+    // brings a panel in front of the eyes.
+    for pressed in [true, false] {
+        puppet.lock().unwrap().buttons_b[1] = pressed;
+        keep_running(&mut peer, Duration::from_millis(700));
+    }
+    wait_for_line(
+        &lines,
+        &mut seen,
+        "xr: the wrist menu is out",
+        Duration::from_secs(30),
+    );
+    let (left, right) = {
+        let puppet = puppet.lock().unwrap();
+        (puppet.hands[0], puppet.hands[1].position)
+    };
+    // The menu's quad sits on the left grip (see xr::wrist::toggle_menu).
+    let menu = Transform::from_translation(left.position).with_rotation(left.rotation)
+        * Transform::from_xyz(0.0, 0.06, 0.12).with_rotation(Quat::from_rotation_x(-1.1));
+    let spec = sanctuary::xr::wrist::menu_spec();
+    let (width, height) = (
+        spec.width,
+        spec.width * spec.pixels.y as f32 / spec.pixels.x as f32,
+    );
+    let mut summoned = None;
+    'menu: for step in 0..20 {
+        let (u, v) = (0.2, 0.1 + 0.03 * step as f32);
+        let point = menu.transform_point(Vec3::new((u - 0.5) * width, (0.5 - v) * height, 0.0));
+        eprintln!("xr test: the laser aims at {u:.2}, {v:.2} of the wrist menu");
+        puppet.lock().unwrap().hands[1].rotation =
+            Quat::from_rotation_arc(Vec3::NEG_Z, (point - right).normalize());
+        for trigger in [false, true, false] {
+            puppet.lock().unwrap().trigger[1] = trigger;
+            keep_running(&mut peer, Duration::from_millis(700));
+            seen.extend(lines.try_iter());
+            if let Some(line) = seen.iter().find(|line| line.contains("panel is in front of you")) {
+                summoned = Some(line.clone());
+                break 'menu;
+            }
+        }
+    }
+    drop(client);
+    let summoned = summoned.unwrap_or_else(|| {
+        panic!(
+            "the wrist menu never brought a panel; the client said:\n{}",
+            seen.join("\n")
+        )
+    });
+    assert!(summoned.contains("xr: the "), "{summoned}");
 }

@@ -168,3 +168,51 @@ fn the_teleport_arc_lands_on_the_floor_and_letting_go_moves_the_body_there() {
         "teleported to {spot}: {there}"
     );
 }
+
+#[test]
+fn smooth_turning_turns_while_held_and_the_vignette_narrows_the_view_while_moving() {
+    use sanctuary::xr::locomotion::{SMOOTH_TURN_SPEED, Vignette, show_vignette};
+    use sanctuary::xr::{TurnStyle, XrSettings};
+    let mut app = lobby_in_a_headset();
+    app.add_systems(Update, show_vignette);
+    let ring = app.world_mut().spawn((Vignette, Visibility::Hidden)).id();
+    app.world_mut().resource_mut::<XrSettings>().turn = TurnStyle::Smooth;
+    let (_, yaw) = body(&mut app);
+    app.world_mut().resource_mut::<XrControls>().turn.x = 1.0;
+    for _ in 0..60 {
+        app.update();
+    }
+    let (_, turned) = body(&mut app);
+    let expected = SMOOTH_TURN_SPEED * 59.0 * common::FRAME.as_secs_f32();
+    assert!(
+        ((yaw - turned) - expected).abs() < 0.05,
+        "turned {} of {expected}",
+        yaw - turned
+    );
+    assert_eq!(
+        app.world().get::<Visibility>(ring),
+        Some(&Visibility::Inherited),
+        "narrowed while turning"
+    );
+    app.world_mut().resource_mut::<XrControls>().turn.x = 0.0;
+    app.update();
+    assert_eq!(
+        app.world().get::<Visibility>(ring),
+        Some(&Visibility::Hidden),
+        "open again at rest"
+    );
+    app.world_mut().resource_mut::<XrControls>().walk = Vec2::Y;
+    app.update();
+    assert_eq!(
+        app.world().get::<Visibility>(ring),
+        Some(&Visibility::Inherited),
+        "narrowed while walking"
+    );
+    app.world_mut().resource_mut::<XrSettings>().vignette = false;
+    app.update();
+    assert_eq!(
+        app.world().get::<Visibility>(ring),
+        Some(&Visibility::Hidden),
+        "never when turned off"
+    );
+}

@@ -102,6 +102,7 @@ pub fn toggle_menu(
         return;
     }
     menu.open = !menu.open;
+    println!("xr: the wrist menu is {}", if menu.open { "out" } else { "away" });
     if let Some(quad) = menu.quad.take() {
         commands.entity(quad).despawn();
     }
@@ -154,6 +155,11 @@ pub fn summon_panel(
             commands.entity(quad).insert(crate::spaces::SpaceEntity);
             (id, quad)
         });
+    if menu.summoned.is_some()
+        && let Some(spec) = registry.specs().find(|spec| spec.id == id)
+    {
+        println!("xr: the {} panel is in front of you", spec.title);
+    }
 }
 
 /// A panel's place a metre in front of a head, level, a little below the eyes, facing it.
