@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs them all: formatting, the whole test suite
 # (unit, headless world, real processes, real-window screenshots, and the client in
-# Monado's simulated headset), then clippy.
+# a headset Monado serves), then clippy.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/common.sh

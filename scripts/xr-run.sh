@@ -35,17 +35,23 @@ if [ "${XR_DEVICE:-remote}" = simulated ]; then
 else
   export P_OVERRIDE_ACTIVE_CONFIG=remote
 fi
-chroot "$root" /usr/bin/monado-service >"$runtime_dir/monado.log" 2>&1 &
+chroot "$root" /usr/bin/monado-service >"$runtime_dir/monado.log" 2>&1 </dev/null &
 monado=$!
+# However this ends (the command's end, a signal), Monado stops and its folder goes.
+finish() {
+  kill "$monado" 2>/dev/null || true
+  wait "$monado" 2>/dev/null || true
+  [ "${XR_SHOW_MONADO_LOG:-0}" = 1 ] && cat "$runtime_dir/monado.log" >&2
+  rm -rf "$runtime_dir"
+}
+trap finish EXIT
+trap 'exit 143' TERM INT
 for _ in $(seq 100); do
   [ -S "$root$runtime_dir/monado_comp_ipc" ] || [ -S "$runtime_dir/monado_comp_ipc" ] && break
   kill -0 "$monado" 2>/dev/null || { cat "$runtime_dir/monado.log" >&2; echo "monado-service stopped" >&2; exit 1; }
   sleep 0.1
 done
 status=0
-chroot "$root" /usr/bin/env -C "$PWD" "$@" || status=$?
-kill "$monado" 2>/dev/null || true
-wait "$monado" 2>/dev/null || true
-[ "${XR_SHOW_MONADO_LOG:-0}" = 1 ] && cat "$runtime_dir/monado.log" >&2
+chroot "$root" /usr/bin/env -C "$PWD" "$@" </dev/null || status=$?
 exit "$status"
 INNER

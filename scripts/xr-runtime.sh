@@ -12,20 +12,23 @@ XR_PACKAGES=(monado-service libopenxr1-monado libopenxr-loader1 libopenxr-dev
 # made (not root, no debootstrap, no mirror) it says why and exports
 # SANCTUARY_XR_UNAVAILABLE with the reason, which the XR tests print when they skip.
 ensure_xr_runtime() {
-  # The marker holds the package list it was made with: a changed list makes it again.
-  if [ "$(cat "$XR_ROOT/.ready" 2>/dev/null)" = "${XR_PACKAGES[*]}" ]; then
-    export SANCTUARY_XR_ROOT="$XR_ROOT"
-    return 0
-  fi
   local why=""
   if [ "$(id -u)" -ne 0 ]; then
-    why="making the Monado chroot needs root (debootstrap, chroot and mounts); run ./test.sh as root to include the XR tests"
+    why="the Monado chroot needs root (debootstrap, chroot and mounts); run ./test.sh as root to include the XR tests"
+  elif ! unshare --mount true 2>/dev/null; then
+    why="this machine does not allow a mount namespace (unshare --mount), which running Monado's chroot needs"
+  # The marker holds the package list it was made with: a changed list makes it again.
+  elif [ "$(cat "$XR_ROOT/.ready" 2>/dev/null)" = "${XR_PACKAGES[*]}" ]; then
+    export SANCTUARY_XR_ROOT="$XR_ROOT"
+    return 0
   elif ! ensure_packages debootstrap >/dev/null; then
     why="debootstrap could not be installed"
   fi
   if [ -z "$why" ]; then
     echo "making the OpenXR runtime's chroot (Debian trixie with Monado) in $XR_ROOT, once"
-    rm -rf "$XR_ROOT.partial"
+    # What an interrupted debootstrap left, without following its mounts.
+    umount -R "$XR_ROOT.partial/proc" "$XR_ROOT.partial/sys" "$XR_ROOT.partial/dev" 2>/dev/null || true
+    rm -rf --one-file-system "$XR_ROOT.partial"
     mkdir -p "$(dirname "$XR_ROOT")"
     local include
     include="$(IFS=,; echo "${XR_PACKAGES[*]}")"

@@ -27,8 +27,11 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_sanctuary");
 fn monado() -> Option<(PathBuf, std::fs::File)> {
     match std::env::var_os("SANCTUARY_XR_ROOT") {
         Some(root) => {
-            let lock = std::fs::File::create(std::env::temp_dir().join("sanctuary-monado.lock"))
-                .expect("a lock file");
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(std::env::temp_dir().join("sanctuary-monado.lock"))
+                .expect("the Monado lock file");
             lock.lock().expect("the Monado lock");
             Some((PathBuf::from(root), lock))
         }
@@ -229,7 +232,11 @@ fn in_monado_the_client_runs_focused_and_renders_frames_in_the_headset() {
     );
     drive(Arc::new(Mutex::new(Puppet::standing())));
     let status = client.0.wait().expect("the client ends");
-    let said: Vec<String> = lines.try_iter().collect();
+    // Every line, to the last: the readers stop when the pipes close.
+    let mut said = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
+        said.push(line);
+    }
     let text = said.join("\n");
     assert!(status.success(), "the client failed:\n{text}");
     assert!(text.contains("xr: Monado"), "the runtime is named:\n{text}");

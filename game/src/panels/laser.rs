@@ -95,13 +95,25 @@ pub fn pointer_events(
 /// Casts each laser's ray at the panels and tells the panel it points at what the laser
 /// does, before egui reads its input this frame.
 fn point_lasers(
-    mut lasers: Query<(&GlobalTransform, &Laser, &mut LaserState)>,
+    mut lasers: Query<(Entity, &GlobalTransform, &Laser, &mut LaserState)>,
     mut ray_cast: MeshRayCast,
     panels: Query<&PickableEguiContext>,
     mut contexts: Query<(&Camera, &mut EguiContext)>,
     mut input: MessageWriter<EguiInputEvent>,
 ) {
-    for (transform, laser, mut state) in &mut lasers {
+    // One laser at a time speaks to a panel: the one holding a press there, else the
+    // first to point at it this frame (two pointers on one panel would make egui see a
+    // drag instead of a click).
+    let mut order: Vec<(bool, Entity)> = lasers
+        .iter()
+        .map(|(entity, _, _, state)| (state.pressed_on.is_none(), entity))
+        .collect();
+    order.sort();
+    let mut spoken_to = Vec::new();
+    for (_, entity) in order {
+        let Ok((_, transform, laser, mut state)) = lasers.get_mut(entity) else {
+            continue;
+        };
         let ray = Ray3d::new(transform.translation(), transform.forward());
         let settings = MeshRayCastSettings {
             visibility: RayCastVisibility::Visible,
@@ -120,12 +132,17 @@ fn point_lasers(
                 let uv = hit.uv?;
                 Some(((context, egui::pos2(uv.x * size.x, uv.y * size.y)), hit.distance))
             });
-        let now = hit.map(|(target, _)| target);
+        let now = hit
+            .map(|(target, _)| target)
+            .filter(|(context, _)| !spoken_to.contains(context));
         if now.map(|(context, _)| context) != state.target.map(|(context, _)| context) {
             debug!("laser {:?} now points at {now:?}", transform.translation());
         }
         for (context, event) in pointer_events(&mut state, now, laser.pressed) {
             input.write(EguiInputEvent { context, event });
+        }
+        if let Some((context, _)) = now {
+            spoken_to.push(context);
         }
         state.length = hit.map_or(LASER_REACH, |(_, distance)| distance);
     }

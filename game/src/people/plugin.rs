@@ -12,6 +12,8 @@ use sanctuary_protocols::message::AvatarShape;
 use sanctuary_protocols::pose::PoseSample;
 use std::collections::{BTreeMap, HashMap};
 
+/// Where an avatar's head stands above the middle of its body when the pose has none.
+const STANDING_HEAD_ABOVE_CENTER: f32 = 0.78;
 /// Seconds an arriving avatar takes to grow in.
 const APPEAR_SECONDS: f32 = 0.4;
 /// Seconds a leaving avatar takes to fade out.
@@ -295,7 +297,15 @@ fn pose_limbs(
         (Or<(With<AvatarHead>, With<AvatarHand>)>, Without<RemoteAvatar>),
     >,
 ) {
-    let head = Vec3::from_array(pose.head.offset) - Vec3::Y * CENTER_ABOVE_FEET;
+    // A pose with no head offset (a bot's, a keeper's) has its head where an avatar's stands.
+    let (head, head_turn) = if pose.head.offset == [0.0; 3] {
+        (Vec3::Y * STANDING_HEAD_ABOVE_CENTER, Quat::IDENTITY)
+    } else {
+        (
+            Vec3::from_array(pose.head.offset) - Vec3::Y * CENTER_ABOVE_FEET,
+            Quat::from_array(pose.head.rotation),
+        )
+    };
     for child in children.iter() {
         let Ok((mut transform, mut visibility, hand)) = limbs.get_mut(child) else {
             continue;
@@ -303,7 +313,7 @@ fn pose_limbs(
         match hand {
             None => {
                 transform.translation = head;
-                transform.rotation = Quat::from_array(pose.head.rotation);
+                transform.rotation = head_turn;
             }
             Some(AvatarHand(side)) => {
                 let point = &pose.hands[usize::from(*side)];

@@ -79,13 +79,14 @@ pub fn move_with_sticks(
 /// and moves the body where it lands when the stick is let go.
 pub fn teleport(
     controls: Res<XrControls>,
+    blocked: Res<crate::avatar::ControlsBlocked>,
     rapier: ReadRapierContext,
     aims: Query<(&GlobalTransform, &HandAim)>,
     mut stick: ResMut<StickState>,
     mut body: Single<(Entity, &mut Transform, &mut Motion), With<Player>>,
 ) {
     let (player, transform, motion) = &mut *body;
-    let pushed = controls.turn.y > PUSHED && !motion.flying;
+    let pushed = controls.turn.y > PUSHED && !motion.flying && !blocked.0;
     let Some(aim) = aims
         .iter()
         .find(|(_, aim)| aim.0 == Hand::Right)
