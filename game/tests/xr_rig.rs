@@ -15,10 +15,16 @@ use sanctuary::xr::rig::{XrHead, XrRig};
 /// The lobby with the body plugin, a headset 1.6 m up in the middle of the room, and a
 /// tracking root, settled on the floor.
 fn lobby_in_a_headset() -> App {
+    lobby_in_a_headset_with(|_| {})
+}
+
+/// [`lobby_in_a_headset`], with `extra` added before it starts.
+fn lobby_in_a_headset_with(extra: impl FnOnce(&mut App)) -> App {
     let mut app = common::world_in_with("lobby", |app| {
         app.add_plugins(XrBodyPlugin {
             settings_dir: common::scratch_data_dir(),
         });
+        extra(app);
     });
     app.world_mut().spawn((XrTrackingRoot, Transform::default()));
     app.world_mut()
@@ -36,6 +42,12 @@ fn body(app: &mut App) -> (Vec3, f32) {
         .single(world)
         .expect("the body");
     (transform.translation, motion.yaw)
+}
+
+/// How far a heading turned from `from` to `to`, the short way round (radians, left positive).
+fn turned_from(from: f32, to: f32) -> f32 {
+    use std::f32::consts::{PI, TAU};
+    (to - from + PI).rem_euclid(TAU) - PI
 }
 
 /// Where the headset is in the world: the tracking root applied to its place in the room.
@@ -109,10 +121,10 @@ fn a_snap_turn_turns_about_the_head_once_per_push_and_the_hands_are_told() {
     }
     let (_, turned) = body(&mut app);
     assert!(
-        (turned - (yaw - SNAP_TURN)).abs() < 1e-4,
+        (turned_from(yaw, turned) + SNAP_TURN).abs() < 1e-4,
         "one snap while the stick stays pushed"
     );
-    assert!((app.world().resource::<XrRig>().yaw - (rig.yaw - SNAP_TURN)).abs() < 1e-4);
+    assert!((turned_from(rig.yaw, app.world().resource::<XrRig>().yaw) + SNAP_TURN).abs() < 1e-4);
     assert!(
         head_in_world(&mut app).distance(head) < 0.02,
         "turned about the head"
@@ -123,7 +135,10 @@ fn a_snap_turn_turns_about_the_head_once_per_push_and_the_hands_are_told() {
     app.update();
     app.update();
     let (_, back) = body(&mut app);
-    assert!((back - yaw).abs() < 1e-4, "a push the other way turns back");
+    assert!(
+        turned_from(yaw, back).abs() < 1e-4,
+        "a push the other way turns back"
+    );
     // Others are told where the hand is, from the head, in the body's frame.
     let tracked = *app.world().resource::<TrackedBody>();
     let (offset, _) = tracked.hands[1].expect("the right hand is tracked");
@@ -185,9 +200,9 @@ fn smooth_turning_turns_while_held_and_the_vignette_narrows_the_view_while_movin
     let (_, turned) = body(&mut app);
     let expected = SMOOTH_TURN_SPEED * 59.0 * common::FRAME.as_secs_f32();
     assert!(
-        ((yaw - turned) - expected).abs() < 0.05,
+        (turned_from(turned, yaw) - expected).abs() < 0.05,
         "turned {} of {expected}",
-        yaw - turned
+        turned_from(turned, yaw)
     );
     assert_eq!(
         app.world().get::<Visibility>(ring),
@@ -215,4 +230,77 @@ fn smooth_turning_turns_while_held_and_the_vignette_narrows_the_view_while_movin
         Some(&Visibility::Hidden),
         "never when turned off"
     );
+}
+
+#[test]
+fn the_right_hand_aims_build_mode_and_the_grips_are_passed_on() {
+    use sanctuary::build::BuildingHand;
+    let mut app = lobby_in_a_headset();
+    let pointing = Transform::from_xyz(0.3, 1.4, -0.35).looking_to(Vec3::new(0.0, -1.0, -1.0), Vec3::Y);
+    app.world_mut().spawn((HandAim(Hand::Right), pointing));
+    app.world_mut()
+        .spawn((HandAim(Hand::Left), Transform::from_xyz(-0.3, 1.4, -0.35)));
+    app.world_mut().resource_mut::<XrControls>().squeezed = [false, true];
+    app.update();
+    app.update();
+    let hand = app.world().resource::<BuildingHand>().clone();
+    assert_eq!(hand.grips, [false, true]);
+    let (origin, direction) = hand.aim.expect("the right hand aims");
+    assert!(origin.distance(pointing.translation) < 1e-4, "{origin}");
+    assert!(
+        direction.distance(Vec3::new(0.0, -1.0, -1.0).normalize()) < 1e-4,
+        "{direction}"
+    );
+    app.world_mut().resource_mut::<XrControls>().squeezed = [true, false];
+    app.update();
+    assert_eq!(app.world().resource::<BuildingHand>().grips, [true, false]);
+}
+
+#[test]
+fn the_wrist_menu_turns_building_on_picks_the_piece_and_keeps_the_comfort_settings() {
+    use sanctuary::app::DataDir;
+    use sanctuary::build::BuildMode;
+    use sanctuary::panels::PanelAppExt;
+    use sanctuary::xr::wrist::{WristMenu, menu_spec, menu_ui};
+    use sanctuary::xr::{TurnStyle, XrSettings};
+    use sanctuary_protocols::build::PieceKind;
+    let mut app = lobby_in_a_headset_with(|app| {
+        app.init_resource::<WristMenu>()
+            .init_resource::<BuildMode>()
+            .add_panel(menu_spec(), menu_ui);
+    });
+    let menu = common::PanelView::client("menu");
+    menu.click_text(
+        &mut app,
+        "Build: the right grip grabs or places, the left removes",
+    );
+    assert!(app.world().resource::<BuildMode>().active);
+    menu.click_text(&mut app, "Slab");
+    assert_eq!(app.world().resource::<BuildMode>().kind, PieceKind::Slab);
+
+    let defaults = *app.world().resource::<XrSettings>();
+    menu.click_text(&mut app, "Smooth");
+    menu.click_text(&mut app, "Narrow the view while moving");
+    // Sitting down, the person says so: they are lifted to a standing avatar's eyes.
+    set_head(&mut app, Transform::from_xyz(0.0, 1.1, 0.0));
+    menu.click_text(&mut app, "Seated");
+    let settings = *app.world().resource::<XrSettings>();
+    assert_eq!(settings.turn, TurnStyle::Smooth);
+    assert_eq!(settings.vignette, !defaults.vignette);
+    assert!(settings.seated);
+    assert!(
+        (settings.lift - sanctuary::xr::rig::calibrated_lift(1.1)).abs() < 1e-4 && settings.lift > 0.3,
+        "lift {}",
+        settings.lift
+    );
+    assert_eq!(app.world().resource::<XrRig>().lift, settings.lift);
+    // Leaning back in the chair, they set their height again.
+    set_head(&mut app, Transform::from_xyz(0.0, 1.3, 0.0));
+    menu.click_text(&mut app, "Set my height");
+    let settings = *app.world().resource::<XrSettings>();
+    assert!((settings.lift - sanctuary::xr::rig::calibrated_lift(1.3)).abs() < 1e-4);
+    assert_eq!(app.world().resource::<XrRig>().lift, settings.lift);
+    // The settings outlive the session.
+    let data = app.world().resource::<DataDir>().0.clone();
+    assert_eq!(XrSettings::load(&data), settings);
 }

@@ -18,6 +18,6 @@ pub mod scene;
 pub mod sign;
 
 pub use edit::{BuildAction, BuildLink, BuildStatus, EditHistory, PiecesChanged};
-pub use mode::{BuildMode, BuildModePlugin};
+pub use mode::{BuildMode, BuildModePlugin, BuildingHand, Held, pick_next_piece};
 pub use plugin::{BuildPlugin, BuildSystems};
 pub use scene::{BuiltPiece, BuiltScene};

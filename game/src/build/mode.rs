@@ -101,6 +101,29 @@ impl Plugin for BuildModePlugin {
     }
 }
 
+/// A hand that builds, in a headset: where it points and which grips are squeezed (left,
+/// right). The right grip grabs the piece pointed at and sets it down where it is let go,
+/// or places the next piece where no piece is pointed at; the left grip removes the piece
+/// pointed at. Absent on the desktop, where the crosshair and the mouse do this.
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct BuildingHand {
+    /// The ray it points along (origin, direction), when tracked.
+    pub aim: Option<(Vec3, Vec3)>,
+    /// Whether each grip is squeezed now: left, right.
+    pub grips: [bool; 2],
+}
+
+/// A piece a hand holds up while its grip is squeezed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
+    /// The piece.
+    pub piece: PieceId,
+    /// How far along the hand's aim it was grabbed, metres.
+    pub reach: f32,
+    /// From the point grabbed to the piece's centre, metres.
+    pub offset: Vec3,
+}
+
 /// What the person is about to build, and what they picked.
 #[derive(Resource, Debug)]
 pub struct BuildMode {
@@ -122,6 +145,8 @@ pub struct BuildMode {
     pub clipboard: Vec<Piece>,
     /// What the crosshair aims at now.
     pub target: Option<Target>,
+    /// The piece a hand holds, while it does.
+    pub held: Option<Held>,
     /// Writing the sign's text (the keyboard is the text field's).
     writing: bool,
 }
@@ -138,6 +163,7 @@ impl Default for BuildMode {
             selected: BTreeSet::new(),
             clipboard: Vec::new(),
             target: None,
+            held: None,
             writing: false,
         }
     }
@@ -171,6 +197,20 @@ pub struct Target {
     pub ghost: Piece,
     /// Why it cannot go there, if it cannot.
     pub refused: Option<String>,
+    /// Where the aim touched, metres.
+    pub point: Vec3,
+}
+
+/// Where a held piece goes when the hand holds its centre at `centre`: moved from where
+/// it stands by whole grid steps, so what lined up with its neighbours still does.
+pub fn carried(piece: &Piece, centre: Vec3) -> Piece {
+    let (from, _, _) = placement(piece);
+    let steps = ((centre - from) / GRID_M).round() * GRID_M;
+    let millimetres = (steps * 1000.0).round().as_ivec3().to_array();
+    Piece {
+        position: [0, 1, 2].map(|axis| piece.position[axis] + millimetres[axis]),
+        ..piece.clone()
+    }
 }
 
 /// Where a new piece goes when the crosshair hits `point` on a surface facing `normal`:
@@ -246,11 +286,13 @@ fn toggle(
     }
 }
 
-/// Follows the crosshair: which piece it hits, and where the next piece would go.
+/// Follows the crosshair (or a building hand): which piece it hits, and where the next
+/// piece would go.
 fn aim(
     mut mode: ResMut<BuildMode>,
     rapier: ReadRapierContext,
     camera: Single<&GlobalTransform, With<MainCamera>>,
+    hand: Option<Res<BuildingHand>>,
     player: Single<Entity, With<Player>>,
     scene: Res<BuiltScene>,
     link: Res<BuildLink>,
@@ -262,8 +304,27 @@ fn aim(
     let Ok(context) = rapier.single() else {
         return;
     };
-    let origin = camera.translation();
-    let direction = camera.forward().as_vec3();
+    let (origin, direction) = hand
+        .and_then(|hand| hand.aim)
+        .unwrap_or((camera.translation(), camera.forward().as_vec3()));
+    if let Some(held) = mode.held {
+        // A held piece goes where the hand carries it, whatever is behind it.
+        let Some(piece) = scene.piece(&held.piece) else {
+            mode.held = None;
+            mode.target = None;
+            return;
+        };
+        let point = origin + direction * held.reach;
+        let ghost = carried(piece, point + held.offset);
+        let refused = refusal(&link, current.as_deref(), &ghost);
+        mode.target = Some(Target {
+            piece: Some(held.piece),
+            ghost,
+            refused,
+            point,
+        });
+        return;
+    }
     let filter = QueryFilter::default().exclude_collider(*player);
     let Some((_, hit)) = context.cast_ray_and_get_normal(origin, direction, REACH_M, true, filter) else {
         mode.target = None;
@@ -282,6 +343,7 @@ fn aim(
         piece,
         ghost,
         refused,
+        point: hit.point,
     });
 }
 
@@ -312,6 +374,7 @@ pub fn refusal(link: &BuildLink, current: Option<&CurrentSpace>, ghost: &Piece) 
 fn act(
     keys: Res<ButtonInput<KeyCode>>,
     mouse: Res<ButtonInput<MouseButton>>,
+    hand: Option<Res<BuildingHand>>,
     grab: Res<CursorGrab>,
     blocked: Res<ControlsBlocked>,
     scene: Res<BuiltScene>,
@@ -319,9 +382,29 @@ fn act(
     mut actions: MessageWriter<BuildAction>,
     mut status: ResMut<BuildStatus>,
     mut was_grabbed: Local<bool>,
+    mut was_gripped: Local<[bool; 2]>,
 ) {
     let grabbed_before = *was_grabbed;
     *was_grabbed = grab.0;
+    let grips = hand.as_deref().map_or([false; 2], |hand| hand.grips);
+    let squeezed = [0, 1].map(|side| grips[side] && !was_gripped[side]);
+    *was_gripped = grips;
+    // Letting go of the right grip sets down what it held, where the ghost shows.
+    if !grips[1]
+        && let Some(held) = mode.held.take()
+        && mode.active
+        && !blocked.0
+        && let Some(target) = mode.target.clone()
+        && target.piece == Some(held.piece)
+    {
+        match target.refused {
+            None if scene.piece(&held.piece) != Some(&target.ghost) => {
+                actions.write(BuildAction::Change(vec![(held.piece, target.ghost)]));
+            }
+            None => {}
+            Some(why) => status.message = Some(format!("Not moved: {why}")),
+        }
+    }
     if !mode.active || blocked.0 || mode.writing {
         return;
     }
@@ -457,11 +540,25 @@ fn act(
             .collect();
         actions.write(BuildAction::Change(moved));
     }
-    // A click that grabbed the mouse only grabs it.
-    if !grab.0 || !grabbed_before {
-        return;
+    // A squeeze of the right grip grabs the piece the hand points at.
+    let hand_origin = hand
+        .as_deref()
+        .and_then(|hand| hand.aim)
+        .map(|(origin, _)| origin);
+    if squeezed[1]
+        && let Some(id) = target.piece
+        && let Some(piece) = scene.piece(&id)
+        && let Some(origin) = hand_origin
+    {
+        mode.held = Some(Held {
+            piece: id,
+            reach: target.point.distance(origin),
+            offset: placement(piece).0 - target.point,
+        });
     }
-    if mouse.just_pressed(MouseButton::Left) {
+    // A click that grabbed the mouse only grabs it.
+    let clicks = grab.0 && grabbed_before;
+    if (clicks && mouse.just_pressed(MouseButton::Left)) || (squeezed[1] && mode.held.is_none()) {
         match &target.refused {
             None => {
                 actions.write(BuildAction::Place(vec![target.ghost.clone()]));
@@ -469,10 +566,13 @@ fn act(
             Some(why) => status.message = Some(format!("Not built: {why}")),
         }
     }
-    if mouse.just_pressed(MouseButton::Right)
+    if ((clicks && mouse.just_pressed(MouseButton::Right)) || squeezed[0])
         && let Some(id) = target.piece
     {
         mode.selected.remove(&id);
+        if mode.held.is_some_and(|held| held.piece == id) {
+            mode.held = None;
+        }
         actions.write(BuildAction::Remove(vec![id]));
     }
 }
@@ -603,6 +703,25 @@ fn show_selection(
 }
 
 /// The palette and what build mode says, in a small window while it is on.
+/// Buttons that pick the next piece's kind and colour: the Build window's, and the
+/// wrist menu's in a headset.
+pub fn pick_next_piece(ui: &mut egui::Ui, mode: &mut BuildMode) {
+    ui.horizontal_wrapped(|ui| {
+        for kind in PieceKind::ALL {
+            ui.selectable_value(&mut mode.kind, kind, kind.label());
+        }
+    });
+    ui.horizontal(|ui| {
+        for (index, color) in PALETTE.iter().enumerate() {
+            let swatch = egui::Color32::from_rgb(color.r, color.g, color.b);
+            let text = if index == mode.color { "■" } else { "□" };
+            if ui.button(egui::RichText::new(text).color(swatch)).clicked() {
+                mode.color = index;
+            }
+        }
+    });
+}
+
 fn draw_palette(
     mut contexts: EguiContexts,
     mut mode: ResMut<BuildMode>,
@@ -625,20 +744,7 @@ fn draw_palette(
         .resizable(false)
         .collapsible(false)
         .show(ctx, |ui| {
-            ui.horizontal(|ui| {
-                for kind in PieceKind::ALL {
-                    ui.selectable_value(&mut mode.kind, kind, kind.label());
-                }
-            });
-            ui.horizontal(|ui| {
-                for (index, color) in PALETTE.iter().enumerate() {
-                    let swatch = egui::Color32::from_rgb(color.r, color.g, color.b);
-                    let text = if index == mode.color { "■" } else { "□" };
-                    if ui.button(egui::RichText::new(text).color(swatch)).clicked() {
-                        mode.color = index;
-                    }
-                }
-            });
+            pick_next_piece(ui, &mut mode);
             ui.label(format!(
                 "turned {}°, size {}%, {} selected, {} to undo",
                 u32::from(mode.yaw) * 15,
@@ -750,6 +856,7 @@ mod tests {
                 piece: Some(id(1)),
                 ghost: Piece::new(PieceKind::Block, [0, 1500, 0], PALETTE[0]),
                 refused: None,
+                point: Vec3::new(0.0, 1.0, 0.0),
             }),
             ..BuildMode::default()
         };
@@ -812,6 +919,103 @@ mod tests {
         app.insert_resource(CursorGrab(true));
         assert!(press(&mut app, &[], &[MouseButton::Left]).is_empty());
         assert_eq!(press(&mut app, &[], &[MouseButton::Left]).len(), 1);
+    }
+
+    /// A building hand 3 m in front of the block's top, pointing at it, its grips so.
+    fn hand(grips: [bool; 2]) -> BuildingHand {
+        BuildingHand {
+            aim: Some((Vec3::new(0.0, 1.0, 3.0), Vec3::NEG_Z)),
+            grips,
+        }
+    }
+
+    #[test]
+    fn the_right_grip_grabs_the_piece_pointed_at_and_sets_it_down_where_it_is_let_go() {
+        let mut app = aiming();
+        app.insert_resource(CursorGrab(false));
+        app.insert_resource(hand([false, true]));
+        assert!(
+            press(&mut app, &[], &[]).is_empty(),
+            "grabbing changes nothing yet"
+        );
+        let held = app.world().resource::<BuildMode>().held;
+        assert_eq!(
+            held,
+            Some(Held {
+                piece: id(1),
+                reach: 3.0,
+                offset: Vec3::new(0.0, -0.5, 0.0),
+            })
+        );
+        // The hand carries it a metre to the right (build mode's aim shows it there).
+        let moved = Piece::new(PieceKind::Block, [1000, 500, 0], PALETTE[0]);
+        app.world_mut().resource_mut::<BuildMode>().target = Some(Target {
+            piece: Some(id(1)),
+            ghost: moved.clone(),
+            refused: None,
+            point: Vec3::new(1.0, 1.0, 0.0),
+        });
+        assert!(press(&mut app, &[], &[]).is_empty(), "still held");
+        app.insert_resource(hand([false, false]));
+        assert_eq!(
+            press(&mut app, &[], &[]),
+            vec![BuildAction::Change(vec![(id(1), moved)])]
+        );
+        assert_eq!(app.world().resource::<BuildMode>().held, None);
+    }
+
+    #[test]
+    fn a_piece_let_go_where_it_may_not_stand_stays_and_the_person_is_told() {
+        let mut app = aiming();
+        app.insert_resource(hand([false, true]));
+        press(&mut app, &[], &[]);
+        app.world_mut()
+            .resource_mut::<BuildMode>()
+            .target
+            .as_mut()
+            .expect("a target")
+            .refused = Some("Outside the building zones.".into());
+        app.insert_resource(hand([false, false]));
+        assert!(press(&mut app, &[], &[]).is_empty());
+        assert_eq!(
+            app.world().resource::<BuildStatus>().message.as_deref(),
+            Some("Not moved: Outside the building zones.")
+        );
+    }
+
+    #[test]
+    fn the_right_grip_places_where_no_piece_is_and_the_left_grip_removes() {
+        let mut app = aiming();
+        app.insert_resource(CursorGrab(false));
+        app.world_mut()
+            .resource_mut::<BuildMode>()
+            .target
+            .as_mut()
+            .expect("a target")
+            .piece = None;
+        app.insert_resource(hand([false, true]));
+        let placed = press(&mut app, &[], &[]);
+        assert!(matches!(&placed[..], [BuildAction::Place(pieces)] if pieces.len() == 1));
+        assert!(press(&mut app, &[], &[]).is_empty(), "a held grip places once");
+        app.world_mut()
+            .resource_mut::<BuildMode>()
+            .target
+            .as_mut()
+            .expect("a target")
+            .piece = Some(id(1));
+        app.insert_resource(hand([true, false]));
+        assert_eq!(press(&mut app, &[], &[]), vec![BuildAction::Remove(vec![id(1)])]);
+        app.insert_resource(hand([false, false]));
+        assert!(press(&mut app, &[], &[]).is_empty(), "no grip, nothing built");
+    }
+
+    #[test]
+    fn a_carried_piece_moves_by_whole_grid_steps_from_where_it_stood() {
+        // Lined up with a neighbour a quarter step off the grid.
+        let block = Piece::new(PieceKind::Block, [250, 500, 250], PALETTE[0]);
+        let moved = carried(&block, Vec3::new(1.4, 0.6, -0.6));
+        assert_eq!(moved.position, [1250, 500, -750]);
+        assert_eq!(carried(&block, Vec3::new(0.3, 0.55, 0.2)), block);
     }
 
     #[test]

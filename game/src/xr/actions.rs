@@ -23,6 +23,7 @@ pub struct XrActions {
     jump: openxr::Action<bool>,
     run: openxr::Action<bool>,
     menu: openxr::Action<bool>,
+    squeeze: [openxr::Action<bool>; 2],
 }
 
 /// Which hand.
@@ -70,6 +71,8 @@ pub struct XrControls {
     pub run: bool,
     /// Open or close the wrist menu (B / Y / menu).
     pub menu_pressed: bool,
+    /// Whether each hand's grip is squeezed: left, right (in build mode: remove; grab or place).
+    pub squeezed: [bool; 2],
 }
 
 /// Marks the entity that follows a hand's grip (where the hand holds the controller).
@@ -109,6 +112,10 @@ fn make_actions(instance: &OxrInstance) -> openxr::Result<XrActions> {
         jump: set.create_action("jump", "Jump", &[])?,
         run: set.create_action("run", "Run", &[])?,
         menu: set.create_action("menu", "Wrist menu", &[])?,
+        squeeze: [
+            set.create_action("left_squeeze", "Left hand squeeze", &[])?,
+            set.create_action("right_squeeze", "Right hand squeeze", &[])?,
+        ],
         grip,
         aim,
         set,
@@ -161,6 +168,16 @@ pub fn suggest_bindings(actions: Res<XrActions>, mut bindings: MessageWriter<Oxr
             &[format!("{path}/input/trigger/value")],
         );
     }
+    for hand in Hand::BOTH {
+        let squeeze = format!("{}/input/squeeze/value", hand.path());
+        for profile in ["valve/index_controller", "oculus/touch_controller"] {
+            bind(
+                profile,
+                actions.squeeze[hand.index()].as_raw(),
+                std::slice::from_ref(&squeeze),
+            );
+        }
+    }
     for profile in ["valve/index_controller", "oculus/touch_controller"] {
         bind(
             profile,
@@ -206,7 +223,7 @@ pub fn suggest_bindings(actions: Res<XrActions>, mut bindings: MessageWriter<Oxr
     bind(
         "oculus/touch_controller",
         actions.menu.as_raw(),
-        &[format!("{left}/input/y/click")],
+        &[format!("{left}/input/y/click"), format!("{right}/input/b/click")],
     );
     bind(
         "khr/simple_controller",
@@ -282,5 +299,6 @@ pub fn read_controls(actions: Res<XrActions>, session: Res<OxrSession>, mut cont
         jump_pressed: pressed(&actions.jump),
         run: held(&actions.run),
         menu_pressed: pressed(&actions.menu),
+        squeezed: [held(&actions.squeeze[0]), held(&actions.squeeze[1])],
     };
 }

@@ -5,6 +5,7 @@ use super::locomotion::{self, StickState};
 use super::rig::{self, XrRig};
 use super::wrist::{self, WristMenu};
 use crate::avatar::controller::read_keyboard;
+use crate::build::BuildingHand;
 use crate::desktop::MainCamera;
 use crate::panels::PanelAppExt;
 use crate::panels::laser::Laser;
@@ -17,7 +18,9 @@ use bevy_mod_openxr::openxr_session_running;
 use bevy_mod_openxr::poll_events::{OxrEventHandlerExt, OxrEventIn};
 use bevy_mod_openxr::resources::OxrFrameState;
 use bevy_mod_xr::camera::XrCamera;
-use bevy_mod_xr::session::{XrSessionCreated, XrState, XrStateChanged, session_available};
+use bevy_mod_xr::session::{
+    XrPreDestroySession, XrSessionCreated, XrState, XrStateChanged, session_available,
+};
 use bevy_rapier3d::prelude::PhysicsSet;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -58,16 +61,21 @@ impl Plugin for XrPlugin {
         .add_systems(
             PreUpdate,
             (
-                actions::sync_actions.before(OxrActionSetSyncSet),
-                actions::read_controls.after(OxrActionSetSyncSet),
-            )
-                .run_if(session.and_then(resource_exists::<actions::XrActions>)),
+                (
+                    actions::sync_actions.before(OxrActionSetSyncSet),
+                    actions::read_controls.after(OxrActionSetSyncSet),
+                )
+                    .run_if(session.and_then(resource_exists::<actions::XrActions>)),
+                let_go_of_controls.run_if(not(session)),
+            ),
         )
+        .add_systems(XrPreDestroySession, forget_session)
         .add_systems(
             Update,
             (
                 press_lasers.in_set(GameSystems::Input).run_if(session),
                 (
+                    wrist::forget_summoned_on_travel,
                     wrist::toggle_menu,
                     wrist::summon_panel,
                     locomotion::show_vignette,
@@ -96,6 +104,7 @@ impl Plugin for XrBodyPlugin {
             .init_resource::<XrControls>()
             .init_resource::<XrRig>()
             .init_resource::<StickState>()
+            .add_systems(PreUpdate, build_with_hands)
             .add_systems(
                 Update,
                 (
@@ -210,6 +219,49 @@ impl XrStats {
         (self.frames > 1)
             .then(|| last.duration_since(first).as_secs_f64() * 1000.0 / f64::from(self.frames - 1))
     }
+}
+
+/// The right hand aims build mode, and the grips build (see [`BuildingHand`]).
+pub fn build_with_hands(
+    controls: Res<XrControls>,
+    aims: Query<(&GlobalTransform, &HandAim)>,
+    mut commands: Commands,
+) {
+    let aim = aims
+        .iter()
+        .find(|(_, aim)| aim.0 == actions::Hand::Right)
+        .map(|(aim, _)| (aim.translation(), aim.forward().as_vec3()));
+    commands.insert_resource(BuildingHand {
+        aim,
+        grips: controls.squeezed,
+    });
+}
+
+/// While no session runs, the controllers say nothing: a stick held when the session
+/// stopped does not keep walking, and no laser stays pressed.
+fn let_go_of_controls(mut controls: ResMut<XrControls>, mut lasers: Query<&mut Laser>) {
+    if *controls != XrControls::default() {
+        *controls = XrControls::default();
+    }
+    for mut laser in &mut lasers {
+        laser.set_if_neq(Laser::default());
+    }
+}
+
+/// Before a session ends, the head, hands and wrist menu that followed it go (a new
+/// session makes its own), and the rig is placed again when the next one starts.
+fn forget_session(
+    tracked: Query<Entity, Or<(With<rig::XrHead>, With<actions::HandGrip>, With<HandAim>)>>,
+    mut rig: ResMut<XrRig>,
+    mut menu: ResMut<WristMenu>,
+    mut commands: Commands,
+) {
+    for entity in &tracked {
+        commands.entity(entity).try_despawn();
+    }
+    rig.forget_head();
+    menu.close();
+    commands.remove_resource::<crate::avatar::TrackedBody>();
 }
 
 fn apply_lift(settings: Res<XrSettings>, mut rig: ResMut<XrRig>) {

@@ -43,12 +43,21 @@ pub fn calibrated_lift(head_height: f32) -> f32 {
     }
 }
 
+impl XrRig {
+    /// Forgets where the head was, so the rig is placed again when a headset next shows up.
+    pub fn forget_head(&mut self) {
+        self.last_head = None;
+        self.placed = false;
+    }
+}
+
 /// A rotation's turn about +y (its heading), radians.
 pub fn heading(rotation: Quat) -> f32 {
     let forward = rotation * Vec3::NEG_Z;
     if forward.x.abs() + forward.z.abs() < 1e-4 {
-        // Looking straight up or down: the heading is where the top of the head points.
-        let up = rotation * Vec3::Y;
+        // Looking straight up, the heading is where the top of the head points; straight
+        // down, where the back of the head points.
+        let up = rotation * Vec3::Y * forward.y.signum();
         return f32::atan2(up.x, up.z);
     }
     f32::atan2(-forward.x, -forward.z)
@@ -111,6 +120,7 @@ pub fn step_with_head(
         }
     }
     rig.last_head = Some(head.translation);
+    rig.yaw = rig.yaw.rem_euclid(std::f32::consts::TAU);
     motion.yaw = rig.yaw + head_heading;
     let facing = Quat::from_rotation_y(head_heading);
     let looking = facing.inverse() * head.rotation;
@@ -186,6 +196,18 @@ mod tests {
         let nodding = turned * Quat::from_rotation_x(-0.5);
         assert!((heading(nodding) - 0.7).abs() < 1e-5);
         assert!(heading(Quat::IDENTITY).abs() < 1e-6);
+        let straight_down = turned * Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2);
+        assert!(
+            (heading(straight_down) - 0.7).abs() < 1e-3,
+            "{}",
+            heading(straight_down)
+        );
+        let straight_up = turned * Quat::from_rotation_x(std::f32::consts::FRAC_PI_2);
+        assert!(
+            (heading(straight_up) - 0.7).abs() < 1e-3,
+            "{}",
+            heading(straight_up)
+        );
     }
 
     #[test]

@@ -37,6 +37,24 @@ pub struct WristMenu {
     quad: Option<Entity>,
 }
 
+impl WristMenu {
+    /// Puts the menu away and forgets the summoned panel (their quads go with the
+    /// hands and the space they belonged to).
+    pub fn close(&mut self) {
+        *self = WristMenu::default();
+    }
+}
+
+/// A summoned panel belongs to the space it was summoned in: travelling sends it away.
+pub fn forget_summoned_on_travel(
+    mut entered: MessageReader<crate::spaces::SpaceEntered>,
+    mut menu: ResMut<WristMenu>,
+) {
+    if entered.read().last().is_some() {
+        menu.summoned = None;
+    }
+}
+
 /// Draws the menu: a button for each panel and the comfort settings.
 pub fn menu_ui(
     InMut(ui): InMut<egui::Ui>,
@@ -46,6 +64,7 @@ pub fn menu_ui(
     mut rig: ResMut<XrRig>,
     head: Query<&Transform, With<XrHead>>,
     data: Option<Res<DataDir>>,
+    building: Option<ResMut<crate::build::BuildMode>>,
 ) {
     let shown = menu.summoned.map(|(id, _)| id);
     ui.label("Bring a panel in front of you:");
@@ -59,6 +78,18 @@ pub fn menu_ui(
         }
     }
     ui.separator();
+    if let Some(mut building) = building {
+        ui.checkbox(
+            &mut building.active,
+            "Build: the right grip grabs or places, the left removes",
+        );
+        if building.active {
+            crate::build::pick_next_piece(ui, &mut building);
+            if let Some(why) = building.target.as_ref().and_then(|target| target.refused.clone()) {
+                ui.colored_label(egui::Color32::LIGHT_RED, why);
+            }
+        }
+    }
     let before = *settings;
     ui.horizontal(|ui| {
         ui.label("Turn:");
@@ -104,7 +135,7 @@ pub fn toggle_menu(
     menu.open = !menu.open;
     println!("xr: the wrist menu is {}", if menu.open { "out" } else { "away" });
     if let Some(quad) = menu.quad.take() {
-        commands.entity(quad).despawn();
+        commands.entity(quad).try_despawn();
     }
     let Some(wrist) = grips
         .iter()
