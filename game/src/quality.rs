@@ -1,6 +1,8 @@
 //! The rendering quality: `high`, or `low` for weak machines and software renderers.
-//! Low turns the spaces' point lights off (shadows are always off) and, in a headset,
-//! renders each eye at half the pixels across that the runtime recommends.
+//! Low turns the spaces' point lights off (shadows are always off) and draws half the
+//! pixels across and down: the desktop's world into a picture half the window's size,
+//! stretched over it (see `desktop::picture`), and each eye of a headset at half the
+//! size the runtime recommends.
 
 use bevy::prelude::*;
 
@@ -10,12 +12,13 @@ pub enum Quality {
     /// Every light; a headset's recommended picture size.
     #[default]
     High,
-    /// No point lights; in a headset, half the recommended size each way.
+    /// No point lights; half the window's or the headset's recommended size each way.
     Low,
 }
 
 impl Quality {
-    /// The headset's picture size per eye, as a share of the recommended one each way.
+    /// The size of the picture of the world, as a share of the window's (or of the
+    /// headset's recommended size per eye) each way.
     pub fn render_scale(self) -> f32 {
         match self {
             Quality::High => 1.0,

@@ -724,3 +724,123 @@ fn build_mode_places_turns_and_undoes_with_the_keyboard_and_mouse() {
     // The wall's removal is a record too.
     assert!(doc.ends_with(" 1 2"), "one shown, two records: {doc}");
 }
+
+/// Opens the Lobby at `quality` and clicks the Directory's "Go there" for the Cinema
+/// with the mouse until the client travels (or a minute passes): whether it travelled,
+/// and what the client printed and logged.
+fn click_go_there(display: &VirtualDisplay, quality: &str) -> (bool, String) {
+    let folder = scratch(&format!("go-there-{quality}"));
+    let log = folder.join("client.log");
+    let data = folder.join("data");
+    std::fs::remove_dir_all(&data).ok();
+    let output = std::fs::File::create(&log).expect("a log file");
+    let client = Running(
+        client()
+            .env("DISPLAY", &display.display)
+            .env("RUST_LOG", "warn,sanctuary::spaces=info")
+            .args([
+                "--space",
+                "lobby",
+                "--no-voice",
+                "--quality",
+                quality,
+                "--data-dir",
+            ])
+            .arg(&data)
+            .stdout(output.try_clone().expect("the log"))
+            .stderr(output)
+            .spawn()
+            .expect("the client runs"),
+    );
+    let window = poll(std::time::Duration::from_secs(60), || {
+        let found = x_tool(display, "xdotool", &["search", "--name", "^Sanctuary$"]);
+        found.lines().next().map(str::to_owned)
+    })
+    .expect("the client opens its window");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    // The Cinema's button on the Directory, left of the fountain where the person
+    // arrives. The software renderer draws a few frames a second: each try lets the
+    // mouse go (Esc, should a click have missed and grabbed it), hovers the button for
+    // some frames and clicks.
+    let travelled = poll(std::time::Duration::from_secs(60), || {
+        x_tool(display, "xdotool", &["windowfocus", &window]);
+        x_tool(display, "xdotool", &["key", "Escape"]);
+        x_tool(display, "xdotool", &["mousemove", "449", "495"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        x_tool(display, "xdotool", &["click", "1"]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        read_log()
+            .contains("travelling to cinema")
+            .then_some(String::new())
+    })
+    .is_some();
+    drop(client);
+    (travelled, read_log())
+}
+
+#[test]
+fn the_mouse_clicks_a_panel_in_the_world_and_low_quality_draws_a_quarter_of_the_pixels() {
+    let display = VirtualDisplay::start();
+    let folder = scratch("quality");
+    let mut shots = Vec::new();
+    for quality in ["high", "low"] {
+        let (travelled, log) = click_go_there(&display, quality);
+        assert!(
+            travelled,
+            "{quality}: the click went to the Directory's button:\n{log}"
+        );
+        let drawn_smaller = log.contains("the world is drawn at 640x360 and stretched over the window");
+        assert_eq!(drawn_smaller, quality == "low", "{quality}:\n{log}");
+        let shot = folder.join(format!("lobby-{quality}.png"));
+        std::fs::remove_file(&shot).ok();
+        let output = client()
+            .env("DISPLAY", &display.display)
+            .args([
+                "--space",
+                "lobby",
+                "--frames",
+                "30",
+                "--quality",
+                quality,
+                "--screenshot",
+            ])
+            .arg(&shot)
+            .arg("--data-dir")
+            .arg(scratch("data"))
+            .output()
+            .expect("the client runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        shots.push(pixel_stats(&shot));
+    }
+    let (high, low) = (&shots[0], &shots[1]);
+    assert_eq!((low.width, low.height), (high.width, high.height));
+    // The smaller picture fills the whole window: each quarter of the window looks as it
+    // does at high quality (the point lights off darken it a little).
+    let quarter = |stats: &PixelStats, qx: u32, qy: u32| -> f64 {
+        let (w, h) = (stats.width / 2, stats.height / 2);
+        let mut sum = 0.0;
+        for y in qy * h..(qy + 1) * h {
+            for x in qx * w..(qx + 1) * w {
+                let p = stats.pixels[(y * stats.width + x) as usize];
+                sum += 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]);
+            }
+        }
+        sum / f64::from(w * h)
+    };
+    for (qx, qy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+        let (a, b) = (quarter(high, qx, qy), quarter(low, qx, qy));
+        assert!(
+            (a - b).abs() < 25.0 && b > 20.0,
+            "quarter {qx},{qy}: high {a:.1}, low {b:.1}"
+        );
+    }
+    let diff = difference(high, low);
+    assert!(
+        diff < 20.0,
+        "the same view at both qualities (mean difference {diff:.1})"
+    );
+}

@@ -3,6 +3,7 @@
 use crate::avatar::controller::EYES_ABOVE_CENTER;
 use crate::avatar::{Motion, Player};
 use crate::panels::PanelPointer;
+use crate::quality::Quality;
 use crate::sets::GameSystems;
 use crate::spaces::SpaceCamera;
 use bevy::input::mouse::AccumulatedMouseMotion;
@@ -21,6 +22,10 @@ pub struct DesktopPlugin;
 impl Plugin for DesktopPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CursorGrab>()
+            .add_plugins((
+                super::picture::ScaledPicturePlugin,
+                super::pointer::MousePointerPlugin,
+            ))
             .add_observer(attach_camera)
             .add_systems(
                 Update,
@@ -40,16 +45,22 @@ pub struct MainCamera;
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CursorGrab(pub bool);
 
-/// Gives the person a camera at eye height as soon as their body exists.
-fn attach_camera(player: On<Add, Player>, mut commands: Commands) {
+/// Gives the person a camera at eye height as soon as their body exists. At a quality
+/// that draws fewer pixels than the window has, it draws into a smaller picture that a
+/// screen camera stretches over the window.
+fn attach_camera(
+    player: On<Add, Player>,
+    quality: Option<Res<Quality>>,
+    window: Query<&Window, With<PrimaryWindow>>,
+    mut images: ResMut<Assets<Image>>,
+    mut commands: Commands,
+) {
     let camera = commands
         .spawn((
             Name::new("main camera"),
             MainCamera,
             SpaceCamera,
             Camera3d::default(),
-            PrimaryEguiContext,
-            IsDefaultUiCamera,
             // Multisampling quadruples the cost of every pixel; software renderers can't afford it.
             Msaa::Off,
             bevy::core_pipeline::tonemapping::Tonemapping::AcesFitted,
@@ -63,6 +74,17 @@ fn attach_camera(player: On<Add, Player>, mut commands: Commands) {
         ))
         .id();
     commands.entity(player.entity).add_child(camera);
+    let scale = quality.map_or(1.0, |quality| quality.render_scale());
+    match window.single() {
+        Ok(window) if scale < 1.0 => {
+            super::picture::draw_into_picture(&mut commands, &mut images, camera, window, scale);
+        }
+        _ => {
+            commands
+                .entity(camera)
+                .insert((PrimaryEguiContext, IsDefaultUiCamera));
+        }
+    }
 }
 
 /// Click grabs the cursor (unless the click is for a panel), Esc or losing focus

@@ -11,9 +11,10 @@ use bevy::picking::pointer::PointerId;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureUsages};
 use bevy_egui::input::EguiWantsInput;
+use bevy_egui::picking::PickableEguiContext;
 use bevy_egui::{
-    BevyEguiEntityCommandsExt, EguiContext, EguiContextSettings, EguiGlobalSettings, EguiPrimaryContextPass,
-    EguiSchedule, PrimaryEguiContext, egui,
+    EguiContext, EguiContextSettings, EguiGlobalSettings, EguiPrimaryContextPass, EguiSchedule,
+    PrimaryEguiContext, egui,
 };
 
 pub use sanctuary_plugin_api::PanelSpec;
@@ -187,8 +188,9 @@ impl PanelRegistry {
                     ..default()
                 })),
                 transform,
+                // The desktop's mouse (desktop::pointer) and the lasers find it by this.
+                PickableEguiContext(context),
             ))
-            .add_picking_observers_for_context(context)
             .id();
         Some(quad)
     }
@@ -367,12 +369,16 @@ fn watch_pointer(
     quads: Query<(), With<PanelQuad>>,
     overlay: Res<PanelOverlay>,
     wants: Res<EguiWantsInput>,
+    through_picture: Option<Res<bevy_egui::input::HoveredNonWindowEguiContext>>,
     mut pointer: ResMut<PanelPointer>,
     mut blocked: ResMut<crate::avatar::ControlsBlocked>,
 ) {
+    // Picking finds the panels under the mouse, or, where the world is drawn into a
+    // smaller picture, the desktop's ray through it does (see desktop::picture).
     let over_panel = hover
         .get(&PointerId::Mouse)
-        .is_some_and(|hits| hits.keys().any(|entity| quads.contains(*entity)));
+        .is_some_and(|hits| hits.keys().any(|entity| quads.contains(*entity)))
+        || through_picture.is_some();
     let overlay_open = overlay.open.is_some();
     *pointer = PanelPointer {
         over_panel: over_panel || (overlay_open && wants.wants_any_pointer_input()),

@@ -92,6 +92,28 @@ pub fn pointer_events(
     events
 }
 
+/// The panel context the ray meets first and where on it (in the panel's points), and
+/// how far along the ray.
+pub fn panel_under_ray(
+    ray: Ray3d,
+    ray_cast: &mut MeshRayCast,
+    panels: &Query<&PickableEguiContext>,
+    contexts: &mut Query<(&Camera, &mut EguiContext)>,
+) -> Option<((Entity, egui::Pos2), f32)> {
+    let settings = MeshRayCastSettings {
+        visibility: RayCastVisibility::Visible,
+        filter: &|entity| panels.contains(entity),
+        early_exit_test: &|_| true,
+    };
+    let (entity, hit) = ray_cast.cast_ray(ray, &settings).first()?;
+    let context = panels.get(*entity).ok()?.0;
+    let (camera, mut egui) = contexts.get_mut(context).ok()?;
+    // egui places the pointer in points: the picture's pixels over its zoom.
+    let size = camera.logical_target_size()? / egui.get_mut().zoom_factor();
+    let uv = hit.uv?;
+    Some(((context, egui::pos2(uv.x * size.x, uv.y * size.y)), hit.distance))
+}
+
 /// Casts each laser's ray at the panels and tells the panel it points at what the laser
 /// does, before egui reads its input this frame.
 fn point_lasers(
@@ -115,23 +137,8 @@ fn point_lasers(
             continue;
         };
         let ray = Ray3d::new(transform.translation(), transform.forward());
-        let settings = MeshRayCastSettings {
-            visibility: RayCastVisibility::Visible,
-            filter: &|entity| panels.contains(entity),
-            early_exit_test: &|_| true,
-        };
-        let hit = ray_cast
-            .cast_ray(ray, &settings)
-            .first()
-            .filter(|(_, hit)| hit.distance <= LASER_REACH)
-            .and_then(|(entity, hit)| {
-                let context = panels.get(*entity).ok()?.0;
-                let (camera, mut egui) = contexts.get_mut(context).ok()?;
-                // egui places the pointer in points: the picture's pixels over its zoom.
-                let size = camera.logical_target_size()? / egui.get_mut().zoom_factor();
-                let uv = hit.uv?;
-                Some(((context, egui::pos2(uv.x * size.x, uv.y * size.y)), hit.distance))
-            });
+        let hit = panel_under_ray(ray, &mut ray_cast, &panels, &mut contexts)
+            .filter(|(_, distance)| *distance <= LASER_REACH);
         let now = hit
             .map(|(target, _)| target)
             .filter(|(context, _)| !spoken_to.contains(context));

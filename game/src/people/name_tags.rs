@@ -27,9 +27,14 @@ fn place_tags(
     avatars: Query<(Entity, &RemoteAvatar, &GlobalTransform)>,
     mut tags: Query<(Entity, &NameTag, &mut Node, &mut Visibility)>,
     camera: Single<(&Camera, &GlobalTransform), With<MainCamera>>,
+    window: Single<&Window, With<bevy::window::PrimaryWindow>>,
     mut tagged: Local<std::collections::HashSet<Entity>>,
 ) {
     let (camera, eye) = *camera;
+    // The camera may draw a smaller picture stretched over the window (low quality).
+    let stretch = camera
+        .logical_viewport_size()
+        .map_or(Vec2::ONE, |picture| window.size() / picture.max(Vec2::ONE));
     tagged.clear();
     for (tag_entity, tag, mut node, mut visibility) in &mut tags {
         let Ok((_, _, body)) = avatars.get(tag.0) else {
@@ -41,6 +46,7 @@ fn place_tags(
         let near = head.distance(eye.translation()) < TAG_RANGE;
         match camera.world_to_viewport(eye, head).ok().filter(|_| near) {
             Some(point) => {
+                let point = point * stretch;
                 node.left = px(point.x - 60.0);
                 node.top = px(point.y - 24.0);
                 visibility.set_if_neq(Visibility::Inherited);
