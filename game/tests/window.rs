@@ -234,17 +234,36 @@ fn poll(limit: std::time::Duration, mut read: impl FnMut() -> Option<String>) ->
 /// Starts the client in a window on `display` with `args` and the data folder `data`,
 /// and waits for its window: the running client and the window's id.
 fn open_client(display: &VirtualDisplay, args: &[&str], data: &Path) -> (Running, String) {
-    let client = Running(
-        client()
-            .env("DISPLAY", &display.display)
-            .args(args)
-            .arg("--data-dir")
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the client runs"),
-    );
+    open_client_logging(display, args, data, None)
+}
+
+/// As [`open_client`], and with `log`, writes what the client prints and logs at
+/// `log_filter` into that file.
+fn open_client_logging(
+    display: &VirtualDisplay,
+    args: &[&str],
+    data: &Path,
+    log: Option<(&Path, &str)>,
+) -> (Running, String) {
+    let mut command = client();
+    command
+        .env("DISPLAY", &display.display)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data);
+    match log {
+        Some((file, filter)) => {
+            let output = std::fs::File::create(file).expect("a log file");
+            command
+                .env("RUST_LOG", filter)
+                .stdout(output.try_clone().expect("the log"))
+                .stderr(output);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    let client = Running(command.spawn().expect("the client runs"));
     let window = poll(std::time::Duration::from_secs(60), || {
         let found = x_tool(display, "xdotool", &["search", "--name", "^Sanctuary$"]);
         found.lines().next().map(str::to_owned)
@@ -733,30 +752,12 @@ fn click_go_there(display: &VirtualDisplay, quality: &str) -> (bool, String) {
     let log = folder.join("client.log");
     let data = folder.join("data");
     std::fs::remove_dir_all(&data).ok();
-    let output = std::fs::File::create(&log).expect("a log file");
-    let client = Running(
-        client()
-            .env("DISPLAY", &display.display)
-            .env("RUST_LOG", "warn,sanctuary::spaces=info")
-            .args([
-                "--space",
-                "lobby",
-                "--no-voice",
-                "--quality",
-                quality,
-                "--data-dir",
-            ])
-            .arg(&data)
-            .stdout(output.try_clone().expect("the log"))
-            .stderr(output)
-            .spawn()
-            .expect("the client runs"),
+    let (client, window) = open_client_logging(
+        display,
+        &["--space", "lobby", "--no-voice", "--quality", quality],
+        &data,
+        Some((&log, "warn,sanctuary::spaces=info")),
     );
-    let window = poll(std::time::Duration::from_secs(60), || {
-        let found = x_tool(display, "xdotool", &["search", "--name", "^Sanctuary$"]);
-        found.lines().next().map(str::to_owned)
-    })
-    .expect("the client opens its window");
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     // The Cinema's button on the Directory, left of the fountain where the person
     // arrives. The software renderer draws a few frames a second: each try lets the
