@@ -284,10 +284,23 @@ fn allow_all<A: SanctuaryApp>(data: &Path) {
 /// Screenshots the Market from where the person arrives, after 60 frames, with the data
 /// folder `data` and the `extra` arguments, and reads its pixels.
 fn market_screenshot(display: &VirtualDisplay, data: &Path, file: &Path, extra: &[&str]) -> PixelStats {
+    space_screenshot(display, "market", 60, data, file, extra)
+}
+
+/// Screenshots `space` from where the person arrives, after `frames` frames, with the
+/// data folder `data` and the `extra` arguments, and reads its pixels.
+fn space_screenshot(
+    display: &VirtualDisplay,
+    space: &str,
+    frames: u32,
+    data: &Path,
+    file: &Path,
+    extra: &[&str],
+) -> PixelStats {
     std::fs::remove_file(file).ok();
     let output = client()
         .env("DISPLAY", &display.display)
-        .args(["--space", "market", "--frames", "60", "--screenshot"])
+        .args(["--space", space, "--frames", &frames.to_string(), "--screenshot"])
         .arg(file)
         .arg("--data-dir")
         .arg(data)
@@ -793,29 +806,14 @@ fn the_mouse_clicks_a_panel_in_the_world_and_low_quality_draws_a_quarter_of_the_
         let drawn_smaller = log.contains("the world is drawn at 640x360 and stretched over the window");
         assert_eq!(drawn_smaller, quality == "low", "{quality}:\n{log}");
         let shot = folder.join(format!("lobby-{quality}.png"));
-        std::fs::remove_file(&shot).ok();
-        let output = client()
-            .env("DISPLAY", &display.display)
-            .args([
-                "--space",
-                "lobby",
-                "--frames",
-                "30",
-                "--quality",
-                quality,
-                "--screenshot",
-            ])
-            .arg(&shot)
-            .arg("--data-dir")
-            .arg(scratch("data"))
-            .output()
-            .expect("the client runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        shots.push(pixel_stats(&shot));
+        shots.push(space_screenshot(
+            &display,
+            "lobby",
+            30,
+            &scratch("data"),
+            &shot,
+            &["--quality", quality],
+        ));
     }
     let (high, low) = (&shots[0], &shots[1]);
     assert_eq!((low.width, low.height), (high.width, high.height));
