@@ -702,7 +702,6 @@ fn show_selection(
     }
 }
 
-/// The palette and what build mode says, in a small window while it is on.
 /// Buttons that pick the next piece's kind and colour: the Build window's, and the
 /// wrist menu's in a headset.
 pub fn pick_next_piece(ui: &mut egui::Ui, mode: &mut BuildMode) {
@@ -722,6 +721,7 @@ pub fn pick_next_piece(ui: &mut egui::Ui, mode: &mut BuildMode) {
     });
 }
 
+/// The palette and what build mode says, in a small window while it is on.
 fn draw_palette(
     mut contexts: EguiContexts,
     mut mode: ResMut<BuildMode>,

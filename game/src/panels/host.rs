@@ -373,8 +373,8 @@ fn watch_pointer(
     mut pointer: ResMut<PanelPointer>,
     mut blocked: ResMut<crate::avatar::ControlsBlocked>,
 ) {
-    // Picking finds the panels under the mouse, or, where the world is drawn into a
-    // smaller picture, the desktop's ray through it does (see desktop::picture).
+    // Picking finds the panels under the mouse; so does the desktop's own ray
+    // (desktop::pointer), which also sees through the smaller picture of low quality.
     let over_panel = hover
         .get(&PointerId::Mouse)
         .is_some_and(|hits| hits.keys().any(|entity| quads.contains(*entity)))

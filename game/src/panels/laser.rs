@@ -122,17 +122,21 @@ fn point_lasers(
     panels: Query<&PickableEguiContext>,
     mut contexts: Query<(&Camera, &mut EguiContext)>,
     mut input: MessageWriter<EguiInputEvent>,
+    mut order: Local<Vec<(bool, Entity)>>,
+    mut spoken_to: Local<Vec<Entity>>,
 ) {
     // One laser at a time speaks to a panel: the one holding a press there, else the
     // first to point at it this frame (two pointers on one panel would make egui see a
-    // drag instead of a click).
-    let mut order: Vec<(bool, Entity)> = lasers
-        .iter()
-        .map(|(entity, _, _, state)| (state.pressed_on.is_none(), entity))
-        .collect();
+    // drag instead of a click). The lists are kept between frames to spare allocating.
+    order.clear();
+    order.extend(
+        lasers
+            .iter()
+            .map(|(entity, _, _, state)| (state.pressed_on.is_none(), entity)),
+    );
     order.sort();
-    let mut spoken_to = Vec::new();
-    for (_, entity) in order {
+    spoken_to.clear();
+    for &(_, entity) in order.iter() {
         let Ok((_, transform, laser, mut state)) = lasers.get_mut(entity) else {
             continue;
         };

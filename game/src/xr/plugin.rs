@@ -104,6 +104,7 @@ impl Plugin for XrBodyPlugin {
             .init_resource::<XrControls>()
             .init_resource::<XrRig>()
             .init_resource::<StickState>()
+            .init_resource::<BuildingHand>()
             .add_systems(PreUpdate, build_with_hands)
             .add_systems(
                 Update,
@@ -225,13 +226,13 @@ impl XrStats {
 pub fn build_with_hands(
     controls: Res<XrControls>,
     aims: Query<(&GlobalTransform, &HandAim)>,
-    mut commands: Commands,
+    mut hand: ResMut<BuildingHand>,
 ) {
     let aim = aims
         .iter()
         .find(|(_, aim)| aim.0 == actions::Hand::Right)
         .map(|(aim, _)| (aim.translation(), aim.forward().as_vec3()));
-    commands.insert_resource(BuildingHand {
+    hand.set_if_neq(BuildingHand {
         aim,
         grips: controls.squeezed,
     });
