@@ -137,3 +137,71 @@ fn look_around(
 fn tilt_camera(player: Single<&Motion, With<Player>>, mut camera: Single<&mut Transform, With<MainCamera>>) {
     camera.rotation = Quat::from_rotation_x(player.pitch);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desktop::picture::{ScaledPicture, ScreenCamera};
+    use bevy::camera::RenderTarget;
+    use bevy::window::WindowResolution;
+
+    /// A person arriving in a 1280x720 window at `quality`.
+    fn arrive(quality: Quality) -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, AssetPlugin::default()))
+            .init_asset::<Image>()
+            .insert_resource(quality)
+            .add_observer(attach_camera);
+        app.world_mut().spawn((
+            Window {
+                resolution: WindowResolution::new(1280, 720),
+                ..default()
+            },
+            PrimaryWindow,
+        ));
+        app.world_mut().spawn(Player);
+        app.update();
+        app
+    }
+
+    /// Whether the camera that holds the screen's UI and panels draws into the window.
+    fn screen_ui_in_the_window(app: &mut App) -> bool {
+        let mut ui = app
+            .world_mut()
+            .query_filtered::<Option<&RenderTarget>, (With<IsDefaultUiCamera>, With<PrimaryEguiContext>)>();
+        let targets: Vec<_> = ui.iter(app.world()).collect();
+        assert_eq!(targets.len(), 1, "one camera holds the screen's UI");
+        targets[0].is_none_or(|target| matches!(target, RenderTarget::Window(_)))
+    }
+
+    #[test]
+    fn at_low_quality_the_world_is_drawn_smaller_and_the_screen_stays_at_the_windows_size() {
+        let mut app = arrive(Quality::Low);
+        let picture = app.world().resource::<ScaledPicture>().image.clone();
+        let mut main = app
+            .world_mut()
+            .query_filtered::<&RenderTarget, With<MainCamera>>();
+        let target = main
+            .single(app.world())
+            .expect("the main camera draws into a picture");
+        assert!(matches!(target, RenderTarget::Image(image) if image.handle == picture));
+        let size = app
+            .world()
+            .resource::<Assets<Image>>()
+            .get(&picture)
+            .map(Image::size);
+        assert_eq!(size, Some(UVec2::new(640, 360)));
+        let mut screen = app.world_mut().query_filtered::<(), With<ScreenCamera>>();
+        assert_eq!(screen.iter(app.world()).count(), 1);
+        assert!(
+            screen_ui_in_the_window(&mut app),
+            "the screen's text and panels stay sharp"
+        );
+
+        let mut app = arrive(Quality::High);
+        assert!(app.world().get_resource::<ScaledPicture>().is_none());
+        let mut screen = app.world_mut().query_filtered::<(), With<ScreenCamera>>();
+        assert_eq!(screen.iter(app.world()).count(), 0);
+        assert!(screen_ui_in_the_window(&mut app));
+    }
+}
