@@ -63,9 +63,11 @@ fn in_world<'a>(ticket: &'a str, rpc: &'a str) -> [&'a str; 6] {
     ["--join", ticket, "--bind", "127.0.0.1:0", "--rpc", rpc]
 }
 
-/// The line `buyer` lists for the listing titled `title`, found by `search`.
+/// The line `buyer` lists for the listing titled `title`, found by `search`. It listens
+/// for 12 seconds, longer than a seller takes to publish its listings again (10 s), so a
+/// join slowed by a busy machine still hears them.
 fn find_listing(buyer: &Path, world: [&str; 6], search: &str, title: &str) -> String {
-    let mut args = vec!["market", "list", "--search", search, "--seconds", "6"];
+    let mut args = vec!["market", "list", "--search", search, "--seconds", "12"];
     args.extend(world);
     let listing = stdout(&run(buyer, &args));
     listing
